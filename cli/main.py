@@ -1,0 +1,107 @@
+"""Root command: global options, lazy sub-commands, error translation in one place.
+
+Only click is imported here so that ``portfolio --help`` stays fast; each command
+imports the library inside its callback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from cli._common import global_options
+
+COMMANDS = {
+    "data": ("cli.data", "data"),
+    "optimize": ("cli.optimize", "optimize"),
+    "frontier": ("cli.frontier", "frontier"),
+    "risk": ("cli.risk", "risk"),
+    "stress": ("cli.stress", "stress"),
+    "rebalance": ("cli.rebalance", "rebalance"),
+    "backtest": ("cli.backtest", "backtest"),
+}
+
+
+class LazyGroup(click.Group):
+    """Loads a sub-command's module only when it is listed or run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self.get_command(ctx, name) is not None]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        return getattr(module, attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.version_option(package_name="portfolio-ai-infra", prog_name="portfolio")
+def cli() -> None:
+    """Exposure, risk, allocation, rebalancing and backtests for AI-infrastructure portfolios.
+
+    Global options work before or after the command name. Prices come from Yahoo
+    Finance through a local cache, or from the bundled dataset (2015-01 .. 2026-07)
+    when offline. Examples:
+
+    \b
+      portfolio --offline optimize
+      portfolio risk --holdings examples/holdings.csv --offline
+      portfolio rebalance --holdings examples/holdings.csv --format markdown
+      portfolio backtest config/backtests/ai_policy.toml --offline
+    """
+
+
+def _usage_error_line(error: click.UsageError) -> str:
+    command = error.ctx.command_path if error.ctx else "portfolio"
+    message = " ".join(error.format_message().split())
+    return f"Error: invalid command line ({command}): {message}. Run '{command} --help' for usage."
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: exit 0 ok, 2 bad input, 1 bug, 3 limit breach (--check)."""
+    try:
+        code = cli.main(args=argv, prog_name="portfolio", standalone_mode=False)
+    except click.UsageError as error:
+        click.echo(_usage_error_line(error), err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as error:  # one place translates every error
+        from portfolio.errors import PortfolioError
+
+        if isinstance(error, PortfolioError):
+            click.echo(f"Error: {error.message}", err=True)
+            sys.exit(error.exit_code)
+        if os.environ.get("PORTFOLIO_DEBUG"):
+            raise
+        click.echo(
+            f"Error: internal error ({type(error).__name__}): {error}. This is a bug; please "
+            "report it with the command you ran (set PORTFOLIO_DEBUG=1 to see the traceback).",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

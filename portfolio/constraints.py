@@ -1,0 +1,421 @@
+"""One small object per limit, shared by the optimizer, the reports and the backtests.
+
+Conventions
+-----------
+* ``tickers`` fixes the order of the risky-weight vector ``w`` (shape ``(n,)``); cash is
+  implicit: ``cash = 1 - sum(w)``. Weights are fractions of portfolio value.
+* Every limit is a set of *rows* ``value_r(w) <= bound_r`` (or ``>=``). A row has a
+  label (``"max_weight[NVDA]"``) used in the limit table and in infeasibility messages.
+* ``check(weights)`` evaluates a plain :class:`pandas.Series` of weights (ticker ->
+  fraction, may include ``"CASH"``) without a solver; ``to_cvxpy(w, tickers, slack)``
+  returns the cvxpy constraints, optionally relaxed by a non-negative slack vector (the
+  elastic problem used to diagnose infeasibility).
+* Penalties (:class:`TransactionCosts`, :class:`L2Regularization`) are objective terms,
+  not limits: they expose ``penalty(w, tickers)`` and no rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from portfolio.errors import InputError
+
+if TYPE_CHECKING:
+    from portfolio.config import Config
+
+__all__ = [
+    "CASH",
+    "CashFloor",
+    "Constraint",
+    "GroupCap",
+    "GroupFloor",
+    "L2Regularization",
+    "LimitCheck",
+    "MaxTurnover",
+    "MaxWeight",
+    "MinWeight",
+    "ThemeCap",
+    "TransactionCosts",
+    "check_all",
+    "constraints_from_config",
+    "weights_vector",
+]
+
+CASH = "CASH"
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """One row of the limit table.
+
+    Attributes
+    ----------
+    name : str
+        Row label, e.g. ``"group_cap[semiconductors]"``.
+    value : float
+        Current value (fraction).
+    limit : float
+        The bound (fraction).
+    sense : str
+        ``"<="`` for a cap, ``">="`` for a floor.
+    ok : bool
+        Whether the bound holds within the tolerance.
+    """
+
+    name: str
+    value: float
+    limit: float
+    sense: str
+    ok: bool
+
+    @property
+    def excess(self) -> float:
+        """How far the value is beyond the bound (0 when ok)."""
+        gap = self.value - self.limit if self.sense == "<=" else self.limit - self.value
+        return max(gap, 0.0)
+
+
+def weights_vector(weights: pd.Series | Mapping[str, float], tickers: Sequence[str]) -> np.ndarray:
+    """Risky weights in ``tickers`` order; absent tickers count 0, ``CASH`` is ignored.
+
+    Raises
+    ------
+    InputError
+        If ``weights`` holds a ticker outside ``tickers`` (align by label, never by position).
+    """
+    series = pd.Series(weights, dtype=float)
+    extra = sorted(set(series.index) - set(tickers) - {CASH})
+    if extra:
+        raise InputError(
+            f"weights for tickers outside the universe: {', '.join(extra)}",
+            "weights", "every weight must belong to a configured ticker",
+            "add them to universe.tickers or remove them",
+        )
+    return series.reindex(list(tickers)).fillna(0.0).to_numpy()
+
+
+class Constraint:
+    """Base class: a limit made of rows ``value(w) sense bound``.
+
+    Subclasses define :meth:`rows` (labels, bounds) and :meth:`values` (numpy) and
+    :meth:`expression` (cvxpy); both evaluate the same formula.
+    """
+
+    sense = "<="
+
+    def rows(self, tickers: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """Return the row labels and bounds for the given ticker order."""
+        raise NotImplementedError
+
+    def values(self, w: np.ndarray, tickers: Sequence[str]) -> np.ndarray:
+        """Evaluate the rows on a numpy weight vector, shape ``(n,)`` -> ``(m,)``."""
+        raise NotImplementedError
+
+    def expression(self, w: Any, tickers: Sequence[str], scale: Any = 1.0) -> Any:
+        """The rows as a cvxpy expression of the variable ``w``.
+
+        ``scale`` homogenises the rows for the max-Sharpe change of variables
+        (``y = kappa * w``): constants are multiplied by it.
+        """
+        raise NotImplementedError
+
+    def check(self, weights: pd.Series | Mapping[str, float], tickers: Sequence[str],
+              tol: float = TOLERANCE) -> tuple[LimitCheck, ...]:
+        """Evaluate the limit on plain weights (no solver)."""
+        labels, bounds = self.rows(tickers)
+        values = self.values(weights_vector(weights, tickers), tickers)
+        sign = 1.0 if self.sense == "<=" else -1.0
+        return tuple(
+            LimitCheck(label, float(v), float(b), self.sense, bool(sign * (v - b) <= tol))
+            for label, v, b in zip(labels, values, bounds)
+        )
+
+    def to_cvxpy(self, w: Any, tickers: Sequence[str], slack: Any = None, scale: Any = 1.0) -> list:
+        """cvxpy constraints; ``slack`` (shape ``(m,)``, >= 0) relaxes every row."""
+        _, bounds = self.rows(tickers)
+        if len(bounds) == 0:
+            return []
+        expr = self.expression(w, tickers, scale)
+        bound = bounds * scale if scale is not None else bounds
+        if slack is not None:
+            bound = bound + slack if self.sense == "<=" else bound - slack
+        return [expr <= bound] if self.sense == "<=" else [expr >= bound]
+
+
+def _frozen(mapping: Mapping[str, float] | None) -> Mapping[str, float]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class MaxWeight(Constraint):
+    """Cap on each name: ``w_i <= cap_i`` (global cap plus per-ticker overrides)."""
+
+    cap: float = 1.0
+    overrides: Mapping[str, float] = field(default_factory=dict)
+
+    def caps(self, tickers: Sequence[str]) -> np.ndarray:
+        """Cap per ticker, shape ``(n,)``."""
+        return np.array([self.overrides.get(t, self.cap) for t in tickers], dtype=float)
+
+    def rows(self, tickers):
+        return [f"max_weight[{t}]" for t in tickers], self.caps(tickers)
+
+    def values(self, w, tickers):
+        return w
+
+    def expression(self, w, tickers, scale=1.0):
+        return w
+
+
+@dataclass(frozen=True)
+class MinWeight(Constraint):
+    """Floor on each name: ``w_i >= floor_i`` (global floor plus per-ticker overrides)."""
+
+    floor: float = 0.0
+    overrides: Mapping[str, float] = field(default_factory=dict)
+    sense = ">="
+
+    def floors(self, tickers: Sequence[str]) -> np.ndarray:
+        """Floor per ticker, shape ``(n,)``."""
+        return np.array([self.overrides.get(t, self.floor) for t in tickers], dtype=float)
+
+    def rows(self, tickers):
+        return [f"min_weight[{t}]" for t in tickers], self.floors(tickers)
+
+    def values(self, w, tickers):
+        return w
+
+    def expression(self, w, tickers, scale=1.0):
+        return w
+
+
+@dataclass(frozen=True)
+class _LinearRow(Constraint):
+    """A single linear row ``loadings @ w (+ offset)`` against ``bound``."""
+
+    def loadings(self, tickers: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    offset = 0.0
+
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def bound(self) -> float:
+        raise NotImplementedError
+
+    def rows(self, tickers):
+        return [self.label()], np.array([self.bound()])
+
+    def values(self, w, tickers):
+        return np.atleast_1d(self.loadings(tickers) @ w + self.offset)
+
+    def expression(self, w, tickers, scale=1.0):
+        return self.loadings(tickers) @ w + self.offset * scale
+
+
+def _membership(members: Sequence[str], tickers: Sequence[str]) -> np.ndarray:
+    chosen = set(members)
+    return np.array([1.0 if t in chosen else 0.0 for t in tickers])
+
+
+@dataclass(frozen=True)
+class GroupCap(_LinearRow):
+    """Cap on a group's summed weight: ``sum_{i in group} w_i <= cap``."""
+
+    group: str = ""
+    members: tuple[str, ...] = ()
+    cap: float = 1.0
+
+    def loadings(self, tickers):
+        return _membership(self.members, tickers)
+
+    def label(self):
+        return f"group_cap[{self.group}]"
+
+    def bound(self):
+        return self.cap
+
+
+@dataclass(frozen=True)
+class GroupFloor(_LinearRow):
+    """Floor on a group's summed weight: ``sum_{i in group} w_i >= floor``."""
+
+    group: str = ""
+    members: tuple[str, ...] = ()
+    floor: float = 0.0
+    sense = ">="
+
+    def loadings(self, tickers):
+        return _membership(self.members, tickers)
+
+    def label(self):
+        return f"group_floor[{self.group}]"
+
+    def bound(self):
+        return self.floor
+
+
+@dataclass(frozen=True)
+class CashFloor(_LinearRow):
+    """Minimum cash weight: ``1 - sum(w) >= floor``."""
+
+    floor: float = 0.0
+    sense = ">="
+    offset = 1.0
+
+    def loadings(self, tickers):
+        return -np.ones(len(tickers))
+
+    def label(self):
+        return "cash_floor"
+
+    def bound(self):
+        return self.floor
+
+
+@dataclass(frozen=True)
+class ThemeCap(_LinearRow):
+    """Cap on a linear exposure: ``sum_i w_i * loading_i <= cap``.
+
+    Used for the OpenAI look-through exposure (loadings from :mod:`portfolio.exposure`);
+    tickers without a loading count 0.
+    """
+
+    name: str = "theme_cap"
+    exposures: Mapping[str, float] = field(default_factory=dict)
+    cap: float = 1.0
+
+    def loadings(self, tickers):
+        return np.array([float(self.exposures.get(t, 0.0)) for t in tickers])
+
+    def label(self):
+        return f"theme_cap[{self.name}]"
+
+    def bound(self):
+        return self.cap
+
+
+@dataclass(frozen=True)
+class MaxTurnover(Constraint):
+    """One-way turnover cap against current weights.
+
+    ``turnover = 0.5 * (sum_i |w_i - w0_i| + |cash - cash0|)``: the fraction of the
+    portfolio bought (equal to the fraction sold, cash included).
+    """
+
+    limit: float = 1.0
+    current: Mapping[str, float] = field(default_factory=dict)
+
+    def _current(self, tickers: Sequence[str]) -> tuple[np.ndarray, float]:
+        w0 = weights_vector(self.current, tickers)
+        cash0 = float(self.current.get(CASH, 1.0 - w0.sum()))
+        return w0, cash0
+
+    def rows(self, tickers):
+        return ["max_turnover"], np.array([self.limit])
+
+    def values(self, w, tickers):
+        w0, cash0 = self._current(tickers)
+        cash = 1.0 - w.sum()
+        return np.array([0.5 * (np.abs(w - w0).sum() + abs(cash - cash0))])
+
+    def expression(self, w, tickers, scale=1.0):
+        import cvxpy as cp
+
+        w0, cash0 = self._current(tickers)
+        return 0.5 * (cp.norm1(w - scale * w0) + cp.abs(scale * (1 - cash0) - cp.sum(w)))
+
+
+@dataclass(frozen=True)
+class TransactionCosts:
+    """Linear cost in the objective: ``bps / 1e4 * sum_i |w_i - w0_i|`` (fraction of value)."""
+
+    bps: float = 0.0
+    current: Mapping[str, float] = field(default_factory=dict)
+
+    def penalty(self, w: Any, tickers: Sequence[str]) -> Any:
+        """cvxpy expression of the cost, in fractions of portfolio value."""
+        import cvxpy as cp
+
+        return self.bps / 1e4 * cp.norm1(w - weights_vector(self.current, tickers))
+
+
+@dataclass(frozen=True)
+class L2Regularization:
+    """``gamma * ||w||^2``: pulls weights toward equal to avoid corner solutions."""
+
+    gamma: float = 0.0
+
+    def penalty(self, w: Any, tickers: Sequence[str]) -> Any:
+        """cvxpy expression of the penalty."""
+        import cvxpy as cp
+
+        return self.gamma * cp.sum_squares(w)
+
+
+def check_all(
+    constraints: Sequence[Any], weights: pd.Series | Mapping[str, float], tickers: Sequence[str],
+    tol: float = TOLERANCE,
+) -> tuple[LimitCheck, ...]:
+    """The limit table: every row of every limit (penalties are skipped)."""
+    rows: list[LimitCheck] = []
+    for constraint in constraints:
+        if isinstance(constraint, Constraint):
+            rows.extend(constraint.check(weights, tickers, tol))
+    return tuple(rows)
+
+
+def constraints_from_config(
+    config: Config,
+    *,
+    exposures: Mapping[str, Mapping[str, float]] | None = None,
+    current_weights: Mapping[str, float] | None = None,
+) -> tuple[Any, ...]:
+    """Build the limit objects that a configuration describes.
+
+    Parameters
+    ----------
+    config : Config
+        Validated configuration.
+    exposures : mapping hub -> (ticker -> exposure), optional
+        Look-through exposures for the theme caps (see :mod:`portfolio.exposure`); when
+        omitted, theme caps are left out.
+    current_weights : mapping, optional
+        Current weights (incl. ``CASH``) for turnover limits and transaction costs.
+
+    Returns
+    -------
+    tuple
+        Constraint and penalty objects, long-only by default.
+    """
+    limits = config.limits
+    objects: list[Any] = [MaxWeight(limits.max_weight, _frozen(limits.max_weight_overrides))]
+    if limits.min_weight > 0 or any(v > 0 for v in limits.min_weight_overrides.values()):
+        objects.append(MinWeight(limits.min_weight, _frozen(limits.min_weight_overrides)))
+    for group, cap in limits.group_caps.items():
+        objects.append(GroupCap(group=group, members=tuple(config.groups[group]), cap=cap))
+    for group, floor in limits.group_floors.items():
+        objects.append(GroupFloor(group=group, members=tuple(config.groups[group]), floor=floor))
+    objects.append(CashFloor(floor=limits.cash_floor))
+    if exposures is not None:
+        for spec in limits.theme_caps:
+            if spec.hub in exposures:
+                objects.append(ThemeCap(name=spec.name, exposures=_frozen(exposures[spec.hub]),
+                                        cap=spec.cap))
+    if current_weights is not None:
+        if limits.max_turnover is not None:
+            objects.append(MaxTurnover(limits.max_turnover, _frozen(current_weights)))
+        if config.optimizer.transaction_cost_bps:
+            objects.append(TransactionCosts(config.optimizer.transaction_cost_bps,
+                                            _frozen(current_weights)))
+    if config.optimizer.l2_gamma:
+        objects.append(L2Regularization(config.optimizer.l2_gamma))
+    return tuple(objects)

@@ -1,0 +1,92 @@
+"""What price data is available: per-ticker coverage of the cache or the bundled data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from portfolio.data.bundled import bundled_prices, bundled_tokyo_prices
+from portfolio.errors import DataError
+
+__all__ = ["DataInventory", "data_inventory", "update_prices"]
+
+
+@dataclass(frozen=True)
+class DataInventory:
+    """Coverage per ticker.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Index ticker; columns ``first_date``, ``last_date``, ``rows``, ``source``,
+        ``fetched_at`` (UTC, None for bundled data) and ``age_days`` (days since the
+        last date).
+    source : str
+        ``cache`` or ``bundled``.
+    location : str
+        Cache file path or ``"package data"``.
+    """
+
+    table: pd.DataFrame
+    source: str
+    location: str
+
+
+def _bundled_table() -> pd.DataFrame:
+    prices = bundled_prices()
+    rows = {}
+    for ticker in prices.columns:
+        series = bundled_tokyo_prices() if ticker == "9984.T" else prices[ticker].dropna()
+        rows[ticker] = {"first_date": series.index[0], "last_date": series.index[-1],
+                        "rows": len(series), "source": "bundled", "fetched_at": None}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def data_inventory(source: str = "auto", cache_dir: str | Path | None = None,
+                   today: pd.Timestamp | None = None) -> DataInventory:
+    """Coverage of the cache (``source`` cache, or auto with a non-empty cache) or bundled data.
+
+    Raises
+    ------
+    DataError
+        ``source="cache"`` with an empty cache, or a corrupt cache file.
+    """
+    today = (today or pd.Timestamp.now()).normalize()
+    table, location, chosen = None, "package data", "bundled"
+    if source in ("auto", "cache", "yahoo"):
+        from portfolio.data.cache import PriceCache, default_cache_dir
+
+        cache = PriceCache(cache_dir or default_cache_dir())
+        summary = cache.summary()
+        if len(summary):
+            table = summary.set_index("ticker") if "ticker" in summary.columns else summary
+            table = table.rename(columns={"observations": "rows"})
+            location, chosen = str(cache.path), "cache"
+        elif source == "cache":
+            raise DataError("the price cache is empty", str(cache.path), "nothing was fetched yet",
+                            "run `portfolio data update` with network access")
+    if table is None:
+        table = _bundled_table()
+    table = table.copy()
+    table["age_days"] = [(today - pd.Timestamp(d)).days for d in table["last_date"]]
+    table.index.name = "ticker"
+    return DataInventory(table=table, source=chosen, location=location)
+
+
+def update_prices(tickers: list[str], cache_dir: str | Path | None = None, *,
+                  start: str = "2015-01-01", on_progress=None, fetch=None):
+    """Fetch missing dates for ``tickers`` from Yahoo into the cache (one transaction).
+
+    Returns
+    -------
+    UpdateReport
+        Rows added per ticker and the tickers that failed.
+    """
+    from portfolio.data.cache import PriceCache, default_cache_dir, update_cache
+    from portfolio.data.yahoo import fetch_yahoo
+
+    cache = PriceCache(cache_dir or default_cache_dir())
+    return update_cache(cache, tickers, fetch=fetch or fetch_yahoo, start=start,
+                        on_progress=on_progress)

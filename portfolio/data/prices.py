@@ -1,0 +1,296 @@
+"""Price loading with source selection: Yahoo (through the SQLite cache) or bundled data.
+
+Sources
+-------
+``bundled``
+    The real prices shipped with the package (2015-01-02 .. 2026-07-31); never touches
+    the network.
+``cache``
+    The local SQLite cache only (see :mod:`portfolio.data.cache`).
+``yahoo``
+    Refresh the cache from Yahoo Finance (only missing dates), then read it; fails with
+    :class:`DataError` when Yahoo is unreachable.
+``auto`` (default)
+    The cache refreshed from Yahoo when reachable; otherwise the cache if it holds every
+    ticker, else the bundled data. ``offline=True`` skips Yahoo.
+
+Every :class:`PriceFrame` carries a one-line ``notice`` naming the source used and its
+last date, which the CLI prints on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from portfolio.data.bundled import BUNDLED_TICKERS, bundled_aux, bundled_prices, bundled_tokyo_prices
+from portfolio.data.fx import YAHOO_FX_TICKER, align_to_calendar, currency_of, usd_per_jpy_from_fxy
+from portfolio.errors import DataError
+
+__all__ = ["SOURCES", "PriceFrame", "coverage", "load_prices"]
+
+SOURCES = ("auto", "yahoo", "cache", "bundled")
+
+
+@dataclass(frozen=True)
+class PriceFrame:
+    """Daily prices with their provenance.
+
+    Attributes
+    ----------
+    prices : DataFrame
+        NYSE dates x tickers, adjusted closes in USD. NaN before a listing (never
+        back-filled); gaps longer than ``max_fill_days`` stay NaN.
+    source : str
+        ``bundled``, ``cache`` or ``yahoo`` (cache refreshed from Yahoo).
+    notice : str
+        One line naming the source, its last date and why it was chosen.
+    converted : tuple of str
+        Tickers converted to USD from another listing currency.
+    """
+
+    prices: pd.DataFrame
+    source: str
+    notice: str
+    converted: tuple[str, ...] = ()
+
+    @property
+    def last_date(self) -> pd.Timestamp:
+        """Last date with any price."""
+        return self.prices.dropna(how="all").index[-1]
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        """Column labels."""
+        return tuple(self.prices.columns)
+
+    def coverage(self, lookback_days: int | None = None) -> pd.DataFrame:
+        """Per-ticker coverage; see :func:`coverage`."""
+        return coverage(self.prices, lookback_days)
+
+
+def coverage(prices: pd.DataFrame, lookback_days: int | None = None) -> pd.DataFrame:
+    """Per-ticker first date, last date and observations.
+
+    Parameters
+    ----------
+    prices : DataFrame
+        Dates x tickers.
+    lookback_days : int, optional
+        Rows (trading days) at the end of ``prices`` counted as the lookback window.
+
+    Returns
+    -------
+    DataFrame
+        Index ticker; columns ``first_date``, ``last_date``, ``observations`` (all rows)
+        and ``in_window`` (non-missing prices in the last ``lookback_days`` rows).
+    """
+    window = prices.iloc[-lookback_days:] if lookback_days else prices
+    rows = {}
+    for ticker in prices.columns:
+        series = prices[ticker].dropna()
+        rows[ticker] = {
+            "first_date": series.index[0] if len(series) else pd.NaT,
+            "last_date": series.index[-1] if len(series) else pd.NaT,
+            "observations": len(series),
+            "in_window": int(window[ticker].notna().sum()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("ticker")
+
+
+def _age_days(last: pd.Timestamp) -> int:
+    return (pd.Timestamp.now().normalize() - last.normalize()).days
+
+
+def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
+    missing = [t for t in tickers if t not in BUNDLED_TICKERS]
+    if missing:
+        raise DataError(
+            f"no bundled prices for {', '.join(missing)}",
+            "bundled dataset",
+            f"it holds {', '.join(BUNDLED_TICKERS)}",
+            "remove the ticker or use --data-source yahoo (needs the network)",
+        )
+    frame = bundled_prices()[list(tickers)]
+    if "9984.T" in tickers:
+        frame["9984.T"] = align_to_calendar(bundled_tokyo_prices(), frame.index, max_fill_days)
+    return frame
+
+
+def _bundled_usd_per_unit(currency: str, calendar: pd.DatetimeIndex) -> pd.Series:
+    if currency != "JPY":
+        raise DataError(
+            f"no bundled exchange rate for {currency}", "bundled dataset",
+            "only JPY (through FXY) is bundled", "use --data-source yahoo",
+        )
+    fxy = bundled_aux()["FXY"].dropna()
+    return align_to_calendar(usd_per_jpy_from_fxy(fxy), calendar, 5)
+
+
+def _to_usd(
+    frame: pd.DataFrame, usd_per_unit: Callable[[str], pd.Series]
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    converted = []
+    frame = frame.copy()
+    for ticker in frame.columns:
+        currency = currency_of(ticker)
+        if currency != "USD":
+            frame[ticker] = frame[ticker] * usd_per_unit(currency)
+            converted.append(ticker)
+    return frame, tuple(converted)
+
+
+def _us_calendar(frame: pd.DataFrame) -> pd.DatetimeIndex:
+    us = [t for t in frame.columns if currency_of(t) == "USD"]
+    if not us:
+        return frame.index
+    return frame.index[frame[us].notna().any(axis=1)]
+
+
+def _fill_gaps(frame: pd.DataFrame, max_fill_days: int) -> pd.DataFrame:
+    """Forward-fill interior gaps of at most ``max_fill_days`` rows; never before a listing."""
+    filled = frame.ffill(limit=max_fill_days) if max_fill_days else frame
+    started = frame.notna().cummax()
+    return filled.where(started)
+
+
+def _from_cache(
+    tickers: Sequence[str], cache_dir: Path | None, max_fill_days: int
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    from portfolio.data.cache import PriceCache, default_cache_dir
+
+    cache = PriceCache(cache_dir or default_cache_dir())
+    fx_tickers = sorted({YAHOO_FX_TICKER[c] for t in tickers if (c := currency_of(t)) != "USD"})
+    raw = cache.read(list(tickers) + fx_tickers)
+    missing = [t for t in tickers if t not in raw.columns or raw[t].isna().all()]
+    if missing:
+        raise DataError(
+            f"no cached prices for {', '.join(missing)}",
+            str(cache.path),
+            "the cache has never fetched them",
+            "run `portfolio data update` with network access, or use --data-source bundled",
+        )
+    calendar = _us_calendar(raw[list(tickers)])
+    local = pd.DataFrame(
+        {t: align_to_calendar(raw[t].dropna(), calendar, max_fill_days) for t in tickers}
+    )
+
+    def usd_per_unit(currency: str) -> pd.Series:
+        fx_ticker = YAHOO_FX_TICKER.get(currency)
+        if fx_ticker in raw.columns and raw[fx_ticker].notna().any():
+            return 1.0 / align_to_calendar(raw[fx_ticker].dropna(), calendar, max_fill_days)
+        return _bundled_usd_per_unit(currency, calendar)
+
+    return _to_usd(local, usd_per_unit)
+
+
+def load_prices(
+    tickers: Sequence[str],
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    source: str = "auto",
+    *,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+    max_fill_days: int = 5,
+    fetch: Callable | None = None,
+) -> PriceFrame:
+    """Load daily adjusted closes in USD on the NYSE calendar.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Yahoo tickers, e.g. ``["NVDA", "9984.T", "SPY"]``.
+    start, end : date-like, optional
+        Inclusive date range; ``end`` doubles as the as-of date.
+    source : {"auto", "yahoo", "cache", "bundled"}
+        Where prices come from (see the module docstring).
+    cache_dir : path, optional
+        Folder of the SQLite cache (default :func:`portfolio.data.cache.default_cache_dir`).
+    offline : bool
+        Never touch the network.
+    max_fill_days : int
+        Longest gap, in rows, carried forward (local holidays); longer gaps stay NaN.
+    fetch : callable, optional
+        Replacement for :func:`portfolio.data.yahoo.fetch_yahoo` (tests).
+
+    Returns
+    -------
+    PriceFrame
+
+    Raises
+    ------
+    DataError
+        Unknown source, unreachable Yahoo for ``source="yahoo"``, tickers without prices,
+        or an empty date range.
+    """
+    if source not in SOURCES:
+        raise DataError(
+            f"unknown data source '{source}'", "--data-source", f"use one of {', '.join(SOURCES)}",
+            "e.g. --data-source bundled",
+        )
+    tickers = list(dict.fromkeys(tickers))
+    if not tickers:
+        raise DataError("no tickers requested", "load_prices", "the list is empty", "pass tickers")
+    if offline and source == "yahoo":
+        raise DataError(
+            "--offline conflicts with --data-source yahoo", "command line",
+            "Yahoo needs the network", "drop --offline or use --data-source auto|cache|bundled",
+        )
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
+    reason = ""
+    chosen = source
+    if source in ("yahoo", "auto") and not offline:
+        from portfolio.data.cache import PriceCache, default_cache_dir, update_cache
+        from portfolio.data.yahoo import YahooUnavailableError, fetch_yahoo
+
+        fx_tickers = sorted({YAHOO_FX_TICKER[c] for t in tickers if (c := currency_of(t)) != "USD"})
+        cache = PriceCache(cache_dir or default_cache_dir())
+        try:
+            report = update_cache(cache, tickers + fx_tickers, fetch=fetch or fetch_yahoo)
+            chosen = "yahoo"
+            if report.failed:
+                reason = f"Yahoo failed for {', '.join(report.failed)}"
+        except YahooUnavailableError as exc:
+            if source == "yahoo":
+                raise
+            reason = f"Yahoo unreachable ({exc.why or 'no data'})"
+            chosen = "auto-fallback"
+    elif source == "auto":
+        reason = "offline"
+        chosen = "auto-fallback"
+
+    frame = None
+    if chosen in ("yahoo", "cache", "auto-fallback"):
+        try:
+            frame, converted = _from_cache(tickers, cache_dir, max_fill_days)
+            chosen = "yahoo" if chosen == "yahoo" else "cache"
+        except DataError:
+            if chosen != "auto-fallback":
+                raise
+    if frame is None:
+        chosen = "bundled"
+        local = _bundled_local(tickers, max_fill_days)
+        frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
+
+    frame = _fill_gaps(frame.sort_index(), max_fill_days)
+    if start is not None:
+        frame = frame.loc[pd.Timestamp(start) :]
+    if end is not None:
+        frame = frame.loc[: pd.Timestamp(end)]
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise DataError(
+            "no prices in the requested date range", f"{start or 'start'} .. {end or 'end'}",
+            f"the {chosen} data has no rows there", "choose dates inside the data's range",
+        )
+    frame.index.name = "date"
+    frame.columns.name = None
+    last = frame.index[-1]
+    notice = f"Data: {chosen} prices up to {last.date()} ({_age_days(last)} days old)"
+    if reason:
+        notice += f"; {reason}"
+    return PriceFrame(prices=frame, source=chosen, notice=notice, converted=converted)

@@ -1,0 +1,107 @@
+"""Exceptions raised by the toolkit.
+
+Every error carries four parts -- *what* went wrong, *where* (file, key, line,
+ticker), *why* and *how to fix it* -- so the CLI can print one line of the form
+``Error: <what> (<where>): <why>. <how to fix>`` and exit with status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "InfeasibleError",
+    "InputError",
+    "PortfolioError",
+    "SolverError",
+]
+
+
+class PortfolioError(Exception):
+    """Base class of every error the toolkit raises on bad input or bad data.
+
+    Parameters
+    ----------
+    what : str
+        Short description of the problem, e.g. ``"unknown ticker 'NVDAA'"``.
+    where : str, optional
+        Location: file and line, config key, ticker, date.
+    why : str, optional
+        The rule that was broken.
+    fix : str, optional
+        What the user should do.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        what: str,
+        where: str | None = None,
+        why: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.what = what
+        self.where = where
+        self.why = why
+        self.fix = fix
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The one-line message ``<what> (<where>): <why>. <fix>``."""
+        text = self.what
+        if self.where:
+            text += f" ({self.where})"
+        if self.why:
+            text += f": {self.why.rstrip('.')}"
+        text += "."
+        if self.fix:
+            fix = self.fix.rstrip(".")
+            end = "" if fix.endswith(("?", "!")) else "."
+            text += f" {fix[:1].upper()}{fix[1:]}{end}"
+        return " ".join(text.split())
+
+
+class ConfigError(PortfolioError):
+    """A configuration file is malformed or violates a rule."""
+
+
+class InputError(PortfolioError):
+    """A user input file (holdings, target weights) is malformed."""
+
+
+class DataError(PortfolioError):
+    """Prices are missing, unreachable, stale or corrupt."""
+
+
+class SolverError(PortfolioError):
+    """Every solver in the fallback chain failed."""
+
+
+class InfeasibleError(PortfolioError):
+    """The limits cannot all hold at once.
+
+    Parameters
+    ----------
+    what, where, why, fix : str
+        As for :class:`PortfolioError`; ``fix`` holds the smallest relaxation found.
+    conflicts : tuple of str
+        Names of the limits that take part in the conflict.
+    suggestion : str, optional
+        The proposed relaxation, in words (also used as ``fix``).
+    """
+
+    def __init__(
+        self,
+        what: str,
+        where: str | None = None,
+        why: str | None = None,
+        fix: str | None = None,
+        *,
+        conflicts: tuple[str, ...] = (),
+        suggestion: str | None = None,
+    ) -> None:
+        self.conflicts = tuple(conflicts)
+        self.suggestion = suggestion or fix
+        super().__init__(what, where, why, fix or suggestion)

@@ -1,0 +1,382 @@
+"""Portfolio optimisation: a cvxpy problem built once and re-solved through Parameters.
+
+Model
+-----
+Risky weights ``w`` (shape ``(n,)``, fractions) over ``tickers``; cash is implicit and
+sits at its floor: ``sum(w) = 1 - cash_floor`` (the budget). Per-name caps and floors
+enter as Parameter vectors ``lower <= w <= upper``, so a backtest can exclude a name that
+is not listed yet by setting its upper bound to 0 without rebuilding. The covariance
+enters as a factor ``F`` with ``Sigma = F' F`` (annualised), so the risk term
+``||F w||^2`` stays DPP and a re-solve only updates ``F`` (and ``mu``).
+
+Solvers: Clarabel by default; ``solver="auto"`` tries Clarabel, then OSQP, then SCS,
+keeping the reason each failure happened on the result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+
+from portfolio.constraints import (
+    CASH,
+    CashFloor,
+    Constraint,
+    LimitCheck,
+    MaxWeight,
+    MinWeight,
+    check_all,
+)
+from portfolio.errors import InfeasibleError, SolverError
+from portfolio.objectives import OBJECTIVES, Objective, ProblemData, make_objective
+
+__all__ = ["Allocation", "PortfolioProblem", "SolveInfo", "covariance_factor", "optimize"]
+
+SOLVER_CHAIN = ("CLARABEL", "OSQP", "SCS")
+BINDING_TOLERANCE = 1e-5
+DUST = 1e-7  # solver noise below this weight is set to 0 (the difference goes to cash)
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """How a problem was solved.
+
+    Attributes
+    ----------
+    solver : str
+        Solver that produced the answer.
+    status : str
+        cvxpy status.
+    seconds : float
+        Wall time of the solve call(s).
+    objective_value : float
+        Optimal objective value (annual units of the objective).
+    fallbacks : tuple of str
+        ``"SOLVER: reason"`` for every solver that failed before.
+    """
+
+    solver: str
+    status: str
+    seconds: float
+    objective_value: float
+    fallbacks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The optimiser's answer.
+
+    Attributes
+    ----------
+    weights : Series
+        Ticker -> weight (fraction), including ``"CASH"``; sums to 1.
+    objective : str
+        Objective name.
+    expected_return : float or None
+        Annual expected return of the portfolio (fraction), when returns were given.
+    volatility : float
+        Annualised volatility (fraction).
+    solve : SolveInfo
+        Solver, status, time and objective value.
+    limits : tuple of LimitCheck
+        Every limit row evaluated at the solution.
+    binding : tuple of str
+        Labels of the limit rows that hold with equality.
+    """
+
+    weights: pd.Series
+    objective: str
+    expected_return: float | None
+    volatility: float
+    solve: SolveInfo
+    limits: tuple[LimitCheck, ...] = ()
+    binding: tuple[str, ...] = field(default=())
+
+    @property
+    def risky_weights(self) -> pd.Series:
+        """Weights without cash."""
+        return self.weights.drop(CASH)
+
+
+def covariance_factor(covariance: np.ndarray) -> np.ndarray:
+    """A matrix ``F`` (n x n) with ``F' F = covariance`` (symmetric square root).
+
+    Negative eigenvalues from rounding are clipped at 0.
+    """
+    sym = (covariance + covariance.T) / 2.0
+    eigenvalues, eigenvectors = np.linalg.eigh(sym)
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+
+
+def _split_limits(constraints: Sequence[Any]) -> tuple[list[Any], list[Any], float]:
+    """Separate box limits (folded into Parameters) from the rest; find the cash floor."""
+    boxes, others = [], []
+    cash_floor = 0.0
+    for item in constraints:
+        if isinstance(item, MaxWeight | MinWeight):
+            boxes.append(item)
+        else:
+            others.append(item)
+            if isinstance(item, CashFloor):
+                cash_floor = max(cash_floor, item.floor)
+    return boxes, others, cash_floor
+
+
+class PortfolioProblem:
+    """A compiled optimisation problem for a fixed universe, objective and limit set.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Order of the weight vector.
+    objective : str or Objective
+        One of :data:`portfolio.objectives.OBJECTIVES` or an objective object.
+    constraints : sequence
+        Limit and penalty objects from :mod:`portfolio.constraints`.
+    solver : str
+        ``"auto"`` (Clarabel, then OSQP, then SCS) or a cvxpy solver name.
+    **objective_options
+        Passed to the objective (e.g. ``risk_aversion``).
+
+    Notes
+    -----
+    Build once, then call :meth:`solve` with new data as often as needed; only
+    Parameter values change between solves (DPP), so cvxpy reuses its compilation.
+    """
+
+    def __init__(
+        self,
+        tickers: Sequence[str],
+        objective: str | Objective = "min_variance",
+        constraints: Sequence[Any] = (),
+        *,
+        solver: str = "auto",
+        **objective_options: Any,
+    ) -> None:
+        self.tickers = tuple(tickers)
+        self.constraints = tuple(constraints)
+        self.solver = solver
+        self.objective = (
+            make_objective(objective, **objective_options) if isinstance(objective, str) else objective
+        )
+        n = len(self.tickers)
+        boxes, others, cash_floor = _split_limits(self.constraints)
+        self.cash_floor = cash_floor
+        self.budget = 1.0 - cash_floor
+        self._upper_limits = np.ones(n)
+        self._lower_limits = np.zeros(n)
+        for box in boxes:
+            if isinstance(box, MaxWeight):
+                self._upper_limits = np.minimum(self._upper_limits, box.caps(self.tickers))
+            else:
+                self._lower_limits = np.maximum(self._lower_limits, box.floors(self.tickers))
+        self.data = ProblemData(
+            tickers=self.tickers,
+            factor=cp.Parameter((n, n), name="covariance_factor"),
+            mu=cp.Parameter(n, name="expected_returns"),
+            upper=cp.Parameter(n, nonneg=True, name="upper"),
+            lower=cp.Parameter(n, nonneg=True, name="lower"),
+            budget=self.budget,
+            limits=tuple(others),
+        )
+        self.problem, self._weights_expr = self.objective.build(self.data)
+
+    # -- data ------------------------------------------------------------------------
+    def _set_data(
+        self,
+        covariance: pd.DataFrame | np.ndarray,
+        expected_returns: pd.Series | np.ndarray | None,
+        available: Mapping[str, bool] | Sequence[bool] | None,
+        extra: Mapping[str, Any],
+    ) -> None:
+        sigma = self._aligned_matrix(covariance)
+        self.data.factor.value = covariance_factor(sigma)
+        self.data.mu.value = (
+            np.zeros(len(self.tickers)) if expected_returns is None
+            else self._aligned_vector(expected_returns, "expected returns")
+        )
+        mask = np.ones(len(self.tickers), dtype=bool)
+        if available is not None:
+            mask = (
+                np.array([bool(available.get(t, False)) for t in self.tickers])
+                if isinstance(available, Mapping) else np.asarray(available, dtype=bool)
+            )
+        self.data.upper.value = np.where(mask, self._upper_limits, 0.0)
+        self.data.lower.value = np.where(mask, self._lower_limits, 0.0)
+        self.objective.set_data(self.data, sigma=sigma, **extra)
+
+    def _aligned_matrix(self, covariance: pd.DataFrame | np.ndarray) -> np.ndarray:
+        if isinstance(covariance, pd.DataFrame):
+            missing = [t for t in self.tickers if t not in covariance.index]
+            if missing:
+                raise InfeasibleError(
+                    f"no covariance for {', '.join(missing)}", "risk model",
+                    "the risk model must cover every ticker of the problem",
+                    "estimate the covariance on the same universe",
+                )
+            return covariance.loc[list(self.tickers), list(self.tickers)].to_numpy(dtype=float)
+        return np.asarray(covariance, dtype=float)
+
+    def _aligned_vector(self, values: pd.Series | np.ndarray, what: str) -> np.ndarray:
+        if isinstance(values, pd.Series):
+            missing = [t for t in self.tickers if t not in values.index]
+            if missing:
+                raise InfeasibleError(
+                    f"no {what} for {', '.join(missing)}", what,
+                    "every ticker needs a value", "estimate them on the same universe",
+                )
+            return values.loc[list(self.tickers)].to_numpy(dtype=float)
+        return np.asarray(values, dtype=float)
+
+    # -- solve -----------------------------------------------------------------------
+    def _solve_chain(self) -> SolveInfo:
+        chain = SOLVER_CHAIN if self.solver == "auto" else (self.solver,)
+        failures: list[str] = []
+        started = time.perf_counter()
+        for name in chain:
+            if name not in cp.installed_solvers():
+                failures.append(f"{name}: not installed")
+                continue
+            try:
+                self.problem.solve(solver=name, **self.objective.solver_options(name))
+            except cp.error.SolverError as exc:
+                failures.append(f"{name}: {str(exc).splitlines()[0]}")
+                continue
+            status = self.problem.status
+            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+                return SolveInfo(name, status, time.perf_counter() - started,
+                                 float(self.problem.value), tuple(failures))
+            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+                raise self._infeasible()
+            failures.append(f"{name}: status {status}")
+        raise SolverError(
+            "every solver failed", f"objective {self.objective.name}", "; ".join(failures),
+            "try --solver SCS, relax the limits, or check the data for extreme values",
+        )
+
+    def _infeasible(self) -> InfeasibleError:
+        from portfolio.diagnosis import diagnose_infeasible
+
+        return diagnose_infeasible(self)
+
+    def solve(
+        self,
+        covariance: pd.DataFrame | np.ndarray,
+        expected_returns: pd.Series | np.ndarray | None = None,
+        *,
+        available: Mapping[str, bool] | Sequence[bool] | None = None,
+        **extra: Any,
+    ) -> Allocation:
+        """Solve for new data and return the allocation.
+
+        Parameters
+        ----------
+        covariance : DataFrame or ndarray, shape (n, n)
+            Annualised covariance (fraction^2 per year), aligned by ticker label.
+        expected_returns : Series or ndarray, shape (n,), optional
+            Annual expected returns (fraction) for objectives that use them.
+        available : mapping or sequence of bool, optional
+            Names allowed in the portfolio (others are held at 0).
+        **extra
+            Objective-specific data (e.g. ``scenarios`` for min-CVaR).
+
+        Raises
+        ------
+        InfeasibleError
+            The limits cannot hold together; carries the conflicting limits.
+        SolverError
+            Every solver of the chain failed.
+        """
+        from portfolio.diagnosis import check_feasibility_arithmetic
+
+        self._set_data(covariance, expected_returns, available, extra)
+        check_feasibility_arithmetic(self)
+        self.objective.check_data(self.data)
+        info = self._solve_chain()
+        risky = self.objective.weights(self.data)
+        risky = np.where(np.abs(risky) < DUST, 0.0, risky)
+        weights = pd.Series(risky, index=list(self.tickers), dtype=float)
+        weights[CASH] = 1.0 - float(risky.sum())
+        sigma = self._aligned_matrix(covariance)
+        volatility = float(np.sqrt(max(risky @ sigma @ risky, 0.0)))
+        mu = self.data.mu.value
+        expected = None if expected_returns is None else float(mu @ risky)
+        limits = self.limit_table(weights)
+        binding = tuple(row.name for row in limits if abs(row.value - row.limit) <= BINDING_TOLERANCE)
+        return Allocation(weights, self.objective.name, expected, volatility, info, limits, binding)
+
+    def limit_table(self, weights: pd.Series) -> tuple[LimitCheck, ...]:
+        """Every limit row evaluated on ``weights``."""
+        return check_all(self.constraints, weights, self.tickers)
+
+    @property
+    def limit_objects(self) -> tuple[Constraint, ...]:
+        """The limit objects (penalties excluded)."""
+        return tuple(c for c in self.constraints if isinstance(c, Constraint))
+
+
+def optimize(
+    returns_or_risk_model: pd.DataFrame | Any,
+    objective: str = "min_variance",
+    constraints: Sequence[Any] = (),
+    *,
+    covariance: pd.DataFrame | None = None,
+    expected_returns: pd.Series | None = None,
+    covariance_method: str = "ledoit_wolf",
+    frequency: str = "daily",
+    solver: str = "auto",
+    **options: Any,
+) -> Allocation:
+    """Optimise a portfolio in one call.
+
+    Parameters
+    ----------
+    returns_or_risk_model : DataFrame or CovarianceEstimate
+        Periodic simple returns (dates x tickers, fractions) from which the covariance is
+        estimated with ``covariance_method``, or an estimate from
+        :func:`portfolio.risk_models.covariance`.
+    objective : str
+        One of :data:`portfolio.objectives.OBJECTIVES`.
+    constraints : sequence
+        Limit and penalty objects (:func:`portfolio.constraints.constraints_from_config`).
+    covariance : DataFrame, optional
+        Annualised covariance that overrides the estimate.
+    expected_returns : Series, optional
+        Annual expected returns (fractions) for return-seeking objectives.
+    covariance_method, frequency : str
+        Estimator and return frequency when returns are given.
+    solver : str
+        ``"auto"`` or a cvxpy solver name.
+    **options
+        Objective options (``risk_aversion``, ...) and objective data (``scenarios``, ...).
+
+    Returns
+    -------
+    Allocation
+    """
+    returns = None
+    if covariance is None:
+        if isinstance(returns_or_risk_model, pd.DataFrame):
+            from portfolio.risk_models import covariance as estimate
+
+            returns = returns_or_risk_model
+            covariance = estimate(returns, covariance_method, frequency=frequency).matrix
+        else:
+            covariance = returns_or_risk_model.matrix
+    elif isinstance(returns_or_risk_model, pd.DataFrame):
+        returns = returns_or_risk_model
+    tickers = list(covariance.index)
+    objective_cls = OBJECTIVES.get(objective) if isinstance(objective, str) else None
+    option_names = set(getattr(objective_cls, "OPTIONS", ()))
+    objective_options = {k: v for k, v in options.items() if k in option_names}
+    data = {k: v for k, v in options.items() if k not in option_names}
+    if returns is not None and "returns" not in data:
+        data["returns"] = returns
+    problem = PortfolioProblem(tickers, objective, constraints, solver=solver, **objective_options)
+    return problem.solve(covariance, expected_returns, **data)

@@ -1,0 +1,275 @@
+"""End-to-end jobs driven by a :class:`~portfolio.config.Config`: one call per CLI command.
+
+Each job loads prices once (:func:`market_data`), estimates what it needs and returns an
+immutable result; nothing here prints or formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from portfolio.config import Config
+from portfolio.constraints import constraints_from_config
+from portfolio.data.prices import PriceFrame, load_prices
+from portfolio.errors import DataError
+from portfolio.optimizer import Allocation, PortfolioProblem
+
+__all__ = [
+    "DataOptions",
+    "MarketData",
+    "OptimizationRun",
+    "estimate_inputs",
+    "market_data",
+    "optimize_from_config",
+    "theme_exposures",
+]
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where prices come from (the CLI's global options).
+
+    Attributes
+    ----------
+    source : str
+        ``auto``, ``yahoo``, ``cache`` or ``bundled``.
+    offline : bool
+        Never touch the network.
+    cache_dir : str or Path, optional
+        Price cache folder.
+    as_of : str, optional
+        Last date used (ISO); default the last date available.
+    """
+
+    source: str = "auto"
+    offline: bool = False
+    cache_dir: str | Path | None = None
+    as_of: str | None = None
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Prices for a config's universe, benchmark and factors up to the as-of date.
+
+    Attributes
+    ----------
+    frame : PriceFrame
+        Prices (USD, NYSE dates) with provenance.
+    as_of : Timestamp
+        Last date of the prices.
+    """
+
+    frame: PriceFrame
+    as_of: pd.Timestamp
+
+    @property
+    def prices(self) -> pd.DataFrame:
+        """Dates x tickers, USD."""
+        return self.frame.prices
+
+
+def market_data(config: Config, options: DataOptions = DataOptions(), **kwargs: Any) -> MarketData:
+    """Load prices for every ticker the config needs, up to ``options.as_of``.
+
+    Raises
+    ------
+    DataError
+        When ``as_of`` is before the first price or prices are missing.
+    """
+    frame = load_prices(
+        config.market_tickers, start=config.data.start, end=options.as_of, source=options.source,
+        cache_dir=options.cache_dir, offline=options.offline,
+        max_fill_days=config.data.max_fill_days, **kwargs,
+    )
+    as_of = frame.prices.index[-1]
+    if options.as_of is not None and pd.Timestamp(options.as_of) > as_of + pd.Timedelta(days=7):
+        frame = PriceFrame(
+            frame.prices, frame.source,
+            f"{frame.notice}; --as-of {options.as_of} is after the last price, using {as_of.date()}",
+            frame.converted,
+        )
+    return MarketData(frame=frame, as_of=as_of)
+
+
+@dataclass(frozen=True)
+class RiskInputs:
+    """Estimates the optimiser and the reports share.
+
+    Attributes
+    ----------
+    returns : DataFrame
+        Periodic simple returns in the lookback (dates x market tickers).
+    covariance : CovarianceEstimate
+        Annualised covariance of the universe with its diagnostics.
+    expected_returns : Series or None
+        Annual expected returns (fractions) when requested.
+    risk_free_rate : float
+        Annual risk-free rate (fraction).
+    """
+
+    returns: pd.DataFrame
+    covariance: Any
+    expected_returns: pd.Series | None
+    risk_free_rate: float
+
+
+def estimate_inputs(config: Config, market: MarketData, *, with_returns: bool = False) -> RiskInputs:
+    """Returns, covariance and (optionally) expected returns over the config's lookback."""
+    from portfolio.data.bundled import treasury_bill_rate
+    from portfolio.expected_returns import expected_returns
+    from portfolio.returns import to_returns
+    from portfolio.risk_models import covariance
+
+    window = market.prices.iloc[-(config.risk.lookback_days + 1):]
+    returns = to_returns(window, frequency=config.risk.frequency)
+    tickers = list(config.tickers)
+    factors = [f for f in config.risk.factors if f in returns.columns]
+    estimate = covariance(
+        returns[tickers], config.risk.method, frequency=config.risk.frequency,
+        half_life=config.risk.half_life,
+        factor_returns=returns[factors] if factors else None,
+        ragged=config.risk.ragged, min_observations=config.risk.min_observations,
+    )
+    rf = config.optimizer.risk_free_rate
+    if rf is None:
+        rf = treasury_bill_rate(market.as_of)
+    mu = None
+    if with_returns:
+        mu = expected_returns(
+            returns[tickers], config.optimizer.expected_returns, frequency=config.risk.frequency,
+            cov=estimate.matrix, market_returns=returns.get(config.benchmark),
+            risk_free_rate=rf, views=config.optimizer.views, half_life=config.risk.half_life,
+            risk_aversion=None,
+        )
+    return RiskInputs(returns=returns, covariance=estimate, expected_returns=mu, risk_free_rate=rf)
+
+
+def theme_exposures(config: Config) -> dict[str, Mapping[str, float]]:
+    """Look-through exposures of the universe to every hub named by a theme cap or stress."""
+    hubs = {spec.hub for spec in config.limits.theme_caps}
+    if not hubs:
+        return {}
+    from portfolio.exposure import load_ecosystem, lookthrough_exposure
+
+    graph = load_ecosystem(config.ecosystem.file)
+    return {
+        hub: lookthrough_exposure(graph, hub, config.ecosystem.damping, list(config.tickers)).to_dict()
+        for hub in sorted(hubs)
+    }
+
+
+@dataclass(frozen=True)
+class OptimizationRun:
+    """An allocation with the context it was computed in.
+
+    Attributes
+    ----------
+    allocation : Allocation
+        Weights (incl. CASH), risk, solver info, limit table.
+    as_of : Timestamp
+        Last price date used.
+    data_source : str
+        ``bundled``, ``cache`` or ``yahoo``.
+    notice : str
+        Data provenance line.
+    warnings : tuple of str
+        Short-history and repair warnings from the risk model.
+    covariance_method : str
+        Estimator used.
+    """
+
+    allocation: Allocation
+    as_of: pd.Timestamp
+    data_source: str
+    notice: str
+    warnings: tuple[str, ...]
+    covariance_method: str
+
+
+OBJECTIVES_WITH_RETURNS = ("max_sharpe", "utility", "min_cvar")
+
+
+def optimize_from_config(
+    config: Config,
+    options: DataOptions = DataOptions(),
+    *,
+    objective: str | None = None,
+    market: MarketData | None = None,
+    current_weights: Mapping[str, float] | None = None,
+) -> OptimizationRun:
+    """Optimise the config's universe under its limits on prices up to the as-of date.
+
+    Parameters
+    ----------
+    config : Config
+        Universe, limits, risk model and optimizer settings.
+    options : DataOptions
+        Price source (ignored when ``market`` is given).
+    objective : str, optional
+        Overrides ``config.optimizer.objective``.
+    market : MarketData, optional
+        Prices already loaded.
+    current_weights : mapping, optional
+        Current weights (incl. CASH) for turnover limits and transaction costs.
+
+    Returns
+    -------
+    OptimizationRun
+    """
+    market = market or market_data(config, options)
+    objective = objective or config.optimizer.objective
+    inputs = estimate_inputs(config, market, with_returns=objective in OBJECTIVES_WITH_RETURNS)
+    constraints = constraints_from_config(
+        config, exposures=theme_exposures(config), current_weights=current_weights
+    )
+    options_for = _objective_options(config, objective)
+    problem = PortfolioProblem(
+        config.tickers, objective, constraints, solver=config.optimizer.solver, **options_for
+    )
+    extra = _objective_data(config, objective, inputs)
+    allocation = problem.solve(inputs.covariance.matrix, inputs.expected_returns, **extra)
+    return OptimizationRun(
+        allocation=allocation, as_of=market.as_of, data_source=market.frame.source,
+        notice=market.frame.notice, warnings=tuple(inputs.covariance.warnings),
+        covariance_method=config.risk.method,
+    )
+
+
+def _objective_options(config: Config, objective: str) -> dict[str, Any]:
+    from portfolio.objectives import OBJECTIVES
+
+    settings = config.optimizer
+    available = {
+        "risk_aversion": settings.risk_aversion,
+        "risk_free_rate": settings.risk_free_rate,
+        "confidence": settings.cvar_confidence,
+    }
+    accepted = getattr(OBJECTIVES.get(objective), "OPTIONS", ())
+    return {k: v for k, v in available.items() if k in accepted and v is not None}
+
+
+def _objective_data(config: Config, objective: str, inputs: RiskInputs) -> dict[str, Any]:
+    from portfolio.objectives import OBJECTIVES
+
+    accepted = getattr(OBJECTIVES.get(objective), "DATA", ())
+    data: dict[str, Any] = {}
+    tickers = list(config.tickers)
+    if "scenarios" in accepted:
+        data["scenarios"] = inputs.returns[tickers]
+    if "risk_free_rate" in accepted:
+        data["risk_free_rate"] = inputs.risk_free_rate
+    if "benchmark_covariance" in accepted:
+        benchmark = config.optimizer.tracking_benchmark or config.benchmark
+        if benchmark not in inputs.returns.columns:
+            raise DataError(f"no prices for benchmark {benchmark}", config.source,
+                            "the tracking benchmark needs prices", "choose a bundled ticker")
+        data["benchmark_returns"] = inputs.returns[benchmark]
+    if "risk_budgets" in accepted:
+        data["risk_budgets"] = dict(config.optimizer.risk_budgets)
+        data["groups"] = {k: tuple(v) for k, v in config.groups.items()}
+    return data
