@@ -1,0 +1,636 @@
+"""SQLite cache of daily adjusted close prices, refreshed incrementally from Yahoo.
+
+Where it lives (see :func:`default_cache_dir`): ``$PORTFOLIO_CACHE_DIR`` if set,
+else ``$XDG_CACHE_HOME/portfolio-ai-infra``, else ``~/.cache/portfolio-ai-infra``;
+the database is the single file ``prices.sqlite`` in that directory. The CLI's
+``--cache-dir`` overrides it. Deleting the file is always safe: it is rebuilt
+from Yahoo on the next update.
+
+Schema (version :data:`SCHEMA_VERSION`)::
+
+    prices(ticker TEXT, date TEXT 'YYYY-MM-DD', close REAL, PRIMARY KEY (ticker, date))
+    tickers(ticker TEXT PRIMARY KEY, source TEXT, fetched_at TEXT ISO-8601 UTC)
+    meta(key TEXT PRIMARY KEY, value TEXT)         -- 'schema_version'
+
+Every write is one transaction: it either lands completely or not at all.
+A file that is not this cache (corrupt, another schema, unreadable) raises
+:class:`~portfolio.errors.DataError`; it is never replaced or deleted silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+from pandas.tseries.offsets import BDay
+
+from portfolio.data.yahoo import (
+    FetchResult,
+    YahooUnavailableError,
+    _empty_prices,
+    _iso_date,
+    _unique_tickers,
+    fetch_yahoo,
+    is_no_data_reason,
+)
+from portfolio.errors import DataError
+
+__all__ = [
+    "CACHE_FILE_NAME",
+    "SCHEMA_VERSION",
+    "PriceCache",
+    "UpdateReport",
+    "default_cache_dir",
+    "update_cache",
+]
+
+SCHEMA_VERSION = 1
+"""Version stored in ``meta.schema_version``; a different value is refused."""
+
+CACHE_FILE_NAME = "prices.sqlite"
+"""Name of the database file inside the cache directory."""
+
+APP_DIR_NAME = "portfolio-ai-infra"
+
+READJUSTED_RTOL = 1e-6
+"""Relative change of an already cached close that reveals a re-adjusted history."""
+
+_REBUILD_FIX = (
+    "Move it away or delete it; it will be rebuilt from Yahoo, or use --data-source bundled"
+)
+_EXPECTED_COLUMNS = {
+    "meta": {"key", "value"},
+    "prices": {"ticker", "date", "close"},
+    "tickers": {"ticker", "source", "fetched_at"},
+}
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS prices (ticker TEXT NOT NULL, date TEXT NOT NULL,"
+    " close REAL NOT NULL, PRIMARY KEY (ticker, date)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS tickers (ticker TEXT PRIMARY KEY, source TEXT NOT NULL,"
+    " fetched_at TEXT NOT NULL)",
+)
+_UPSERT_PRICE = (
+    "INSERT INTO prices (ticker, date, close) VALUES (?, ?, ?)"
+    " ON CONFLICT (ticker, date) DO UPDATE SET close = excluded.close"
+)
+_UPSERT_TICKER = (
+    "INSERT INTO tickers (ticker, source, fetched_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (ticker) DO UPDATE SET source = excluded.source,"
+    " fetched_at = excluded.fetched_at"
+)
+_SUMMARY_COLUMNS = ["first_date", "last_date", "rows", "source", "fetched_at"]
+
+
+def default_cache_dir() -> Path:
+    """Directory of the price cache when none is given.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$PORTFOLIO_CACHE_DIR`` if set and non-empty; else
+        ``$XDG_CACHE_HOME/portfolio-ai-infra`` if ``XDG_CACHE_HOME`` is an
+        absolute path; else ``~/.cache/portfolio-ai-infra``. Not created here.
+    """
+    explicit = os.environ.get("PORTFOLIO_CACHE_DIR", "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / APP_DIR_NAME
+    return Path.home() / ".cache" / APP_DIR_NAME
+
+
+class PriceCache:
+    """Daily adjusted closes stored in ``<directory>/prices.sqlite``.
+
+    Parameters
+    ----------
+    directory : pathlib.Path or str
+        Cache directory; created on the first write, never on a read.
+    timeout : float
+        Seconds to wait for another process holding the database lock.
+
+    Attributes
+    ----------
+    directory : pathlib.Path
+    path : pathlib.Path
+        The database file.
+    """
+
+    def __init__(self, directory: Path | str, *, timeout: float = 30.0) -> None:
+        self.directory = Path(directory).expanduser()
+        self.path = self.directory / CACHE_FILE_NAME
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"PriceCache({str(self.directory)!r})"
+
+    # ------------------------------------------------------------------ reads
+    def read(
+        self,
+        tickers: Iterable[str] | str | None = None,
+        start: date | str | None = None,
+        end: date | str | None = None,
+    ) -> pd.DataFrame:
+        """Read cached closes as a wide frame.
+
+        Parameters
+        ----------
+        tickers : iterable of str, or str, optional
+            Tickers wanted (None: every cached ticker, alphabetically).
+        start, end : date or ISO string, optional
+            First and last date, both INCLUSIVE (so ``end`` can be an as-of date).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Shape (dates, tickers found). Daily adjusted close, float, NaN where a
+            ticker has no price on a date. Index: ``DatetimeIndex`` named ``"date"``,
+            sorted. Columns in the requested order; tickers not in the cache are
+            absent (the caller decides whether that is an error). A missing cache
+            file gives an empty frame.
+
+        Raises
+        ------
+        DataError
+            If the file is corrupt, of another schema or unreadable.
+        """
+        wanted = None if tickers is None else _unique_tickers(tickers)
+        if wanted == []:
+            return _empty_prices()
+        clauses: list[str] = []
+        params: list[str] = []
+        if wanted is not None:
+            clauses.append(f"ticker IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        for bound, operator in ((start, ">="), (end, "<=")):
+            iso = _iso_date(bound, "start" if operator == ">=" else "end")
+            if iso is not None:
+                clauses.append(f"date {operator} ?")
+                params.append(iso)
+        sql = "SELECT ticker, date, close FROM prices"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        rows = self._query(sql, params)
+        if not rows:
+            return _empty_prices()
+        long = pd.DataFrame(rows, columns=["ticker", "date", "close"])
+        wide = long.pivot(index="date", columns="ticker", values="close")
+        order = sorted(wide.columns) if wanted is None else [t for t in wanted if t in wide.columns]
+        wide = wide.loc[:, order].astype(float)
+        wide.index = _dates(wide.index)
+        wide.columns = pd.Index(list(order))
+        return wide.sort_index()
+
+    def summary(self) -> pd.DataFrame:
+        """One row per cached ticker.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``"ticker"`` (sorted). Columns: ``first_date``, ``last_date``
+            (Timestamp), ``rows`` (int, number of cached dates), ``source`` (str,
+            e.g. ``"yahoo"``), ``fetched_at`` (tz-aware UTC Timestamp of the last
+            write of that ticker). Empty when the cache is empty or absent.
+        """
+        rows = self._query(
+            "SELECT p.ticker, MIN(p.date), MAX(p.date), COUNT(*), t.source, t.fetched_at"
+            " FROM prices AS p LEFT JOIN tickers AS t ON t.ticker = p.ticker"
+            " GROUP BY p.ticker ORDER BY p.ticker",
+            [],
+        )
+        frame = pd.DataFrame(rows, columns=["ticker", *_SUMMARY_COLUMNS])
+        frame["first_date"] = _dates(frame["first_date"])
+        frame["last_date"] = _dates(frame["last_date"])
+        frame["rows"] = frame["rows"].astype("int64")
+        frame["source"] = frame["source"].astype(object)
+        frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True, format="ISO8601")
+        return frame.set_index("ticker")
+
+    def last_dates(self) -> dict[str, pd.Timestamp]:
+        """Last cached date of each ticker (empty dict for an empty or absent cache)."""
+        rows = self._query("SELECT ticker, MAX(date) FROM prices GROUP BY ticker", [])
+        return {ticker: pd.Timestamp(last) for ticker, last in rows}
+
+    # ----------------------------------------------------------------- writes
+    def write(
+        self,
+        prices: pd.DataFrame,
+        source: str,
+        fetched_at: datetime | None = None,
+        *,
+        replace: Iterable[str] = (),
+    ) -> int:
+        """Upsert prices and their tickers' metadata in ONE transaction.
+
+        Parameters
+        ----------
+        prices : pandas.DataFrame
+            Shape (dates, tickers); daily adjusted closes. Index: dates (tz is
+            dropped, times normalised). NaN cells are skipped, never stored.
+        source : str
+            Where the prices come from, e.g. ``"yahoo"``.
+        fetched_at : datetime, optional
+            When they were fetched (naive means UTC); default now.
+        replace : iterable of str
+            Tickers whose previously cached rows are deleted first (a history
+            re-adjusted by a split or dividend is replaced, not merged).
+
+        Returns
+        -------
+        int
+            Number of price rows (ticker, date) inserted or updated.
+
+        Raises
+        ------
+        DataError
+            If the file is corrupt, of another schema, locked or not writable.
+            Whatever the error, the cache keeps its previous content.
+        """
+        prices = _validated(prices)
+        written_tickers = [str(t) for t in prices.columns[prices.notna().any(axis=0)]]
+        stamp = _utc_iso(fetched_at)
+        with self._connection(write=True) as conn:
+            has_schema = self._check(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not has_schema:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
+                conn.executemany(
+                    "DELETE FROM prices WHERE ticker = ?", [(str(t),) for t in replace]
+                )
+                before = conn.total_changes
+                conn.executemany(_UPSERT_PRICE, _price_rows(prices))
+                written = conn.total_changes - before
+                conn.executemany(_UPSERT_TICKER, _ticker_rows(written_tickers, source, stamp))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return written
+
+    # --------------------------------------------------------------- plumbing
+    def _query(self, sql: str, params: list[str]) -> list[tuple]:
+        """Run a read query; [] when the file is absent or has no schema yet."""
+        with self._connection(write=False) as conn:
+            if conn is None or not self._check(conn):
+                return []
+            return conn.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _connection(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
+        """Open the database (read-only for reads; None if absent) and always close it."""
+        try:
+            exists = self.path.exists()
+            if write and not exists:
+                self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(
+                "cannot use the price cache directory",
+                where=str(self.directory),
+                why=str(exc),
+                fix="Point --cache-dir or PORTFOLIO_CACHE_DIR to a writable directory,"
+                " or use --data-source bundled",
+            ) from exc
+        if not write and not exists:
+            yield None
+            return
+        uri = self.path.resolve().as_uri() + ("?mode=rwc" if write else "?mode=ro")
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
+
+    def _check(self, conn: sqlite3.Connection) -> bool:
+        """Verify integrity and schema; False for a new, empty database."""
+        status = conn.execute("PRAGMA quick_check").fetchall()
+        if status != [("ok",)]:
+            raise self._unusable(f"SQLite integrity check failed ({status[0][0]})")
+        tables = {
+            name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not tables:
+            return False
+        for table, columns in _EXPECTED_COLUMNS.items():
+            if table not in tables:
+                raise self._unusable(f"it is not a portfolio price cache (no table {table!r})")
+            found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if missing := sorted(columns - found):
+                raise self._unusable(
+                    f"it is not a portfolio price cache (table {table!r} lacks {missing})"
+                )
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version is None or version[0] != str(SCHEMA_VERSION):
+            raise self._unusable(
+                f"schema version {version[0] if version else 'missing'}, "
+                f"this version of portfolio reads {SCHEMA_VERSION}"
+            )
+        return True
+
+    def _unusable(self, why: str, fix: str = _REBUILD_FIX) -> DataError:
+        return DataError("price cache is unusable", where=str(self.path), why=why, fix=fix)
+
+    def _error(self, exc: sqlite3.Error) -> DataError:
+        text = str(exc)
+        lowered = text.lower()
+        if "locked" in lowered or "busy" in lowered:
+            return self._unusable(
+                f"the database is locked by another process ({text})",
+                "Wait for the other portfolio command to finish, or use --data-source bundled",
+            )
+        if any(k in lowered for k in ("readonly", "read-only", "unable to open", "permission")):
+            return self._unusable(
+                f"it cannot be opened or written ({text})",
+                "Check the permissions of the file and its directory, point --cache-dir to a"
+                " writable directory, or use --data-source bundled",
+            )
+        if "not a database" in lowered or "malformed" in lowered:
+            return self._unusable(f"it is not a valid SQLite database ({text})")
+        return self._unusable(text)
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What :func:`update_cache` did.
+
+    Attributes
+    ----------
+    added : Mapping[str, int]
+        For every ticker that did not fail: number of new trading dates stored
+        (0 when it was already up to date or Yahoo had nothing newer).
+    failed : tuple of str
+        Tickers that could not be updated, in request order; their cached rows
+        (if any) are unchanged.
+    reasons : Mapping[str, str]
+        Short reason for each failed ticker.
+    refetched : tuple of str
+        Tickers whose whole history was downloaded again and replaced because
+        Yahoo re-adjusted it (split or dividend since the last update).
+    """
+
+    added: Mapping[str, int] = field(default_factory=dict)
+    failed: tuple[str, ...] = ()
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    refetched: tuple[str, ...] = ()
+
+
+def update_cache(
+    cache: PriceCache,
+    tickers: Iterable[str] | str,
+    *,
+    fetch: Callable[..., FetchResult] = fetch_yahoo,
+    start: date | str = "2015-01-01",
+    today: date | str | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
+) -> UpdateReport:
+    """Bring the cache up to date for ``tickers``, downloading only what is missing.
+
+    A ticker not in the cache is fetched from ``start``. A cached ticker is
+    fetched from its last cached date (one day of overlap): if Yahoo's close on
+    that date differs from the cached one (relative change above
+    :data:`READJUSTED_RTOL`), its adjusted history changed (split, dividend) and
+    the whole history is downloaded again and replaces the old one. A ticker is
+    skipped when its last date is on or after the last weekday before ``today``.
+    Tickers sharing a start date are fetched in one call; every call asks for
+    dates before ``today`` only (``end=today``, exclusive), so a live intraday
+    price is never stored as a close.
+
+    Parameters
+    ----------
+    cache : PriceCache
+    tickers : iterable of str, or str
+        Yahoo symbols.
+    fetch : callable
+        ``fetch(tickers, start=ISO, end=ISO) -> FetchResult``; :func:`fetch_yahoo`.
+    start : date or ISO string
+        First date of a ticker's history.
+    today : date or ISO string, optional
+        Reference date (default: today, local time).
+    on_progress : callable, optional
+        ``on_progress(done, total)`` in tickers after each fetch call; ``total``
+        grows if histories have to be downloaded again.
+
+    Returns
+    -------
+    UpdateReport
+
+    Raises
+    ------
+    YahooUnavailableError
+        If a fetch call got no data at all (except when every ticker of the
+        call is cached and Yahoo merely had no newer prices). Nothing is written.
+    DataError
+        If the cache file is unusable.
+
+    Notes
+    -----
+    Everything fetched is written by ONE :meth:`PriceCache.write` (one
+    transaction), after all fetches: an error at any point leaves the cache as
+    it was. Holidays are not known: on the day after an exchange holiday a
+    ticker may be fetched for nothing, which is harmless.
+    """
+    wanted = _unique_tickers(tickers)
+    today_stamp = pd.Timestamp(_iso_date(today if today is not None else date.today(), "today"))
+    first_start = pd.Timestamp(_iso_date(start, "start"))
+    latest_complete = today_stamp - BDay(1)
+    last = cache.last_dates()
+
+    added: dict[str, int] = {}
+    starts: dict[str, pd.Timestamp] = {}
+    for ticker in wanted:
+        previous = last.get(ticker)
+        if previous is not None and previous >= latest_complete:
+            added[ticker] = 0
+        else:
+            starts[ticker] = previous if previous is not None else first_start
+    progress = _Progress(on_progress, len(starts))
+    fetched, failures = _fetch_by_start(fetch, starts, today_stamp, set(last), progress)
+
+    cached_closes = _closes_on(cache, {t: last[t] for t in fetched if t in last})
+    to_write: dict[str, pd.Series] = {}
+    refetch_starts: dict[str, pd.Timestamp] = {}
+    for ticker, series in fetched.items():
+        previous = last.get(ticker)
+        if previous is None:
+            to_write[ticker] = series
+            added[ticker] = len(series)
+        elif _readjusted(series, previous, cached_closes.get(ticker)):
+            refetch_starts[ticker] = first_start
+        else:
+            to_write[ticker] = series[series.index >= previous]
+            added[ticker] = int((series.index > previous).sum())
+    reasons: dict[str, str] = {}
+    for ticker, reason in failures.items():
+        if ticker in last and is_no_data_reason(reason):
+            added[ticker] = 0  # Yahoo answered, nothing newer than the cache
+        else:
+            reasons[ticker] = reason
+
+    replaced: list[str] = []
+    if refetch_starts:
+        first_dates = cache.summary()["first_date"]
+        refetch_starts = {t: min(s, first_dates.get(t, s)) for t, s in refetch_starts.items()}
+        progress.grow(len(refetch_starts))
+        refetched, refetch_failures = _fetch_by_start(
+            fetch, refetch_starts, today_stamp, set(), progress
+        )
+        for ticker in refetch_starts:
+            if ticker in refetched:
+                to_write[ticker] = refetched[ticker]
+                added[ticker] = int((refetched[ticker].index > last[ticker]).sum())
+                replaced.append(ticker)
+            else:
+                reasons[ticker] = (
+                    "history re-adjusted by Yahoo (split or dividend) and the full re-download"
+                    f" failed: {refetch_failures.get(ticker, 'no data returned')}"
+                )
+
+    if to_write:
+        cache.write(pd.DataFrame(to_write), source="yahoo", replace=replaced)
+    failed = tuple(t for t in wanted if t in reasons)
+    return UpdateReport(
+        added={t: added[t] for t in wanted if t in added and t not in reasons},
+        failed=failed,
+        reasons={t: reasons[t] for t in failed},
+        refetched=tuple(t for t in wanted if t in replaced),
+    )
+
+
+class _Progress:
+    """Counts fetched tickers and reports them to an optional callback."""
+
+    def __init__(self, callback: Callable[[int, int], object] | None, total: int) -> None:
+        self.callback = callback
+        self.total = total
+        self.done = 0
+
+    def grow(self, extra: int) -> None:
+        self.total += extra
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+def _fetch_by_start(
+    fetch: Callable[..., FetchResult],
+    starts: Mapping[str, pd.Timestamp],
+    end: pd.Timestamp,
+    cached: set[str],
+    progress: _Progress,
+) -> tuple[dict[str, pd.Series], dict[str, str]]:
+    """One fetch per distinct start date; return non-empty series and failure reasons."""
+    groups: dict[pd.Timestamp, list[str]] = {}
+    for ticker, first in starts.items():
+        groups.setdefault(first, []).append(ticker)
+    series: dict[str, pd.Series] = {}
+    failures: dict[str, str] = {}
+    for first, group in groups.items():
+        try:
+            result = fetch(group, start=first.strftime("%Y-%m-%d"), end=end.strftime("%Y-%m-%d"))
+        except YahooUnavailableError as exc:
+            only_nothing_new = set(group) <= cached and all(
+                is_no_data_reason(exc.reasons.get(t, "")) for t in group
+            )
+            if not only_nothing_new:
+                raise
+            result = FetchResult(prices=_empty_prices(), failed=tuple(group), reasons=exc.reasons)
+        for ticker in group:
+            column = result.prices[ticker].dropna() if ticker in result.prices.columns else None
+            if column is not None and len(column):
+                series[ticker] = column.astype(float)
+            else:
+                failures[ticker] = result.reasons.get(ticker, "no data returned")
+        progress.advance(len(group))
+    return series, failures
+
+
+def _closes_on(cache: PriceCache, dates: Mapping[str, pd.Timestamp]) -> dict[str, float]:
+    """Read the cached close of each ticker on its given date."""
+    if not dates:
+        return {}
+    frame = cache.read(list(dates), start=min(dates.values()), end=max(dates.values()))
+    closes: dict[str, float] = {}
+    for ticker, day in dates.items():
+        if ticker in frame.columns and day in frame.index:
+            closes[ticker] = float(frame.at[day, ticker])
+    return closes
+
+
+def _readjusted(series: pd.Series, previous: pd.Timestamp, cached_close: float | None) -> bool:
+    """Tell whether Yahoo's close on the overlap date differs from the cached close."""
+    if cached_close is None or previous not in series.index:
+        return False
+    fresh = float(series.loc[previous])
+    return abs(fresh - cached_close) > READJUSTED_RTOL * max(abs(cached_close), abs(fresh))
+
+
+def _validated(prices: pd.DataFrame) -> pd.DataFrame:
+    """Check a frame to write; return it with a normalised, tz-naive date index."""
+    if not isinstance(prices, pd.DataFrame):
+        raise DataError("prices to cache must be a DataFrame", why=f"got {type(prices).__name__}")
+    try:
+        index = pd.DatetimeIndex(prices.index)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            "prices to cache need a date index", why=str(exc), fix="Index the frame by date"
+        ) from exc
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    index = index.normalize()
+    columns = [str(c) for c in prices.columns]
+    if len(set(columns)) != len(columns) or index.has_duplicates:
+        raise DataError(
+            "prices to cache have duplicate tickers or dates",
+            why="each (ticker, date) must appear once",
+        )
+    try:
+        values = prices.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise DataError("prices to cache must be numbers", why=str(exc)) from exc
+    return values.set_axis(index, axis=0).set_axis(columns, axis=1)
+
+
+def _price_rows(prices: pd.DataFrame) -> Iterator[tuple[str, str, float]]:
+    """(ticker, ISO date, close) for every non-NaN cell, lazily."""
+    for ticker in prices.columns:
+        column = prices[ticker].dropna()
+        for day, close in zip(column.index.strftime("%Y-%m-%d"), column.to_numpy(), strict=True):
+            yield ticker, day, float(close)
+
+
+def _ticker_rows(tickers: list[str], source: str, stamp: str) -> Iterator[tuple[str, str, str]]:
+    for ticker in tickers:
+        yield ticker, source, stamp
+
+
+def _utc_iso(moment: datetime | None) -> str:
+    if moment is None:
+        moment = datetime.now(UTC)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _dates(values: Iterable[str]) -> pd.DatetimeIndex:
+    parsed = pd.to_datetime(list(values), format="%Y-%m-%d")
+    return pd.DatetimeIndex(parsed, name="date").as_unit("us")
