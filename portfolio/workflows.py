@@ -90,7 +90,8 @@ def market_data(config: Config, options: DataOptions = DataOptions(), **kwargs: 
     if options.as_of is not None and pd.Timestamp(options.as_of) > as_of + pd.Timedelta(days=7):
         frame = PriceFrame(
             frame.prices, frame.source,
-            f"{frame.notice}; --as-of {options.as_of} is after the last price, using {as_of.date()}",
+            f"{frame.notice}; --as-of {options.as_of} is after the last price, "
+            f"using {as_of.date()}",
             frame.converted,
         )
     return MarketData(frame=frame, as_of=as_of)
@@ -118,8 +119,10 @@ class RiskInputs:
     risk_free_rate: float
 
 
-def estimate_inputs(config: Config, market: MarketData, *, with_returns: bool = False) -> RiskInputs:
-    """Returns, covariance and (optionally) expected returns over the config's lookback."""
+def estimate_inputs(
+    config: Config, market: MarketData, *, with_returns: bool = False
+) -> RiskInputs:
+    """Estimate returns, covariance and (optionally) expected returns over the lookback."""
     from portfolio.data.bundled import treasury_bill_rate
     from portfolio.expected_returns import expected_returns
     from portfolio.returns import to_returns
@@ -157,8 +160,9 @@ def theme_exposures(config: Config) -> dict[str, Mapping[str, float]]:
     from portfolio.exposure import load_ecosystem, lookthrough_exposure
 
     graph = load_ecosystem(config.ecosystem.file)
+    tickers = list(config.tickers)
     return {
-        hub: lookthrough_exposure(graph, hub, config.ecosystem.damping, list(config.tickers)).to_dict()
+        hub: lookthrough_exposure(graph, hub, config.ecosystem.damping, tickers).to_dict()
         for hub in sorted(hubs)
     }
 

@@ -6,7 +6,7 @@ may modify them freely.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -28,7 +28,7 @@ BUNDLED_TICKERS = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> pd.DataFrame:
     with resources.files("portfolio.data").joinpath("bundled", name).open("rb") as handle:
         frame = pd.read_csv(handle, compression="gzip", index_col="Date", parse_dates=["Date"])
@@ -79,7 +79,8 @@ def treasury_bill_rate(as_of: pd.Timestamp | str | None = None) -> float:
         rates = rates.loc[: pd.Timestamp(as_of)]
     if rates.empty:
         raise DataError(
-            "no T-bill yield available", f"as of {as_of}", "the bundled IRX series starts 2015-01-02",
+            "no T-bill yield available", f"as of {as_of}",
+            "the bundled IRX series starts 2015-01-02",
             "use a later --as-of or set optimizer.risk_free_rate in the config",
         )
     return float(rates.iloc[-1])

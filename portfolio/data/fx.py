@@ -51,7 +51,9 @@ def usd_per_jpy_from_fxy(fxy: pd.Series) -> pd.Series:
     return fxy / (FXY_YEN_PER_SHARE * (1.0 - FXY_ANNUAL_FEE) ** years)
 
 
-def align_to_calendar(local: pd.Series, calendar: pd.DatetimeIndex, max_fill_days: int) -> pd.Series:
+def align_to_calendar(
+    local: pd.Series, calendar: pd.DatetimeIndex, max_fill_days: int
+) -> pd.Series:
     """Put a local-exchange series on another calendar.
 
     Parameters

@@ -1,5 +1,7 @@
-"""Presentation: results become a :class:`Report` (title, summary, sections, JSON data),
-rendered as a rich table, JSON, CSV or Markdown. No computation happens here.
+"""Presentation: results become a :class:`Report`, rendered as a table, JSON, CSV or Markdown.
+
+A Report holds a title, summary sentences, sections (tables) and the JSON data. No
+computation happens here.
 
 Feature modules (``portfolio.report.optimize``, ``.risk``, ...) turn one result type into
 a Report; the renderers below are shared.
@@ -85,7 +87,8 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if hasattr(value, "isoformat"):
-        return value.isoformat()[:10] if type(value).__name__ in ("Timestamp", "date") else value.isoformat()
+        is_date = type(value).__name__ in ("Timestamp", "date")
+        return value.isoformat()[:10] if is_date else value.isoformat()
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -34,6 +34,7 @@ def inventory_report(inventory: Any) -> Report:
     }
     return Report(
         f"Price data ({inventory.source}: {inventory.location})", (),
-        (Section("Coverage", ("ticker", "first date", "last date", "rows", "source", "age"), rows),),
+        (Section("Coverage", ("ticker", "first date", "last date", "rows", "source", "age"),
+                 rows),),
         data,
     )

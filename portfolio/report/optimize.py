@@ -29,7 +29,7 @@ def optimization_report(run: Any) -> Report:
     """Weights, risk, solver and limits of an :class:`~portfolio.workflows.OptimizationRun`."""
     allocation = run.allocation
     weights = allocation.weights
-    order = weights.drop("CASH").sort_values(ascending=False).index.tolist() + ["CASH"]
+    order = [*weights.drop("CASH").sort_values(ascending=False).index, "CASH"]
     binding = set(allocation.binding)
     weight_rows = tuple(
         (t, fmt_pct(weights[t]), "yes" if f"max_weight[{t}]" in binding else "")
