@@ -1,0 +1,732 @@
+"""Stress scenarios: hub failure through the deal graph, historical replays, custom shocks.
+
+Every scenario gives each holding a *shock* -- a simple return, as a fraction -- and values
+the holdings at the as-of close (:func:`portfolio.risk_report.value_holdings`): the P&L of
+a position is ``value_i * shock_i`` (USD) and the scenario's P&L is their sum; cash earns 0.
+``pnl_pct`` divides by the total portfolio value including cash. A shock is floored at -1
+(a long position cannot lose more than its value).
+
+Scenario kinds
+--------------
+``hub_failure``
+    ``shock_i = -severity * x_i + beta_i * market_shock``, where ``x_i`` is the holding's
+    look-through exposure to the hub (:func:`portfolio.exposure.lookthrough_exposure`) and
+    ``beta_i`` its beta to the config benchmark, estimated by :func:`daily_betas` on daily
+    simple returns over the last ``risk.lookback_days`` rows of prices. A name listed for
+    less than the lookback (CRWV) uses the dates it shares with the benchmark in that window;
+    fewer than ``MIN_BETA_OBSERVATIONS`` such dates is a :class:`DataError`.
+``historical``
+    The actual price path of each holding over a window of :data:`REPLAY_WINDOWS`:
+    ``shock_i = P_end / P_start - 1`` with the close on (or the last trading day before)
+    the window's start and end, applied to today's position value -- the same as holding
+    ``n = value_i / P_start`` shares through the window, ``P&L = n * (P_end - P_start)``.
+    A holding with no price at either end (CRWV before its 2025-03-28 IPO) is proxied by
+    ``beta_i * r_SMH``: its beta to SMH on its whole available daily history (which lies
+    after the window: a look-ahead that is the point of a proxy) times SMH's return over
+    the window; it is flagged in ``ScenarioResult.proxied``.
+``custom``
+    ``[[stress.custom]]`` of the config: ``{ticker or group: return}``. A ticker's own shock
+    overrides its group's; holdings not named get 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pandas as pd
+
+from portfolio.config import CASH, Config, CustomScenario, did_you_mean, load_config
+from portfolio.data.holdings import Holdings
+from portfolio.errors import ConfigError, DataError, InputError
+from portfolio.metrics import beta as beta_of
+from portfolio.returns import to_returns
+from portfolio.risk_report import value_holdings
+from portfolio.workflows import DataOptions, MarketData, market_data
+
+__all__ = [
+    "KINDS",
+    "MIN_BETA_OBSERVATIONS",
+    "PROXY",
+    "REPLAY_WINDOWS",
+    "ReplayWindow",
+    "ScenarioResult",
+    "StressReport",
+    "WindowReturns",
+    "custom_scenario",
+    "daily_betas",
+    "hub_failure_scenario",
+    "hub_scenario_name",
+    "replay_returns",
+    "replay_scenario",
+    "scenario_names",
+    "stress_test",
+]
+
+KINDS = ("hub_failure", "historical", "custom")
+PROXY = "SMH"
+"""Ticker whose window return, times a holding's beta to it, stands in for a missing price."""
+MIN_BETA_OBSERVATIONS = 20
+"""Fewest daily returns shared with the factor for a beta estimate (about a trading month)."""
+ALL = "all"
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ReplayWindow:
+    """A historical episode replayed on today's holdings.
+
+    Attributes
+    ----------
+    name : str
+        Scenario name, e.g. ``"covid_crash"``.
+    start, end : str
+        ISO dates; the closes on (or last before) these dates are compared.
+    description : str
+        One line for reports.
+    """
+
+    name: str
+    start: str
+    end: str
+    description: str
+
+
+REPLAY_WINDOWS: tuple[ReplayWindow, ...] = (
+    ReplayWindow(
+        "covid_crash",
+        "2020-02-19",
+        "2020-03-23",
+        "COVID-19 crash, S&P 500 peak to trough (2020-02-19 .. 2020-03-23)",
+    ),
+    ReplayWindow(
+        "rate_shock_2022",
+        "2022-01-03",
+        "2022-10-12",
+        "2022 rate shock: Fed hikes, growth and chip sell-off (2022-01-03 .. 2022-10-12)",
+    ),
+    ReplayWindow(
+        "deepseek_selloff",
+        "2025-01-24",
+        "2025-01-27",
+        "DeepSeek R1 sell-off in AI names (2025-01-24 .. 2025-01-27)",
+    ),
+    ReplayWindow(
+        "ai_pullback_2024",
+        "2024-07-10",
+        "2024-08-07",
+        "Summer 2024 AI pullback and yen-carry unwind (2024-07-10 .. 2024-08-07)",
+    ),
+)
+"""The historical replays, in display order."""
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """The outcome of one scenario for one portfolio.
+
+    Attributes
+    ----------
+    name : str
+        Scenario name (``"openai_failure"``, ``"covid_crash"``, a custom name).
+    kind : str
+        ``"hub_failure"``, ``"historical"`` or ``"custom"``.
+    description : str
+        One line saying what the scenario assumes.
+    pnl : float
+        Total P&L, USD (negative = loss).
+    pnl_pct : float
+        ``pnl`` / total portfolio value including cash (fraction).
+    positions : Mapping[str, float]
+        Ticker -> P&L in USD, in holdings order; ``CASH`` (0) when the portfolio holds cash.
+    shocks : Mapping[str, float]
+        Ticker -> return applied (simple return, fraction); ``CASH`` 0 when held.
+    proxied : tuple of str
+        Tickers whose shock is ``beta * r_SMH`` instead of their own price path.
+    window : tuple of Timestamp or None
+        Dates of the start and end closes used by a historical replay; None otherwise.
+    """
+
+    name: str
+    kind: str
+    description: str
+    pnl: float
+    pnl_pct: float
+    positions: Mapping[str, float]
+    shocks: Mapping[str, float]
+    proxied: tuple[str, ...] = ()
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None
+
+
+@dataclass(frozen=True)
+class StressReport:
+    """Every scenario run on one portfolio.
+
+    Attributes
+    ----------
+    scenarios : tuple of ScenarioResult
+        Worst P&L first (ties by name).
+    total_value : float
+        Portfolio value at the as-of close including cash, USD.
+    as_of : Timestamp
+        Date of the closes the holdings are valued at.
+    data_source : str
+        ``bundled``, ``cache`` or ``yahoo``.
+    notice : str
+        Data provenance, plus the replays skipped because the prices do not cover them.
+    """
+
+    scenarios: tuple[ScenarioResult, ...]
+    total_value: float
+    as_of: pd.Timestamp
+    data_source: str
+    notice: str = ""
+
+    @property
+    def worst(self) -> ScenarioResult | None:
+        """The scenario with the largest loss (None when no scenario ran)."""
+        return self.scenarios[0] if self.scenarios else None
+
+
+@dataclass(frozen=True, eq=False)
+class WindowReturns:
+    """Returns of every ticker over a historical window.
+
+    Attributes
+    ----------
+    returns : pd.Series
+        Ticker -> simple return between the two closes (fraction).
+    proxied : tuple of str
+        Tickers without a price at either close, given ``beta * proxy return``.
+    proxy_betas : Mapping[str, float]
+        Beta to the proxy of each proxied ticker (daily returns, whole history).
+    start, end : Timestamp
+        Dates of the two closes (the last trading day on or before the window's dates).
+    """
+
+    returns: pd.Series
+    proxied: tuple[str, ...]
+    proxy_betas: Mapping[str, float] = field(default_factory=dict)
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def daily_betas(
+    prices: pd.DataFrame,
+    factor: str,
+    *,
+    lookback_days: int | None = None,
+    min_observations: int = MIN_BETA_OBSERVATIONS,
+) -> pd.Series:
+    """Beta of every column of ``prices`` to ``factor`` on daily simple returns.
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        Dates x tickers (daily closes, any currency per column), including ``factor``.
+    factor : str
+        Column regressed on, e.g. ``"SPY"`` or ``"SMH"``.
+    lookback_days : int, optional
+        Use only the last ``lookback_days + 1`` rows (``lookback_days`` returns); default
+        the whole table.
+    min_observations : int
+        Fewest daily returns a ticker must share with the factor.
+
+    Returns
+    -------
+    pd.Series
+        Beta per column (dimensionless, ``cov(r_i, r_f) / var(r_f)`` with ddof 1) on the
+        dates where both returns exist; 1 for the factor itself. Same order as the columns.
+
+    Raises
+    ------
+    DataError
+        The factor is missing, or a ticker shares fewer than ``min_observations`` returns
+        with it, or the factor does not move.
+    """
+    if factor not in prices.columns:
+        raise DataError(
+            f"no prices for {factor}",
+            "beta estimation",
+            f"betas are measured against {factor}",
+            f"load {factor} with the other prices (config risk.factors / universe.benchmark)",
+        )
+    window = prices.iloc[-(lookback_days + 1) :] if lookback_days else prices
+    returns = to_returns(window)
+    betas = {}
+    for ticker in prices.columns:
+        if ticker == factor:
+            betas[ticker] = 1.0
+            continue
+        pair = returns[[ticker, factor]].dropna()
+        if len(pair) < min_observations:
+            span = f"last {lookback_days} trading days" if lookback_days else "whole history"
+            raise DataError(
+                f"too little history to estimate the beta of {ticker} to {factor}",
+                f"{ticker}, {span}",
+                f"{len(pair)} daily returns shared with {factor}, at least {min_observations} "
+                "are needed",
+                "use a later --as-of or remove the holding",
+            )
+        value = beta_of(pair[ticker], pair[factor])
+        if not math.isfinite(value):
+            raise DataError(
+                f"cannot estimate the beta of {ticker} to {factor}",
+                f"{ticker}, {len(pair)} daily returns",
+                f"{factor} does not move over those dates",
+                "check the prices of the factor",
+            )
+        betas[ticker] = value
+    return pd.Series(betas, dtype=float, name=f"beta_{factor}").rename_axis("ticker")
+
+
+def replay_returns(prices: pd.DataFrame, start: str, end: str, proxy: str = PROXY) -> WindowReturns:
+    """Return of every column of ``prices`` over a window; proxies for missing prices.
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        Daily closes, dates x tickers (USD), sorted by date, covering the window; the whole
+        available history of each ticker (a proxied ticker's beta is estimated on it).
+    start, end : str
+        ISO dates of the window; the close on, or the last row before, each date is used.
+    proxy : str
+        Column standing in for tickers without a price at either close (needed only then).
+
+    Returns
+    -------
+    WindowReturns
+        ``returns`` per column: ``P_end / P_start - 1``, or ``beta * (proxy return)`` with
+        ``beta`` from :func:`daily_betas` on the ticker's whole history in ``prices``.
+
+    Raises
+    ------
+    InputError
+        ``start`` or ``end`` is not a date, or ``end`` is before ``start``.
+    DataError
+        The prices do not cover the window, the proxy is needed but absent or unpriced, or
+        a proxied ticker has too little history for its beta.
+    """
+    first, last = _window_dates(start, end)
+    index = prices.index
+    if not len(index) or first < index[0] or last > index[-1]:
+        covered = f"{index[0].date()} .. {index[-1].date()}" if len(index) else "no dates"
+        raise DataError(
+            f"prices do not cover the window {first.date()} .. {last.date()}",
+            f"prices {covered}",
+            "a replay needs prices at both ends of its window",
+            "load prices over the window (config data.start, --as-of)",
+        )
+    start_row = index[index <= first][-1]
+    end_row = index[index <= last][-1]
+    before = prices.loc[start_row].astype(float)
+    after = prices.loc[end_row].astype(float)
+    returns = after / before - 1.0
+    missing = tuple(str(t) for t in returns.index[returns.isna()])
+    betas: dict[str, float] = {}
+    if missing:
+        if proxy not in prices.columns or pd.isna(returns.get(proxy)):
+            raise DataError(
+                f"no {proxy} prices to proxy {', '.join(missing)}",
+                f"window {start_row.date()} .. {end_row.date()}",
+                f"a holding without prices in a window is proxied by its beta to {proxy}",
+                f"load {proxy} (add it to risk.factors of the config)",
+            )
+        columns = list(dict.fromkeys([*missing, proxy]))
+        betas = daily_betas(prices[columns], proxy).drop(proxy, errors="ignore").to_dict()
+        for ticker, value in betas.items():
+            returns[ticker] = value * returns[proxy]
+    return WindowReturns(
+        returns=returns.rename("return"),
+        proxied=missing,
+        proxy_betas=MappingProxyType(betas),
+        start=start_row,
+        end=end_row,
+    )
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def hub_failure_scenario(
+    values: pd.Series,
+    exposures: pd.Series,
+    betas: pd.Series,
+    *,
+    hub: str,
+    severity: float,
+    market_shock: float,
+    cash: float = 0.0,
+    benchmark: str = "SPY",
+) -> ScenarioResult:
+    """Hub failure: ``shock_i = -severity * x_i + beta_i * market_shock`` (floored at -1).
+
+    Parameters
+    ----------
+    values : pd.Series
+        Ticker -> position value at the as-of close, USD (no CASH).
+    exposures : pd.Series
+        Ticker -> look-through exposure to the hub (fraction in [0, 1]); must cover
+        ``values``.
+    betas : pd.Series
+        Ticker -> beta to the market; must cover ``values``.
+    hub : str
+        Name of the failing entity (for the name and description).
+    severity : float
+        Loss of a fully exposed company (fraction in [0, 1]).
+    market_shock : float
+        Market return (fraction, -0.1 = -10 %).
+    cash : float
+        Cash, USD (counts in the total, P&L 0).
+    benchmark : str
+        Market ticker the betas refer to (for the description).
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    from portfolio.exposure import hub_failure_shocks
+
+    _require_labels(betas, values.index, "betas")
+    shocks = hub_failure_shocks(exposures, betas.reindex(values.index), severity, market_shock)
+    description = (
+        f"{hub} fails: each holding loses {severity:.0%} x its look-through exposure to "
+        f"{hub}, plus its beta to {benchmark} x a {market_shock:+.0%} market move"
+    )
+    missing = tuple(exposures.attrs.get("missing", ()))
+    if missing:
+        description += f"; not in the deal graph (exposure 0): {', '.join(missing)}"
+    return _result(hub_scenario_name(hub), "hub_failure", description, values, shocks, cash)
+
+
+def replay_scenario(
+    values: pd.Series,
+    window: ReplayWindow,
+    prices: pd.DataFrame,
+    *,
+    cash: float = 0.0,
+    proxy: str = PROXY,
+) -> ScenarioResult:
+    """Replay a historical window on today's positions.
+
+    Parameters
+    ----------
+    values : pd.Series
+        Ticker -> position value at the as-of close, USD (no CASH).
+    window : ReplayWindow
+    prices : pd.DataFrame
+        Daily closes (USD) of at least the tickers of ``values``, whole history up to the
+        as-of date; plus ``proxy`` when a holding lacks prices in the window.
+    cash : float
+        Cash, USD.
+    proxy : str
+        Proxy ticker (see :func:`replay_returns`).
+
+    Returns
+    -------
+    ScenarioResult
+        ``shocks`` = window returns, ``proxied`` = holdings given ``beta * proxy return``,
+        ``window`` = dates of the two closes.
+    """
+    _require_labels(prices.columns, values.index, "prices")
+    columns = list(dict.fromkeys([*values.index, *([proxy] if proxy in prices.columns else [])]))
+    replay = replay_returns(prices[columns], window.start, window.end, proxy)
+    proxied = tuple(t for t in values.index if t in replay.proxied)
+    description = window.description
+    if proxied:
+        details = ", ".join(f"{t} (beta {replay.proxy_betas[t]:.2f})" for t in proxied)
+        description += f"; proxied by beta to {proxy}: {details}"
+    return _result(
+        window.name,
+        "historical",
+        description,
+        values,
+        replay.returns,
+        cash,
+        proxied=proxied,
+        window=(replay.start, replay.end),
+    )
+
+
+def custom_scenario(
+    values: pd.Series,
+    scenario: CustomScenario,
+    groups: Mapping[str, Sequence[str]],
+    *,
+    cash: float = 0.0,
+) -> ScenarioResult:
+    """Apply a config's custom shocks; a ticker's own shock overrides its group's.
+
+    Parameters
+    ----------
+    values : pd.Series
+        Ticker -> position value at the as-of close, USD (no CASH).
+    scenario : CustomScenario
+        ``shocks``: ticker or group name -> return (fraction).
+    groups : Mapping[str, sequence of str]
+        Group name -> member tickers (``Config.groups``).
+    cash : float
+        Cash, USD.
+
+    Returns
+    -------
+    ScenarioResult
+        Holdings not named (directly or through a group) get 0.
+
+    Raises
+    ------
+    ConfigError
+        A holding belongs to two shocked groups with different shocks and has no shock of
+        its own.
+    """
+    shocks = pd.Series(0.0, index=values.index, dtype=float)
+    from_group: dict[str, str] = {}
+    for label, shock in scenario.shocks.items():
+        if label not in groups:
+            continue
+        for ticker in groups[label]:
+            if ticker not in shocks.index or ticker in scenario.shocks:
+                continue
+            earlier = from_group.get(ticker)
+            if earlier is not None and scenario.shocks[earlier] != shock:
+                raise ConfigError(
+                    f"conflicting shocks for {ticker}",
+                    f"stress.custom '{scenario.name}'",
+                    f"{ticker} is in group {earlier} ({scenario.shocks[earlier]:+g}) and in "
+                    f"group {label} ({shock:+g})",
+                    f"add a shock for {ticker} itself",
+                )
+            from_group[ticker] = label
+            shocks[ticker] = shock
+    for label, shock in scenario.shocks.items():
+        if label not in groups and label in shocks.index:
+            shocks[label] = shock
+    named = ", ".join(f"{label} {shock:+.0%}" for label, shock in scenario.shocks.items())
+    description = f"custom shocks: {named}; other holdings 0"
+    return _result(scenario.name, "custom", description, values, shocks, cash)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def hub_scenario_name(hub: str) -> str:
+    """Scenario name of a hub's failure: ``"OpenAI"`` -> ``"openai_failure"``."""
+    return re.sub(r"[^0-9a-z]+", "_", hub.lower()).strip("_") + "_failure"
+
+
+def scenario_names(config: Config) -> tuple[str, ...]:
+    """Names of every scenario a config defines: hub failure, replays, custom ones.
+
+    Raises
+    ------
+    ConfigError
+        A custom scenario reuses a built-in name, another custom name, or ``all``.
+    """
+    builtin = (hub_scenario_name(config.stress.hub), *(w.name for w in REPLAY_WINDOWS))
+    names = list(builtin)
+    for custom in config.stress.custom:
+        if custom.name in names or custom.name == ALL:
+            raise ConfigError(
+                f"duplicate scenario name '{custom.name}'",
+                f"{config.source}, key stress.custom",
+                f"the names {', '.join((ALL, *names))} are taken",
+                "rename the custom scenario",
+            )
+        names.append(custom.name)
+    return tuple(names)
+
+
+def stress_test(
+    holdings: Holdings,
+    *,
+    config: Config | None = None,
+    scenario: str = ALL,
+    market: MarketData | None = None,
+    options: DataOptions = DataOptions(),  # noqa: B008 (frozen, so a safe default)
+) -> StressReport:
+    """Run the config's stress scenarios on holdings valued at the as-of close.
+
+    Parameters
+    ----------
+    holdings : Holdings
+        Shares per ticker and cash (USD).
+    config : Config, optional
+        Benchmark, groups, lookback, deal graph and ``[stress]`` settings; default the
+        packaged configuration.
+    scenario : str
+        ``"all"`` or one name of :func:`scenario_names`.
+    market : MarketData, optional
+        Prices already loaded (must include the holdings, the benchmark and SMH).
+    options : DataOptions
+        Price source when ``market`` is not given.
+
+    Returns
+    -------
+    StressReport
+        With ``scenario="all"``, replays whose window the prices do not cover (a late
+        ``data.start``, an early ``--as-of``) are skipped and named in ``notice``.
+
+    Raises
+    ------
+    InputError
+        Unknown scenario (with the valid names), a holding without prices, or a portfolio
+        worth nothing.
+    DataError
+        A named replay outside the prices, or too little history for a beta.
+    ConfigError
+        Unknown hub, bad custom scenarios.
+    """
+    config = config or load_config()
+    names = scenario_names(config)
+    selected = _select(names, scenario)
+    market = market or market_data(config, options)
+    prices = market.prices
+    valuation = value_holdings(holdings, prices.iloc[-1])
+    values, cash, total = valuation.values, valuation.cash, valuation.total
+    results: list[ScenarioResult] = []
+    skipped: list[str] = []
+    if hub_scenario_name(config.stress.hub) in selected:
+        results.append(_hub_failure(values, cash, config, prices))
+    for window in REPLAY_WINDOWS:
+        if window.name not in selected:
+            continue
+        if scenario == ALL and not _covers(prices.index, window):
+            skipped.append(window.name)
+            continue
+        results.append(replay_scenario(values, window, prices, cash=cash))
+    for custom in config.stress.custom:
+        if custom.name in selected:
+            results.append(custom_scenario(values, custom, config.groups, cash=cash))
+    notice = market.frame.notice
+    if skipped:
+        notice += (
+            f"; skipped {', '.join(skipped)}: the prices "
+            f"({prices.index[0].date()} .. {prices.index[-1].date()}) do not cover their windows"
+        )
+    return StressReport(
+        scenarios=tuple(sorted(results, key=lambda r: (r.pnl, r.name))),
+        total_value=total,
+        as_of=market.as_of,
+        data_source=market.frame.source,
+        notice=notice,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _hub_failure(
+    values: pd.Series, cash: float, config: Config, prices: pd.DataFrame
+) -> ScenarioResult:
+    from portfolio.exposure import load_ecosystem, lookthrough_exposure
+
+    settings = config.stress
+    graph = load_ecosystem(config.ecosystem.file)
+    exposures = lookthrough_exposure(
+        graph, settings.hub, config.ecosystem.damping, list(values.index)
+    )
+    wanted = dict.fromkeys([*values.index, config.benchmark])
+    columns = [t for t in wanted if t in prices.columns]  # daily_betas names a missing one
+    betas = daily_betas(prices[columns], config.benchmark, lookback_days=config.risk.lookback_days)
+    return hub_failure_scenario(
+        values,
+        exposures,
+        betas,
+        hub=settings.hub,
+        severity=settings.hub_severity,
+        market_shock=settings.market_shock,
+        cash=cash,
+        benchmark=config.benchmark,
+    )
+
+
+def _result(
+    name: str,
+    kind: str,
+    description: str,
+    values: pd.Series,
+    shocks: pd.Series,
+    cash: float,
+    *,
+    proxied: tuple[str, ...] = (),
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> ScenarioResult:
+    _require_labels(shocks.index, values.index, "shocks")
+    applied = shocks.reindex(values.index).astype(float).clip(lower=-1.0)
+    pnl = values * applied
+    total = float(values.sum()) + cash
+    positions = {str(t): float(v) for t, v in pnl.items()}
+    shock_map = {str(t): float(v) for t, v in applied.items()}
+    if cash > 0.0:
+        positions[CASH] = 0.0
+        shock_map[CASH] = 0.0
+    total_pnl = float(pnl.sum())
+    return ScenarioResult(
+        name=name,
+        kind=kind,
+        description=description,
+        pnl=total_pnl,
+        pnl_pct=total_pnl / total if total > 0.0 else float("nan"),
+        positions=MappingProxyType(positions),
+        shocks=MappingProxyType(shock_map),
+        proxied=tuple(proxied),
+        window=window,
+    )
+
+
+def _select(names: tuple[str, ...], scenario: str) -> tuple[str, ...]:
+    if scenario == ALL:
+        return names
+    if scenario in names:
+        return (scenario,)
+    raise InputError(
+        f"unknown scenario '{scenario}'",
+        "scenario",
+        f"valid names are {ALL}, {', '.join(names)}",
+        did_you_mean(scenario, (ALL, *names)) or f"use {ALL} or one of the names",
+    )
+
+
+def _covers(index: pd.Index, window: ReplayWindow) -> bool:
+    first, last = _window_dates(window.start, window.end)
+    return bool(len(index)) and index[0] <= first and last <= index[-1]
+
+
+def _window_dates(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    try:
+        first, last = pd.Timestamp(start), pd.Timestamp(end)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"invalid window {start!r} .. {end!r}",
+            "replay window",
+            "dates are written YYYY-MM-DD",
+            "e.g. 2020-02-19",
+        ) from None
+    if last < first:
+        raise InputError(
+            f"window ends before it starts ({start} .. {end})",
+            "replay window",
+            "the end date must not precede the start date",
+            "swap the dates",
+        )
+    return first, last
+
+
+def _require_labels(labels: pd.Index | pd.Series, needed: pd.Index, what: str) -> None:
+    present = labels.index if isinstance(labels, pd.Series) else labels
+    missing = [str(t) for t in needed if t not in present]
+    if missing:
+        raise InputError(
+            f"no {what} for {', '.join(missing)}",
+            what,
+            f"every holding needs {what}",
+            f"give {what} for {', '.join(missing)}",
+        )
