@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,13 +17,16 @@ from portfolio.config import Config
 from portfolio.constraints import constraints_from_config
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import DataError
-from portfolio.optimizer import Allocation, PortfolioProblem
+
+if TYPE_CHECKING:
+    from portfolio.optimizer import Allocation
 
 __all__ = [
     "DataOptions",
     "MarketData",
     "OptimizationRun",
     "estimate_inputs",
+    "lookback_prices",
     "market_data",
     "optimize_from_config",
     "theme_exposures",
@@ -97,6 +100,11 @@ def market_data(config: Config, options: DataOptions = DataOptions(), **kwargs: 
     return MarketData(frame=frame, as_of=as_of)
 
 
+def lookback_prices(config: Config, market: MarketData) -> pd.DataFrame:
+    """The last ``lookback_days`` returns' worth of prices (``lookback_days + 1`` rows)."""
+    return market.prices.iloc[-(config.risk.lookback_days + 1):]
+
+
 @dataclass(frozen=True)
 class RiskInputs:
     """Estimates the optimiser and the reports share.
@@ -128,8 +136,7 @@ def estimate_inputs(
     from portfolio.returns import to_returns
     from portfolio.risk_models import covariance
 
-    window = market.prices.iloc[-(config.risk.lookback_days + 1):]
-    returns = to_returns(window, frequency=config.risk.frequency)
+    returns = to_returns(lookback_prices(config, market), frequency=config.risk.frequency)
     tickers = list(config.tickers)
     factors = [f for f in config.risk.factors if f in returns.columns]
     estimate = covariance(
@@ -143,10 +150,12 @@ def estimate_inputs(
         rf = treasury_bill_rate(market.as_of)
     mu = None
     if with_returns:
+        method = config.optimizer.expected_returns
         mu = expected_returns(
-            returns[tickers], config.optimizer.expected_returns, frequency=config.risk.frequency,
+            returns[tickers], method, frequency=config.risk.frequency,
             cov=estimate.matrix, market_returns=returns.get(config.benchmark),
-            risk_free_rate=rf, views=config.optimizer.views, half_life=config.risk.half_life,
+            risk_free_rate=rf, half_life=config.risk.half_life,
+            views=config.optimizer.views if method == "black_litterman" else (),
             risk_aversion=None,
         )
     return RiskInputs(returns=returns, covariance=estimate, expected_returns=mu, risk_free_rate=rf)
@@ -225,6 +234,8 @@ def optimize_from_config(
     -------
     OptimizationRun
     """
+    from portfolio.optimizer import PortfolioProblem
+
     market = market or market_data(config, options)
     objective = objective or config.optimizer.objective
     inputs = estimate_inputs(config, market, with_returns=objective in OBJECTIVES_WITH_RETURNS)
