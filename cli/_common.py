@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,9 +77,19 @@ def global_options(function: Callable) -> Callable:
     return function
 
 
+def _check_output_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Refuse an ``--output`` whose folder is missing before any work is done."""
+    if value is not None:
+        folder = os.path.dirname(value) or "."
+        if not os.path.isdir(folder):
+            raise click.BadParameter(f"folder '{folder}' does not exist; create it first")
+    return value
+
+
 def output_options(function: Callable) -> Callable:
     """Attach ``--format`` and ``--output``."""
     function = click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+                            callback=_check_output_folder,
                             help="Write to this file (atomically) instead of stdout.")(function)
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                         show_default=True, help="Output format.")(function)
@@ -101,7 +112,9 @@ def data_options() -> Any:
     from portfolio.workflows import DataOptions
 
     s = settings()
-    return DataOptions(source=s.data_source, offline=s.offline, cache_dir=s.cache_dir, as_of=s.as_of)
+    return DataOptions(
+        source=s.data_source, offline=s.offline, cache_dir=s.cache_dir, as_of=s.as_of
+    )
 
 
 def notice(message: str) -> None:

@@ -1,6 +1,14 @@
 import click
 
-from cli._common import emit, global_options, load_config, notice, output_options, progress, settings
+from cli._common import (
+    emit,
+    global_options,
+    load_config,
+    notice,
+    output_options,
+    progress,
+    settings,
+)
 
 
 @click.group()

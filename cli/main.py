@@ -24,6 +24,9 @@ COMMANDS = {
     "backtest": ("cli.backtest", "backtest"),
 }
 
+# click >= 8.2 raises this for a group run without a command (8.1 prints the help and exits 0)
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 
 class LazyGroup(click.Group):
     """Loads a sub-command's module only when it is listed or run."""
@@ -64,17 +67,27 @@ def cli() -> None:
 
 def _usage_error_line(error: click.UsageError) -> str:
     command = error.ctx.command_path if error.ctx else "portfolio"
-    message = " ".join(error.format_message().split())
-    return f"Error: invalid command line ({command}): {message}. Run '{command} --help' for usage."
+    message = " ".join(error.format_message().split()).rstrip(".")
+    end = "" if message.endswith(("?", "!")) else "."
+    return (
+        f"Error: invalid command line ({command}): {message}{end}"
+        f" Run '{command} --help' for usage."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: exit 0 ok, 2 bad input, 1 bug, 3 limit breach (--check)."""
     try:
         code = cli.main(args=argv, prog_name="portfolio", standalone_mode=False)
+    except NO_ARGS_IS_HELP as error:  # bare `portfolio` or `portfolio data`: show the help
+        error.show()
+        sys.exit(error.exit_code)
     except click.UsageError as error:
         click.echo(_usage_error_line(error), err=True)
         sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"Error: {' '.join(error.format_message().split())}", err=True)
+        sys.exit(error.exit_code)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     except click.Abort:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -414,12 +415,33 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             "config file is not UTF-8 text", str(path), "TOML must be UTF-8", "save it as UTF-8"
         ) from None
     except tomllib.TOMLDecodeError as exc:
+        line, column, why = _toml_error_position(exc, raw.decode("utf-8-sig"))
+        where = f"{path}, line {line}" + (f", column {column}" if column else "")
         raise ConfigError(
-            "malformed TOML",
-            f"{path}, line {getattr(exc, 'lineno', '?')}",
-            getattr(exc, "msg", str(exc)),
+            "malformed TOML", where, why,
             "fix the syntax at that line (strings need quotes, tables [name], arrays [a, b])",
         ) from None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
+
+
+def _toml_error_position(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, int | None, str]:
+    """Line, column and bare message of a TOML error.
+
+    Python 3.14 sets ``lineno``/``colno``/``msg``; 3.11-3.13 only write
+    ``"<msg> (at line L, column C)"`` or ``"<msg> (at end of document)"`` in the text.
+    """
+    message = str(exc)
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    match = _TOML_POSITION.search(message)
+    if match:
+        message = message[: match.start()]
+        if match[1] is not None:
+            line, column = line or int(match[1]), column or int(match[2])
+    if line is None:  # "at end of document": the last line of the file
+        line, column = max(len(text.splitlines()), 1), None
+    return line, column, getattr(exc, "msg", None) or message
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -520,7 +542,8 @@ class Table:
         value = self.raw(name, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or not math.isfinite(value):
             raise self.error(name, f"expected {what}", f"write {name} = <number>")
         if low is not None and value < low:
             raise self.error(name, f"must be >= {low}", f"use a value between {low} and {high}")
@@ -827,7 +850,9 @@ def _parse_ecosystem(table: Table, base_dir: Path | None) -> EcosystemSettings:
     return EcosystemSettings(file=path, damping=damping)
 
 
-def _parse_stress(table: Table, tickers: tuple[str, ...], groups: Mapping[str, Any]) -> StressSettings:
+def _parse_stress(
+    table: Table, tickers: tuple[str, ...], groups: Mapping[str, Any]
+) -> StressSettings:
     custom = []
     for item in table.tables("custom"):
         name = item.string("name", None) or _missing(item, "name")

@@ -88,9 +88,16 @@ def weights_vector(weights: pd.Series | Mapping[str, float], tickers: Sequence[s
     Raises
     ------
     InputError
-        If ``weights`` holds a ticker outside ``tickers`` (align by label, never by position).
+        If ``weights`` holds a ticker outside ``tickers`` (align by label, never by position)
+        or the same ticker twice.
     """
     series = pd.Series(weights, dtype=float)
+    repeated = sorted(set(series.index[series.index.duplicated()]))
+    if repeated:
+        raise InputError(
+            f"repeated weight for {', '.join(map(str, repeated))}", "weights",
+            "each ticker may have one weight", "merge or remove the repeated entries",
+        )
     extra = sorted(set(series.index) - set(tickers) - {CASH})
     if extra:
         raise InputError(
@@ -138,7 +145,7 @@ class Constraint:
         )
 
     def to_cvxpy(self, w: Any, tickers: Sequence[str], slack: Any = None, scale: Any = 1.0) -> list:
-        """cvxpy constraints; ``slack`` (shape ``(m,)``, >= 0) relaxes every row."""
+        """Return the cvxpy constraints; ``slack`` (shape ``(m,)``, >= 0) relaxes every row."""
         _, bounds = self.rows(tickers)
         if len(bounds) == 0:
             return []
@@ -165,12 +172,15 @@ class MaxWeight(Constraint):
         return np.array([self.overrides.get(t, self.cap) for t in tickers], dtype=float)
 
     def rows(self, tickers):
+        """Row labels and bounds; see :meth:`Constraint.rows`."""
         return [f"max_weight[{t}]" for t in tickers], self.caps(tickers)
 
     def values(self, w, tickers):
+        """Row values on numpy weights; see :meth:`Constraint.values`."""
         return w
 
     def expression(self, w, tickers, scale=1.0):
+        """Rows as a cvxpy expression; see :meth:`Constraint.expression`."""
         return w
 
 
@@ -187,12 +197,15 @@ class MinWeight(Constraint):
         return np.array([self.overrides.get(t, self.floor) for t in tickers], dtype=float)
 
     def rows(self, tickers):
+        """Row labels and bounds; see :meth:`Constraint.rows`."""
         return [f"min_weight[{t}]" for t in tickers], self.floors(tickers)
 
     def values(self, w, tickers):
+        """Row values on numpy weights; see :meth:`Constraint.values`."""
         return w
 
     def expression(self, w, tickers, scale=1.0):
+        """Rows as a cvxpy expression; see :meth:`Constraint.expression`."""
         return w
 
 
@@ -212,12 +225,15 @@ class _LinearRow(Constraint):
         raise NotImplementedError
 
     def rows(self, tickers):
+        """Row labels and bounds; see :meth:`Constraint.rows`."""
         return [self.label()], np.array([self.bound()])
 
     def values(self, w, tickers):
+        """Row values on numpy weights; see :meth:`Constraint.values`."""
         return np.atleast_1d(self.loadings(tickers) @ w + self.offset)
 
     def expression(self, w, tickers, scale=1.0):
+        """Rows as a cvxpy expression; see :meth:`Constraint.expression`."""
         return self.loadings(tickers) @ w + self.offset * scale
 
 
@@ -235,12 +251,15 @@ class GroupCap(_LinearRow):
     cap: float = 1.0
 
     def loadings(self, tickers):
+        """Weight of each ticker in the row, shape ``(n,)``."""
         return _membership(self.members, tickers)
 
     def label(self):
+        """Row label."""
         return f"group_cap[{self.group}]"
 
     def bound(self):
+        """Row bound (fraction)."""
         return self.cap
 
 
@@ -254,12 +273,15 @@ class GroupFloor(_LinearRow):
     sense = ">="
 
     def loadings(self, tickers):
+        """Weight of each ticker in the row, shape ``(n,)``."""
         return _membership(self.members, tickers)
 
     def label(self):
+        """Row label."""
         return f"group_floor[{self.group}]"
 
     def bound(self):
+        """Row bound (fraction)."""
         return self.floor
 
 
@@ -272,12 +294,15 @@ class CashFloor(_LinearRow):
     offset = 1.0
 
     def loadings(self, tickers):
+        """Weight of each ticker in the row, shape ``(n,)``."""
         return -np.ones(len(tickers))
 
     def label(self):
+        """Row label."""
         return "cash_floor"
 
     def bound(self):
+        """Row bound (fraction)."""
         return self.floor
 
 
@@ -294,12 +319,15 @@ class ThemeCap(_LinearRow):
     cap: float = 1.0
 
     def loadings(self, tickers):
+        """Weight of each ticker in the row, shape ``(n,)``."""
         return np.array([float(self.exposures.get(t, 0.0)) for t in tickers])
 
     def label(self):
+        """Row label."""
         return f"theme_cap[{self.name}]"
 
     def bound(self):
+        """Row bound (fraction)."""
         return self.cap
 
 
@@ -320,14 +348,17 @@ class MaxTurnover(Constraint):
         return w0, cash0
 
     def rows(self, tickers):
+        """Row labels and bounds; see :meth:`Constraint.rows`."""
         return ["max_turnover"], np.array([self.limit])
 
     def values(self, w, tickers):
+        """Row values on numpy weights; see :meth:`Constraint.values`."""
         w0, cash0 = self._current(tickers)
         cash = 1.0 - w.sum()
         return np.array([0.5 * (np.abs(w - w0).sum() + abs(cash - cash0))])
 
     def expression(self, w, tickers, scale=1.0):
+        """Rows as a cvxpy expression; see :meth:`Constraint.expression`."""
         import cvxpy as cp
 
         w0, cash0 = self._current(tickers)
@@ -342,7 +373,7 @@ class TransactionCosts:
     current: Mapping[str, float] = field(default_factory=dict)
 
     def penalty(self, w: Any, tickers: Sequence[str]) -> Any:
-        """cvxpy expression of the cost, in fractions of portfolio value."""
+        """Return the cvxpy expression of the cost, in fractions of portfolio value."""
         import cvxpy as cp
 
         return self.bps / 1e4 * cp.norm1(w - weights_vector(self.current, tickers))
@@ -355,7 +386,7 @@ class L2Regularization:
     gamma: float = 0.0
 
     def penalty(self, w: Any, tickers: Sequence[str]) -> Any:
-        """cvxpy expression of the penalty."""
+        """Return the cvxpy expression of the penalty."""
         import cvxpy as cp
 
         return self.gamma * cp.sum_squares(w)

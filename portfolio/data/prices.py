@@ -26,8 +26,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from portfolio.data.bundled import BUNDLED_TICKERS, bundled_aux, bundled_prices, bundled_tokyo_prices
-from portfolio.data.fx import YAHOO_FX_TICKER, align_to_calendar, currency_of, usd_per_jpy_from_fxy
+from portfolio.data.bundled import (
+    BUNDLED_TICKERS,
+    bundled_aux,
+    bundled_prices,
+    bundled_tokyo_prices,
+)
+from portfolio.data.fx import (
+    YAHOO_FX_TICKER,
+    align_to_calendar,
+    currency_of,
+    usd_per_jpy_from_fxy,
+)
 from portfolio.errors import DataError
 
 __all__ = ["SOURCES", "PriceFrame", "coverage", "load_prices"]
@@ -43,7 +53,8 @@ class PriceFrame:
     ----------
     prices : DataFrame
         NYSE dates x tickers, adjusted closes in USD. NaN before a listing (never
-        back-filled); gaps longer than ``max_fill_days`` stay NaN.
+        back-filled); a price is carried over at most ``max_fill_days`` missing rows, the
+        rest of a longer gap stays NaN.
     source : str
         ``bundled``, ``cache`` or ``yahoo`` (cache refreshed from Yahoo).
     notice : str
@@ -114,7 +125,7 @@ def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
             f"it holds {', '.join(BUNDLED_TICKERS)}",
             "remove the ticker or use --data-source yahoo (needs the network)",
         )
-    frame = bundled_prices()[list(tickers)]
+    frame = _fill_gaps(bundled_prices()[list(tickers)], max_fill_days)
     if "9984.T" in tickers:
         frame["9984.T"] = align_to_calendar(bundled_tokyo_prices(), frame.index, max_fill_days)
     return frame
@@ -151,10 +162,18 @@ def _us_calendar(frame: pd.DataFrame) -> pd.DatetimeIndex:
 
 
 def _fill_gaps(frame: pd.DataFrame, max_fill_days: int) -> pd.DataFrame:
-    """Forward-fill interior gaps of at most ``max_fill_days`` rows; never before a listing."""
+    """Carry each last price forward over at most ``max_fill_days`` missing rows.
+
+    Rows of a longer gap past the first ``max_fill_days`` stay NaN; rows before a ticker's
+    first price (its listing) are never filled. Causal: a value depends on earlier rows only.
+    """
     filled = frame.ffill(limit=max_fill_days) if max_fill_days else frame
     started = frame.notna().cummax()
     return filled.where(started)
+
+
+class _NotCachedError(DataError):
+    """The cache is readable but lacks some requested tickers (``auto`` falls back quietly)."""
 
 
 def _from_cache(
@@ -167,7 +186,7 @@ def _from_cache(
     raw = cache.read(list(tickers) + fx_tickers)
     missing = [t for t in tickers if t not in raw.columns or raw[t].isna().all()]
     if missing:
-        raise DataError(
+        raise _NotCachedError(
             f"no cached prices for {', '.join(missing)}",
             str(cache.path),
             "the cache has never fetched them",
@@ -213,7 +232,8 @@ def load_prices(
     offline : bool
         Never touch the network.
     max_fill_days : int
-        Longest gap, in rows, carried forward (local holidays); longer gaps stay NaN.
+        Most rows a price is carried forward over a gap (local holidays); the rest of a
+        longer gap stays NaN.
     fetch : callable, optional
         Replacement for :func:`portfolio.data.yahoo.fetch_yahoo` (tests).
 
@@ -268,15 +288,18 @@ def load_prices(
         try:
             frame, converted = _from_cache(tickers, cache_dir, max_fill_days)
             chosen = "yahoo" if chosen == "yahoo" else "cache"
-        except DataError:
+        except DataError as exc:
             if chosen != "auto-fallback":
                 raise
+            if not isinstance(exc, _NotCachedError):  # a corrupt cache is reported, not hidden
+                reason += f"; cache not used: {exc.what} ({exc.where}): {exc.why}"
     if frame is None:
         chosen = "bundled"
         local = _bundled_local(tickers, max_fill_days)
         frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
 
-    frame = _fill_gaps(frame.sort_index(), max_fill_days)
+    # each source applied the gap policy once (filling twice would carry prices 2x too far)
+    frame = frame.sort_index()
     if start is not None:
         frame = frame.loc[pd.Timestamp(start) :]
     if end is not None:
