@@ -6,11 +6,12 @@ immutable result; nothing here prints or formats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from portfolio.config import Config
@@ -105,6 +106,10 @@ def lookback_prices(config: Config, market: MarketData) -> pd.DataFrame:
     return market.prices.iloc[-(config.risk.lookback_days + 1):]
 
 
+MIN_USABLE_OBSERVATIONS = 20
+"""Names with fewer returns in the lookback (not listed yet) are held at 0, with a warning."""
+
+
 @dataclass(frozen=True)
 class RiskInputs:
     """Estimates the optimiser and the reports share.
@@ -114,30 +119,66 @@ class RiskInputs:
     returns : DataFrame
         Periodic simple returns in the lookback (dates x market tickers).
     covariance : CovarianceEstimate
-        Annualised covariance of the universe with its diagnostics.
+        Annualised covariance of the usable names with its diagnostics.
     expected_returns : Series or None
-        Annual expected returns (fractions) when requested.
+        Annual expected returns (fractions) of every universe name when requested
+        (0 for names that are not usable).
     risk_free_rate : float
         Annual risk-free rate (fraction).
+    available : tuple of str
+        Universe names with at least :data:`MIN_USABLE_OBSERVATIONS` returns.
+    warnings : tuple of str
+        The covariance warnings plus one line per excluded name.
     """
 
     returns: pd.DataFrame
     covariance: Any
     expected_returns: pd.Series | None
     risk_free_rate: float
+    available: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def padded_covariance(self, tickers: Sequence[str]) -> pd.DataFrame:
+        """Covariance over ``tickers``; an unusable name gets the largest variance of the
+        usable ones and no correlation (it is held at 0, so the value only keeps the
+        matrix positive definite)."""
+        matrix = self.covariance.matrix
+        padded = matrix.reindex(index=list(tickers), columns=list(tickers)).fillna(0.0)
+        largest = float(np.diag(matrix.to_numpy()).max()) if len(matrix) else 1.0
+        for ticker in tickers:
+            if ticker not in matrix.index:
+                padded.loc[ticker, ticker] = largest
+        return padded
 
 
 def estimate_inputs(
     config: Config, market: MarketData, *, with_returns: bool = False
 ) -> RiskInputs:
-    """Estimate returns, covariance and (optionally) expected returns over the lookback."""
+    """Estimate returns, covariance and (optionally) expected returns over the lookback.
+
+    Names with fewer than :data:`MIN_USABLE_OBSERVATIONS` returns in the lookback (for
+    example CRWV before its 2025-03-28 listing) are left out of the estimates and listed
+    in ``warnings``; the optimiser holds them at 0.
+    """
     from portfolio.data.bundled import treasury_bill_rate
     from portfolio.expected_returns import expected_returns
     from portfolio.returns import to_returns
     from portfolio.risk_models import covariance
 
     returns = to_returns(lookback_prices(config, market), frequency=config.risk.frequency)
-    tickers = list(config.tickers)
+    counts = returns.reindex(columns=list(config.tickers)).count()
+    tickers = [t for t in config.tickers if counts[t] >= MIN_USABLE_OBSERVATIONS]
+    excluded = [t for t in config.tickers if t not in tickers]
+    if not tickers:
+        raise DataError(
+            "no ticker has enough history", f"as of {market.as_of.date()}",
+            f"every name has fewer than {MIN_USABLE_OBSERVATIONS} returns in the lookback",
+            "use a later --as-of",
+        )
+    warnings = [
+        f"{t} has {counts[t]} returns in the lookback (not listed yet?); it is held at 0"
+        for t in excluded
+    ]
     factors = [f for f in config.risk.factors if f in returns.columns]
     estimate = covariance(
         returns[tickers], config.risk.method, frequency=config.risk.frequency,
@@ -151,14 +192,22 @@ def estimate_inputs(
     mu = None
     if with_returns:
         method = config.optimizer.expected_returns
+        views = config.optimizer.views if method == "black_litterman" else ()
+        usable_views = tuple(
+            v for v in views if v.asset in tickers and (v.versus is None or v.versus in tickers)
+        )
+        warnings += [f"view on {v.asset} ignored: not enough history"
+                     for v in views if v not in usable_views]
         mu = expected_returns(
             returns[tickers], method, frequency=config.risk.frequency,
             cov=estimate.matrix, market_returns=returns.get(config.benchmark),
-            risk_free_rate=rf, half_life=config.risk.half_life,
-            views=config.optimizer.views if method == "black_litterman" else (),
+            risk_free_rate=rf, half_life=config.risk.half_life, views=usable_views,
             risk_aversion=None,
-        )
-    return RiskInputs(returns=returns, covariance=estimate, expected_returns=mu, risk_free_rate=rf)
+        ).reindex(list(config.tickers)).fillna(0.0)
+    return RiskInputs(
+        returns=returns, covariance=estimate, expected_returns=mu, risk_free_rate=rf,
+        available=tuple(tickers), warnings=(*estimate.warnings, *warnings),
+    )
 
 
 def theme_exposures(config: Config) -> dict[str, Mapping[str, float]]:
@@ -247,10 +296,13 @@ def optimize_from_config(
         config.tickers, objective, constraints, solver=config.optimizer.solver, **options_for
     )
     extra = _objective_data(config, objective, inputs)
-    allocation = problem.solve(inputs.covariance.matrix, inputs.expected_returns, **extra)
+    allocation = problem.solve(
+        inputs.padded_covariance(config.tickers), inputs.expected_returns,
+        available={t: t in inputs.available for t in config.tickers}, **extra,
+    )
     return OptimizationRun(
         allocation=allocation, as_of=market.as_of, data_source=market.frame.source,
-        notice=market.frame.notice, warnings=tuple(inputs.covariance.warnings),
+        notice=market.frame.notice, warnings=inputs.warnings,
         covariance_method=config.risk.method,
     )
 
