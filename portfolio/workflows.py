@@ -30,6 +30,7 @@ __all__ = [
     "lookback_prices",
     "market_data",
     "optimize_from_config",
+    "proxy_filled_returns",
     "theme_exposures",
 ]
 
@@ -307,6 +308,31 @@ def optimize_from_config(
     )
 
 
+def proxy_filled_returns(
+    returns: pd.DataFrame, tickers: Sequence[str], factors: Sequence[str]
+) -> pd.DataFrame:
+    """Returns of ``tickers`` with gaps (before a listing) filled by ``beta * factor return``.
+
+    The beta of each name on the first available factor (e.g. SPY) is estimated on their
+    overlapping rows. Historical scenarios (min-CVaR) then do not treat a young name as
+    riskless on the days before it listed. Names without overlap keep 0 on those days.
+    """
+    filled = returns[list(tickers)].copy()
+    factor = next((f for f in factors if f in returns.columns), None)
+    if factor is None:
+        return filled.fillna(0.0)
+    f = returns[factor]
+    for ticker in tickers:
+        gaps = filled[ticker].isna()
+        if not gaps.any():
+            continue
+        both = filled[ticker].notna() & f.notna()
+        if both.sum() >= 2 and f[both].var() > 0:
+            beta = filled.loc[both, ticker].cov(f[both]) / f[both].var()
+            filled.loc[gaps, ticker] = beta * f[gaps]
+    return filled.fillna(0.0)
+
+
 def _objective_options(config: Config, objective: str) -> dict[str, Any]:
     from portfolio.objectives import OBJECTIVES
 
@@ -327,15 +353,17 @@ def _objective_data(config: Config, objective: str, inputs: RiskInputs) -> dict[
     data: dict[str, Any] = {}
     tickers = list(config.tickers)
     if "scenarios" in accepted:
-        data["scenarios"] = inputs.returns[tickers]
+        data["scenarios"] = proxy_filled_returns(inputs.returns, tickers, config.risk.factors)
     if "risk_free_rate" in accepted:
         data["risk_free_rate"] = inputs.risk_free_rate
-    if "benchmark_covariance" in accepted:
+    if "benchmark_returns" in accepted:
         benchmark = config.optimizer.tracking_benchmark or config.benchmark
         if benchmark not in inputs.returns.columns:
             raise DataError(f"no prices for benchmark {benchmark}", config.source,
                             "the tracking benchmark needs prices", "choose a bundled ticker")
         data["benchmark_returns"] = inputs.returns[benchmark]
+        data["returns"] = inputs.returns[tickers]
+        data["frequency"] = config.risk.frequency
     if "risk_budgets" in accepted:
         data["risk_budgets"] = dict(config.optimizer.risk_budgets)
         data["groups"] = {k: tuple(v) for k, v in config.groups.items()}
