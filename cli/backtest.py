@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import click
+
+from cli._common import FORMATS, data_options, emit, global_options, notice, progress, settings
+
+
+@click.command()
+@click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for metrics, CSVs, plots, report.md and manifest.json "
+                   "(default ./backtest-output/<config name>).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Format of the metrics printed on stdout.")
+@global_options
+def backtest(config_file, output_dir, fmt):
+    """Run the walk-forward backtest described by CONFIG (a config/backtests/*.toml file).
+
+    The universe, groups and limits come from the file's base_config (not --config).
+    Prices strictly before each rebalance date drive the strategy; trades execute at that
+    day's close. Writes the output folder and prints the metrics table.
+    """
+    from portfolio.backtest import backtest as run_backtest
+    from portfolio.backtest import load_backtest, write_backtest_outputs
+    from portfolio.report.backtest import backtest_report
+
+    if settings().config_path:
+        notice("Note: --config is not used by backtest; set base_config in the backtest file.")
+    config = load_backtest(config_file)
+    with progress("Backtest") as update:
+        result = run_backtest(config, options=data_options(), on_progress=update)
+    notice(result.data_notice)
+    for note in result.notes:
+        notice(f"Note: {note}")
+    folder = Path(output_dir) if output_dir else Path("backtest-output") / Path(config_file).stem
+    files = write_backtest_outputs(result, folder)
+    emit(backtest_report(result, files), fmt, None)
+    notice(f"Wrote {len(files)} files to {folder}")

@@ -1,0 +1,249 @@
+"""Presentation of a backtest: the metrics Report, the output files' text and the PNG plots.
+
+Nothing is computed here beyond drawdown curves for the plot; every figure comes from
+:class:`portfolio.backtest.BacktestResult`. Plots use matplotlib's Agg backend, imported
+inside the functions so that importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from portfolio.report import Report, Section, fmt_money, fmt_pct, render, to_jsonable
+
+__all__ = [
+    "backtest_markdown",
+    "backtest_plots",
+    "backtest_report",
+    "equity_csv",
+    "manifest_json",
+    "metrics_json",
+    "trades_csv",
+    "weights_csv",
+    "weights_plot_name",
+]
+
+
+def _ratio(value: float | None) -> str:
+    if value is None or value != value:  # NaN
+        return "-"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.2f}"
+
+
+def _date(value: Any) -> str:
+    return "-" if value is None else pd.Timestamp(value).date().isoformat()
+
+
+def _rows(result: Any) -> list[tuple[str, Any]]:
+    rows = [(name, strategy.metrics) for name, strategy in result.strategies.items()]
+    rows += [(f"{ticker} (benchmark)", m) for ticker, m in result.benchmark_metrics.items()]
+    return rows
+
+
+def backtest_report(result: Any, files: Sequence[Any] = ()) -> Report:
+    """The metrics of every strategy and benchmark as a :class:`Report`.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        From :func:`portfolio.backtest.backtest`.
+    files : sequence of path, optional
+        Output files written, listed in the JSON data.
+
+    Returns
+    -------
+    Report
+        Sections Performance, Trading, Drawdowns (and Failed rebalances when any);
+        ``data`` = {"metrics": {strategy: {...}}, "benchmarks": {...}, "start", "end",
+        "notes", "failures", "files"}.
+    """
+    config = result.config
+    lead = config.benchmarks[0]
+    cash = ("the 13-week T-bill yield" if config.cash_yield == "tbill"
+            else f"{fmt_pct(float(config.cash_yield))} a year")
+    summary = [
+        f"{len(result.strategies)} strategies, {result.start.date()} .. {result.end.date()}, "
+        f"{config.rebalance} rebalancing"
+        + (f" (drift band {fmt_pct(config.drift_threshold)})"
+           if config.rebalance == "drift" else "")
+        + f", lookback {config.lookback_days} days, {fmt_money(config.initial_capital)} USD.",
+        f"Costs {config.cost_bps:g} bps (min {fmt_money(config.min_fee)} USD per name traded); "
+        f"cash earns {cash}; beta and tracking error against {lead}.",
+        *result.notes,
+    ]
+    performance = tuple(
+        (name, fmt_pct(m.cagr), fmt_pct(m.volatility), _ratio(m.sharpe), _ratio(m.sortino),
+         fmt_pct(m.max_drawdown), _ratio(m.calmar), _ratio(m.beta), fmt_pct(m.tracking_error))
+        for name, m in _rows(result)
+    )
+    trading = tuple(
+        (name, f"{m.final_value:,.0f}", str(m.rebalances), fmt_pct(m.turnover),
+         fmt_pct(m.annual_turnover), fmt_money(m.total_costs), fmt_pct(m.cost_drag),
+         str(m.failures))
+        for name, m in result.metrics.items()
+    )
+    drawdowns = tuple(
+        (name, fmt_pct(m.max_drawdown), _date(m.drawdown_peak), _date(m.drawdown_trough),
+         _date(m.drawdown_recovery) if m.drawdown_recovery is not None else "not yet")
+        for name, m in _rows(result)
+    )
+    sections = [
+        Section("Performance", ("strategy", "CAGR", "volatility", "Sharpe", "Sortino",
+                                "max drawdown", "Calmar", f"beta {lead}", f"TE {lead}"),
+                performance,
+                "Sharpe and Sortino in excess of the cash rate; TE = annual tracking error; "
+                "daily returns, 252 a year."),
+        Section("Trading", ("strategy", "final USD", "rebalances", "avg turnover",
+                            "turnover/year", "costs USD", "cost drag/year", "failed"), trading,
+                "Turnover is one-way per rebalance after inception; cost drag counts every "
+                "cost as a fraction of the value traded from."),
+        Section("Drawdowns", ("strategy", "depth", "peak", "trough", "recovered"), drawdowns),
+    ]
+    failures = tuple(
+        (name, failure.date.date().isoformat(), failure.error)
+        for name, strategy in result.strategies.items() for failure in strategy.failures
+    )
+    if failures:
+        sections.append(Section("Failed rebalances (positions kept)",
+                                ("strategy", "date", "error"), failures))
+    data = {
+        "metrics": {name: m.as_dict() for name, m in result.metrics.items()},
+        "benchmarks": {name: m.as_dict() for name, m in result.benchmark_metrics.items()},
+        "start": result.start,
+        "end": result.end,
+        "notes": list(result.notes),
+        "failures": [{"strategy": s, "date": d, "error": e} for s, d, e in failures],
+        "files": [str(path) for path in files],
+    }
+    title = f"Backtest {Path(config.source).name}"
+    return Report(title, tuple(summary), tuple(sections), data)
+
+
+def metrics_json(result: Any) -> str:
+    """``{strategy: {"cagr", "volatility", "sharpe", "sortino", "max_drawdown", ...}}``."""
+    data = {name: m.as_dict() for name, m in result.metrics.items()}
+    return json.dumps(to_jsonable(data), indent=2) + "\n"
+
+
+def manifest_json(result: Any) -> str:
+    """The run manifest as JSON."""
+    return json.dumps(to_jsonable(dict(result.manifest)), indent=2) + "\n"
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(float_format="%.10g", date_format="%Y-%m-%d", lineterminator="\n")
+
+
+def equity_csv(result: Any) -> str:
+    """Dates x (strategies + benchmarks), USD."""
+    return _csv(result.equity.rename_axis("date"))
+
+
+def weights_csv(result: Any) -> str:
+    """Long table: strategy, date, one column per ticker and CASH (post-trade weights)."""
+    frames = [strategy.weights.assign(strategy=name).reset_index()
+              for name, strategy in result.strategies.items()]
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["strategy", "date", *[c for c in table.columns if c not in ("strategy", "date")]]
+    return _csv(table[columns].set_index("strategy"))
+
+
+def trades_csv(result: Any) -> str:
+    """Long table: strategy, date, ticker, side, shares, price, notional, cost."""
+    frames = [strategy.trades.assign(strategy=name) for name, strategy in result.strategies.items()]
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["strategy", "date", "ticker", "side", "shares", "price", "notional", "cost"]
+    return _csv(table[columns].set_index("strategy"))
+
+
+def weights_plot_name(strategy: str) -> str:
+    """File name of a strategy's weights plot (``weights_<slug>.png``)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", strategy).strip("_").lower() or "strategy"
+    return f"weights_{slug}.png"
+
+
+def backtest_plots(result: Any) -> dict[str, bytes]:
+    """PNG bytes by file name: equity curves, drawdowns and weights per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    def png(figure: Figure) -> bytes:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        return buffer.getvalue()
+
+    plots: dict[str, bytes] = {}
+    equity = result.equity
+    benchmarks = list(result.benchmarks.columns)
+
+    figure = Figure(figsize=(10, 5.5))
+    axis = figure.subplots()
+    for name in equity.columns:
+        style = "--" if name in benchmarks else "-"
+        axis.plot(equity.index, equity[name], style, linewidth=1.2, label=name)
+    axis.set_yscale("log")
+    axis.set_title("Equity (USD, log scale)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left")
+    plots["equity.png"] = png(figure)
+
+    figure = Figure(figsize=(10, 4.5))
+    axis = figure.subplots()
+    for name in equity.columns:
+        path = equity[name]
+        drawdown = path / path.cummax() - 1.0
+        style = "--" if name in benchmarks else "-"
+        axis.plot(drawdown.index, 100 * drawdown, style, linewidth=1.0, label=name)
+    axis.set_title("Drawdown from the running peak (%)")
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8, loc="lower left")
+    plots["drawdowns.png"] = png(figure)
+
+    for name, strategy in result.strategies.items():
+        weights = strategy.daily_weights
+        held = [c for c in weights.columns if (weights[c].abs() > 1e-9).any()]
+        figure = Figure(figsize=(10, 4.5))
+        axis = figure.subplots()
+        if held:
+            palette = matplotlib.colormaps["tab20"].colors
+            colors = ["0.8" if c == "CASH" else palette[k % len(palette)]
+                      for k, c in enumerate(held)]
+            axis.stackplot(weights.index, *(100 * weights[c].clip(lower=0) for c in held),
+                           labels=held, colors=colors, linewidth=0)
+        axis.set_ylim(0, 100)
+        axis.set_title(f"{name}: weights at each close (%)")
+        axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        plots[weights_plot_name(name)] = png(figure)
+    return plots
+
+
+def backtest_markdown(result: Any, images: Sequence[str] = ()) -> str:
+    """``report.md``: the metrics tables, notes and the plots embedded by relative path."""
+    text = render(backtest_report(result), "markdown")
+    lines = [text.rstrip("\n"), ""]
+    titles = {"equity.png": "Equity curves", "drawdowns.png": "Drawdowns"}
+    for name, strategy in result.strategies.items():
+        titles[weights_plot_name(name)] = f"Weights: {strategy.name}"
+    if images:
+        lines += ["## Plots", ""]
+        for image in images:
+            lines += [f"![{titles.get(image, image)}]({image})", ""]
+    manifest = result.manifest
+    if manifest:
+        data = manifest.get("data", {})
+        lines += ["## Run", "",
+                  f"Config sha256 `{manifest.get('config', {}).get('sha256', '')}`; "
+                  f"prices: {data.get('source', '')} (sha256 `{data.get('sha256', '')}`); "
+                  f"created {manifest.get('created_utc', '')}. See `manifest.json`.", ""]
+    return "\n".join(lines)
