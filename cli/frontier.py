@@ -1,0 +1,34 @@
+import click
+
+from cli._common import data_options, emit, global_options, load_config, notice, output_options
+
+
+def _png_path(ctx, param, value):
+    if value is not None and not value.lower().endswith(".png"):
+        raise click.BadParameter(f"'{value}' must end in .png")
+    return value
+
+
+@click.command()
+@click.option("--points", type=click.IntRange(2, 500), default=None,
+              help="Number of points (default: optimizer.frontier_points of the config).")
+@click.option("--holdings", type=click.Path(dir_okay=False), default=None,
+              help="Holdings CSV (ticker,shares; CASH,<USD>) to mark on the frontier.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=_png_path,
+              metavar="PATH.png", help="Also draw the frontier to this PNG file.")
+@output_options
+@global_options
+def frontier(points, holdings, plot, fmt, output):
+    """Minimum-variance portfolios from least risk to most return, under the config's limits."""
+    from portfolio.data.holdings import read_holdings
+    from portfolio.frontier import frontier_from_config
+    from portfolio.report.frontier import frontier_report, plot_frontier
+
+    config = load_config()
+    held = read_holdings(holdings, known_tickers=config.tickers) if holdings else None
+    run = frontier_from_config(config, data_options(), points=points, holdings=held)
+    notice(run.notice)
+    if plot:
+        plot_frontier(run, plot)
+        notice(f"Wrote {plot}")
+    emit(frontier_report(run), fmt, output)
