@@ -26,7 +26,7 @@ _EXPORTS = {
     # returns and risk
     "to_returns": "portfolio.returns",
     "covariance": "portfolio.risk_models",
-    "expected_returns": "portfolio.expected_returns",
+    "expected_returns": "portfolio.return_models",
     # limits and optimisation
     "MaxWeight": "portfolio.constraints",
     "MinWeight": "portfolio.constraints",

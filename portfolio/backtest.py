@@ -995,7 +995,7 @@ class _Estimator:
     def _mean(self, i, names, spec, returns, matrix, rf) -> pd.Series:
         key = (i, names, spec.expected_returns, spec.covariance)
         if key not in self._means:
-            from portfolio.expected_returns import expected_returns
+            from portfolio.return_models import expected_returns
 
             base = self.config.base
             views = tuple(v for v in base.optimizer.views

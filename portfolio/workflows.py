@@ -162,7 +162,7 @@ def estimate_inputs(
     in ``warnings``; the optimiser holds them at 0.
     """
     from portfolio.data.bundled import treasury_bill_rate
-    from portfolio.expected_returns import expected_returns
+    from portfolio.return_models import expected_returns
     from portfolio.returns import to_returns
     from portfolio.risk_models import covariance
 

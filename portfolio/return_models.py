@@ -30,8 +30,9 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
-from portfolio.config import EXPECTED_RETURN_METHODS, FREQUENCIES, View, did_you_mean
+from portfolio.config import EXPECTED_RETURN_METHODS, View, did_you_mean
 from portfolio.errors import ConfigError, DataError
+from portfolio.returns import periods_per_year
 
 __all__ = [
     "black_litterman",
@@ -44,22 +45,7 @@ __all__ = [
     "mean_historical",
 ]
 
-_PERIODS_PER_YEAR = dict(zip(FREQUENCIES, (252, 52, 12), strict=True))
-
-
 # --------------------------------------------------------------------------- validation
-
-
-def _periods_per_year(frequency: str) -> int:
-    try:
-        return _PERIODS_PER_YEAR[frequency]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown return frequency {frequency!r}",
-            "frequency",
-            f"valid frequencies are {', '.join(FREQUENCIES)}",
-            did_you_mean(str(frequency), FREQUENCIES) or "use one of them",
-        ) from None
 
 
 def _is_finite_number(value: object) -> bool:
@@ -266,7 +252,7 @@ def mean_historical(
     DataError
         A ticker without any observation, non-numeric or infinite returns.
     """
-    periods = _periods_per_year(frequency)
+    periods = periods_per_year(frequency)
     values = _validated_returns(returns, min_observations=1)
     if compounding:
         growth = np.log1p(values).sum()
@@ -303,7 +289,7 @@ def ewma_mean(returns: pd.DataFrame, half_life: float, frequency: str = "daily")
     DataError
         A ticker without any observation, non-numeric or infinite returns.
     """
-    periods = _periods_per_year(frequency)
+    periods = periods_per_year(frequency)
     half_life = _check_positive(half_life, "half_life", "give a half-life in periods, e.g. 63")
     values = _validated_returns(returns, min_observations=1)
     return values.ewm(halflife=half_life).mean().iloc[-1].rename(None) * periods
@@ -344,7 +330,7 @@ def james_stein(returns: pd.DataFrame, frequency: str = "daily") -> pd.Series:
     DataError
         A ticker with fewer than 2 observations, non-numeric or infinite returns.
     """
-    periods = _periods_per_year(frequency)
+    periods = periods_per_year(frequency)
     values = _validated_returns(returns, min_observations=2)
     means = values.mean()
     grand_mean = means.mean()
@@ -388,7 +374,7 @@ def market_implied_risk_aversion(
         The market's mean return is not above the risk-free rate (delta would not be
         positive), or the market series has no variance.
     """
-    periods = _periods_per_year(frequency)
+    periods = periods_per_year(frequency)
     risk_free_rate = _check_finite(risk_free_rate, "risk_free_rate")
     market = _validated_market(market_returns)
     annual_mean = market.mean() * periods
@@ -527,7 +513,7 @@ def capm_beta_returns(
         Fewer than 2 dates shared by a ticker and the market, a market without variance,
         non-numeric or infinite returns.
     """
-    periods = _periods_per_year(frequency)
+    periods = periods_per_year(frequency)
     risk_free_rate = _check_finite(risk_free_rate, "risk_free_rate")
     values = _validated_returns(returns, min_observations=2)
     if market_returns is None:
@@ -812,7 +798,7 @@ def expected_returns(
             "only black_litterman uses views",
             "set the method to 'black_litterman' or remove the views",
         )
-    periods = _periods_per_year(frequency)
+    periods = periods_per_year(frequency)
     if method == "none":
         tickers = _validated_returns(returns).columns
         return pd.Series(0.0, index=tickers)
