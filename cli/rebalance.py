@@ -1,0 +1,48 @@
+import click
+
+from cli._common import data_options, emit, global_options, load_config, notice, output_options
+
+LIMIT_BREACH_EXIT = 3
+
+
+@click.command()
+@click.option("--holdings", "holdings_path", type=click.Path(dir_okay=False), required=True,
+              help="Holdings CSV (ticker,shares; a CASH row holds USD).")
+@click.option("--target", "target_path", type=click.Path(dir_okay=False), default=None,
+              help="Target weights CSV (ticker,weight); default: the config's optimizer.")
+@click.option("--fractional", is_flag=True, default=False,
+              help="Fractional-share orders instead of whole shares.")
+@click.option("--check", is_flag=True, default=False,
+              help="No orders: check the holdings against the limits; exit 3 on a breach.")
+@output_options
+@global_options
+def rebalance(holdings_path, target_path, fractional, check, fmt, output):
+    """Orders from current holdings to a target, with costs and risk before and after.
+
+    With --check, only the limit table of the current holdings: exit 0 when every
+    limit holds, 3 when any is breached (for a scheduled job).
+    """
+    if check and (target_path is not None or fractional):
+        raise click.UsageError("--check takes no --target or --fractional",
+                               ctx=click.get_current_context())
+    from portfolio.data.holdings import read_holdings, read_target_weights
+    from portfolio.rebalancing import drift_check
+    from portfolio.rebalancing import rebalance as rebalance_job
+    from portfolio.report.rebalance import drift_report, rebalance_report
+
+    config = load_config()
+    holdings = read_holdings(holdings_path, known_tickers=config.tickers)
+    if check:
+        result = drift_check(holdings, config=config, options=data_options())
+        notice(result.notice)
+        emit(drift_report(result), fmt, output)
+        if result.breaches:
+            click.get_current_context().exit(LIMIT_BREACH_EXIT)
+        return
+    target = None
+    if target_path is not None:
+        target = read_target_weights(target_path, known_tickers=config.tickers)
+    run = rebalance_job(holdings, config=config, target=target, options=data_options(),
+                        fractional=fractional, target_source=target_path)
+    notice(run.notice)
+    emit(rebalance_report(run), fmt, output)
