@@ -299,7 +299,7 @@ class FrontierRun:
 
 def _holdings_weights(holdings: Holdings, prices: pd.Series, tickers: Sequence[str]) -> pd.Series:
     """Weights (``tickers`` then ``"CASH"``) of holdings valued at the as-of ``prices``."""
-    from portfolio.risk_report import value_holdings
+    from portfolio.risk import value_holdings
 
     outside = [t for t in holdings.shares if t not in set(tickers)]
     if outside:

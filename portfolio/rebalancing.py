@@ -14,7 +14,7 @@ the value after fees.
 
 Steps of :func:`rebalance`
 --------------------------
-1. Value the holdings at the as-of close (:func:`~portfolio.risk_report.value_holdings`).
+1. Value the holdings at the as-of close (:func:`~portfolio.risk.value_holdings`).
 2. The target: a weights mapping (e.g. from ``--target FILE``), or the config's optimiser
    result computed with the current weights (for turnover limits and costs).
 3. Orders from :func:`~portfolio.rebalance.plan_rebalance` with the config's
@@ -33,7 +33,7 @@ Steps of :func:`rebalance`
    still broken is reported there as ``"rounding makes <limit> unreachable by <x> %"``.
    Limits the target itself breaches are reported as such (the orders cannot meet them
    either).
-5. Risk before and after (:func:`~portfolio.risk_report.risk_report`) on the same market
+5. Risk before and after (:func:`~portfolio.risk.risk_report`) on the same market
    data.
 """
 
@@ -52,7 +52,7 @@ from portfolio.constraints import CASH, Constraint, LimitCheck, check_all, const
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
 from portfolio.errors import InputError
 from portfolio.rebalance import Order, RebalancePlan, TradingCosts, plan_rebalance
-from portfolio.risk_report import RiskReport, risk_report, value_holdings
+from portfolio.risk import RiskReport, risk_report, value_holdings
 from portfolio.workflows import (
     DataOptions,
     MarketData,

@@ -1,7 +1,7 @@
 """Stress scenarios: hub failure through the deal graph, historical replays, custom shocks.
 
 Every scenario gives each holding a *shock* -- a simple return, as a fraction -- and values
-the holdings at the as-of close (:func:`portfolio.risk_report.value_holdings`): the P&L of
+the holdings at the as-of close (:func:`portfolio.risk.value_holdings`): the P&L of
 a position is ``value_i * shock_i`` (USD) and the scenario's P&L is their sum; cash earns 0.
 ``pnl_pct`` divides by the total portfolio value including cash. A shock is floored at -1
 (a long position cannot lose more than its value).
@@ -44,7 +44,7 @@ from portfolio.data.holdings import Holdings
 from portfolio.errors import ConfigError, DataError, InputError
 from portfolio.metrics import beta as beta_of
 from portfolio.returns import to_returns
-from portfolio.risk_report import value_holdings
+from portfolio.risk import value_holdings
 from portfolio.workflows import DataOptions, MarketData, market_data
 
 __all__ = [

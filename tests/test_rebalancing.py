@@ -25,7 +25,7 @@ from portfolio.rebalance import TradingCosts, apply_orders, plan_rebalance
 from portfolio.rebalancing import RebalanceRun, drift_check, rebalance
 from portfolio.report import render
 from portfolio.report.rebalance import drift_report, rebalance_report
-from portfolio.risk_report import risk_report
+from portfolio.risk import risk_report
 from portfolio.workflows import DataOptions, market_data, theme_exposures
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

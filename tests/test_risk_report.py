@@ -1,4 +1,4 @@
-"""Tests of portfolio.risk_report and portfolio.report.risk against hand-computed oracles.
+"""Tests of portfolio.risk and portfolio.report.risk against hand-computed oracles.
 
 Market data is the bundled dataset (no network), loaded once per module.
 """
@@ -21,7 +21,7 @@ from portfolio.data.holdings import Holdings, read_holdings
 from portfolio.errors import InputError
 from portfolio.report import render
 from portfolio.report.risk import risk_report_document
-from portfolio.risk_report import (
+from portfolio.risk import (
     OTHER_GROUP,
     backcast_returns,
     risk_report,
