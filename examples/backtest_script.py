@@ -11,19 +11,17 @@ import os
 import sys
 from pathlib import Path
 
-from portfolio.backtest import backtest, load_backtest, parse_backtest, write_backtest_outputs
-from portfolio.config import packaged_config_path
+import portfolio as pf
 from portfolio.report import render
 from portfolio.report.backtest import backtest_report
-from portfolio.workflows import DataOptions
 
 if "--full" in sys.argv:
-    config = load_backtest(packaged_config_path("backtests/ai_policy.toml"))
+    config = pf.load_backtest(pf.packaged_config_path("backtests/ai_policy.toml"))
 else:
     # A backtest config written in code: the same keys as a config/backtests/*.toml file.
-    config = parse_backtest(
+    config = pf.parse_backtest(
         {
-            "base_config": str(packaged_config_path("default.toml")),  # universe and limits
+            "base_config": str(pf.packaged_config_path("default.toml")),  # universe and limits
             "start": "2024-01-02",
             "end": "2026-07-31",
             "lookback_days": 504,          # two years of daily returns before each rebalance
@@ -43,7 +41,7 @@ else:
         source="examples/backtest_script.py",
     )
 
-result = backtest(config, options=DataOptions(source="bundled", offline=True))
+result = pf.backtest(config, options=pf.DataOptions(source="bundled", offline=True))
 print(render(backtest_report(result), "markdown"))
 
 # Everything is in the immutable result: equity curves, weights, trades, metrics.
@@ -55,5 +53,5 @@ print(f"CAGR {policy.metrics.cagr:.1%} vs SPY {result.benchmark_metrics['SPY'].c
       f"{len(policy.trades)} trades costing {policy.metrics.total_costs:,.2f} USD")
 
 folder = Path(os.environ.get("PORTFOLIO_EXAMPLE_OUTPUT", "backtest-output")) / "backtest_script"
-files = write_backtest_outputs(result, folder)
+files = pf.write_backtest_outputs(result, folder)
 print(f"Wrote {len(files)} files to {folder}")

@@ -1,7 +1,7 @@
 """The rebalancing job: current holdings + a target -> orders, before/after risk and limits.
 
 :func:`rebalance` is what ``portfolio rebalance`` runs; :func:`drift_check` is
-``portfolio rebalance --check``.  The order arithmetic lives in :mod:`portfolio.rebalance`
+``portfolio rebalance --check``.  The order arithmetic lives in :mod:`portfolio.orders`
 (pure, no config); this module wires it to a :class:`~portfolio.config.Config`, the prices
 at the as-of close and the risk report.
 
@@ -17,7 +17,7 @@ Steps of :func:`rebalance`
 1. Value the holdings at the as-of close (:func:`~portfolio.risk.value_holdings`).
 2. The target: a weights mapping (e.g. from ``--target FILE``), or the config's optimiser
    result computed with the current weights (for turnover limits and costs).
-3. Orders from :func:`~portfolio.rebalance.plan_rebalance` with the config's
+3. Orders from :func:`~portfolio.orders.plan_rebalance` with the config's
    ``[trading]`` settings (cost in bps plus a minimum fee per order, the no-trade band,
    whole shares unless ``fractional``) and ``limits.cash_floor``.
 4. **Limit repair.**  Rounding to whole shares (and the no-trade band) can push a name
@@ -51,7 +51,7 @@ from portfolio.config import Config, did_you_mean, load_config
 from portfolio.constraints import CASH, Constraint, LimitCheck, check_all, constraints_from_config
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
 from portfolio.errors import InputError
-from portfolio.rebalance import Order, RebalancePlan, TradingCosts, plan_rebalance
+from portfolio.orders import Order, RebalancePlan, TradingCosts, plan_rebalance
 from portfolio.risk import RiskReport, risk_report, value_holdings
 from portfolio.workflows import (
     DataOptions,

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import portfolio.optimizer
 from portfolio import metrics as metrics_module
-from portfolio.backtest import (
+from portfolio.backtesting import (
     BacktestResult,
     backtest,
     load_backtest,

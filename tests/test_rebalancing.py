@@ -21,7 +21,7 @@ from portfolio.config import load_config
 from portfolio.constraints import check_all, constraints_from_config
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
 from portfolio.errors import InputError
-from portfolio.rebalance import TradingCosts, apply_orders, plan_rebalance
+from portfolio.orders import TradingCosts, apply_orders, plan_rebalance
 from portfolio.rebalancing import RebalanceRun, drift_check, rebalance
 from portfolio.report import render
 from portfolio.report.rebalance import drift_report, rebalance_report

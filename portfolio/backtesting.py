@@ -102,7 +102,6 @@ __all__ = [
     "load_backtest",
     "parse_backtest",
     "performance_metrics",
-    "run_backtest",
     "walk_forward_dates",
     "write_backtest_outputs",
 ]
@@ -1368,10 +1367,6 @@ def backtest(
         manifest=MappingProxyType(manifest),
     )
 
-
-run_backtest = backtest
-"""Alias of :func:`backtest` for the package namespace, where ``portfolio.backtest`` is this
-module: ``portfolio.run_backtest(...)`` cannot be shadowed by ``import portfolio.backtest``."""
 
 
 # =========================================================================== outputs
