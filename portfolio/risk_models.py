@@ -197,7 +197,8 @@ def ledoit_wolf_covariance(returns: pd.DataFrame, frequency: str = "daily") -> p
     """
     scale = periods_per_year(frequency)
     returns = _complete_returns(returns, "ledoit_wolf_covariance")
-    matrix = LedoitWolf(assume_centered=False).fit(returns.to_numpy()).covariance_
+    estimator = LedoitWolf(assume_centered=False, store_precision=False)
+    matrix = estimator.fit(returns.to_numpy()).covariance_
     return _labelled(matrix * scale, returns.columns)
 
 
@@ -219,7 +220,7 @@ def oas_covariance(returns: pd.DataFrame, frequency: str = "daily") -> pd.DataFr
     """
     scale = periods_per_year(frequency)
     returns = _complete_returns(returns, "oas_covariance")
-    matrix = OAS(assume_centered=False).fit(returns.to_numpy()).covariance_
+    matrix = OAS(assume_centered=False, store_precision=False).fit(returns.to_numpy()).covariance_
     return _labelled(matrix * scale, returns.columns)
 
 
@@ -333,7 +334,12 @@ def is_psd(matrix: pd.DataFrame | np.ndarray) -> bool:
     values = np.asarray(matrix, dtype=float)
     if values.size == 0:
         return True
-    return _eigenvalues_psd(np.linalg.eigvalsh((values + values.T) / 2))
+    symmetric = (values + values.T) / 2
+    try:  # a Cholesky factor exists only for positive definite matrices: cheap common case
+        np.linalg.cholesky(symmetric)
+    except np.linalg.LinAlgError:
+        return _eigenvalues_psd(np.linalg.eigvalsh(symmetric))
+    return True
 
 
 def nearest_psd(
