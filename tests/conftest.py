@@ -42,3 +42,19 @@ def no_network(monkeypatch):
         except ImportError:  # pragma: no cover - yfinance is a hard dependency
             return
     monkeypatch.setattr(sys.modules["yfinance"], "download", _refuse_network)
+
+
+@pytest.fixture(scope="session")
+def config():
+    """The packaged default configuration."""
+    from portfolio.config import load_config
+
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def market(config):
+    """Bundled prices for the default config's tickers (loaded once per test session)."""
+    from portfolio.workflows import DataOptions, market_data
+
+    return market_data(config, DataOptions(source="bundled", offline=True))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import run
 from test_config import BAD_CONFIGS, BASE_TOML
 
 from cli.main import main
@@ -31,19 +32,6 @@ from portfolio.workflows import theme_exposures
 
 HEAVY_MODULES = ("pandas", "numpy", "cvxpy", "yfinance", "sklearn", "matplotlib", "scipy")
 SCRIPT = Path(sys.executable).parent / "portfolio"
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    capsys.readouterr()  # drop anything printed before
-    try:
-        main(list(args))
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    else:  # pragma: no cover - main always exits
-        code = 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def assert_one_error_line(err: str, *, only_line: bool = True) -> str:

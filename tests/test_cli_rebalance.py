@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_one_line_error, run
 
-from cli.main import main
 from portfolio.config import load_config
 from portfolio.workflows import DataOptions, market_data
 
@@ -31,25 +31,6 @@ WITH_TARGET = ("rebalance", "--holdings", str(HOLDINGS), "--target", str(TARGET)
 # A diversified allocation meeting every limit of the default config.
 COMPLIANT = {"TSM": 0.19, "INTC": 0.06, "GOOGL": 0.19, "MSFT": 0.19, "AMZN": 0.05,
              "META": 0.19, "9984.T": 0.04}
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
-def assert_one_line_error(code: int, out: str, err: str, *words: str) -> None:
-    assert code == 2
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in err
-    for word in words:
-        assert word.lower() in lines[0].lower(), (word, lines[0])
 
 
 @pytest.fixture(scope="module")

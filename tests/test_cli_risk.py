@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from cli.main import main
+from cli_helpers import assert_one_line_error, run
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLDINGS = ROOT / "examples" / "holdings.csv"
@@ -26,25 +25,6 @@ REQUIRED_KEYS = {"volatility", "risk_contributions", "risk_contributions_pct", "
                  "var", "cvar", "max_drawdown", "beta", "tracking_error", "concentration",
                  "limits", "exposure", "correlation", "weights", "as_of", "data_source",
                  "warnings"}
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
-
-
-def assert_one_line_error(code: int, out: str, err: str, *words: str) -> None:
-    assert code == 2
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in err
-    for word in words:
-        assert word.lower() in lines[0].lower(), (word, lines[0])
 
 
 def test_json_output_has_required_keys_and_contributions_sum(capsys):

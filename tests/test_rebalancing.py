@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from portfolio.config import load_config
 from portfolio.constraints import check_all, constraints_from_config
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
 from portfolio.errors import InputError
@@ -34,16 +33,6 @@ BUNDLED = DataOptions(source="bundled", offline=True)
 # A diversified allocation that meets every limit of the default config (checked below).
 COMPLIANT = {"TSM": 0.19, "INTC": 0.06, "GOOGL": 0.19, "MSFT": 0.19, "AMZN": 0.05,
              "META": 0.19, "9984.T": 0.04, "CASH": 0.09}
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def market(config):
-    return market_data(config, BUNDLED)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from portfolio.config import load_config
 from portfolio.constraints import check_all, constraints_from_config
 from portfolio.data.holdings import Holdings, read_holdings
 from portfolio.errors import InputError
@@ -34,16 +33,6 @@ HOLDINGS = EXAMPLES / "holdings.csv"
 BUNDLED = DataOptions(source="bundled", offline=True)
 LEVELS = {"95%": 0.95, "99%": 0.99}
 HORIZONS = {"1d": 1, "10d": 10}
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def market(config):
-    return market_data(config, BUNDLED)
 
 
 @pytest.fixture(scope="module")

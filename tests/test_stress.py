@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from portfolio.config import CustomScenario, load_config, parse_config
+from portfolio.config import CustomScenario, parse_config
 from portfolio.data.holdings import Holdings, read_holdings
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import ConfigError, DataError, InputError
@@ -23,7 +23,7 @@ from portfolio.stress import (
     scenario_names,
     stress_test,
 )
-from portfolio.workflows import DataOptions, MarketData, market_data
+from portfolio.workflows import DataOptions, MarketData
 
 EXAMPLE_HOLDINGS = Path(__file__).parents[1] / "examples" / "holdings.csv"
 BUNDLED = DataOptions(source="bundled", offline=True)
@@ -35,16 +35,6 @@ WINDOWS = {
     "deepseek_selloff": ("2025-01-24", "2025-01-27"),
     "ai_pullback_2024": ("2024-07-10", "2024-08-07"),
 }
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def market(config):
-    return market_data(config, BUNDLED)
 
 
 @pytest.fixture(scope="module")
