@@ -140,9 +140,11 @@ class RiskInputs:
     warnings: tuple[str, ...] = ()
 
     def padded_covariance(self, tickers: Sequence[str]) -> pd.DataFrame:
-        """Covariance over ``tickers``; an unusable name gets the largest variance of the
-        usable ones and no correlation (it is held at 0, so the value only keeps the
-        matrix positive definite)."""
+        """Covariance over ``tickers``, padded for names that are not usable.
+
+        An unusable name gets the largest variance of the usable ones and no correlation;
+        it is held at 0, so the value only keeps the matrix positive definite.
+        """
         matrix = self.covariance.matrix
         padded = matrix.reindex(index=list(tickers), columns=list(tickers)).fillna(0.0)
         largest = float(np.diag(matrix.to_numpy()).max()) if len(matrix) else 1.0
