@@ -223,7 +223,7 @@ def test_missing_file_names_the_path(tmp_path):
     error = _error_for(path)
     assert str(path) in error.message
     assert "not found" in error.message
-    assert "--config" in error.fix
+    assert "path" in error.fix
 
 
 def test_unknown_table_gets_a_suggestion(tmp_path):

@@ -277,7 +277,7 @@ def load_prices(
         except YahooUnavailableError as exc:
             if source == "yahoo":
                 raise
-            reason = f"Yahoo unreachable ({exc.why or 'no data'})"
+            reason = "Yahoo unreachable"
             chosen = "auto-fallback"
     elif source == "auto":
         reason = "offline"
