@@ -402,7 +402,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            "config file not found", str(path), "no such file", "check the file path (relative paths start from the current folder)"
+            "config file not found", str(path), "no such file",
+            "check the file path (relative paths start from the current folder)",
         ) from None
     except OSError as exc:
         raise ConfigError(

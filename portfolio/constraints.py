@@ -135,9 +135,14 @@ class Constraint:
 
     def check(self, weights: pd.Series | Mapping[str, float], tickers: Sequence[str],
               tol: float = TOLERANCE) -> tuple[LimitCheck, ...]:
-        """Evaluate the limit on plain weights (no solver)."""
+        """Evaluate the limit on plain weights (no solver).
+
+        ``weights`` is a mapping / Series by ticker, or a numpy vector already in
+        ``tickers`` order (the optimiser's fast path).
+        """
         labels, bounds = self.rows(tickers)
-        values = self.values(weights_vector(weights, tickers), tickers)
+        vector = weights if isinstance(weights, np.ndarray) else weights_vector(weights, tickers)
+        values = self.values(vector, tickers)
         sign = 1.0 if self.sense == "<=" else -1.0
         return tuple(
             LimitCheck(label, float(v), float(b), self.sense, bool(sign * (v - b) <= tol))
@@ -227,6 +232,10 @@ class _LinearRow(Constraint):
     def rows(self, tickers):
         """Row labels and bounds; see :meth:`Constraint.rows`."""
         return [self.label()], np.array([self.bound()])
+
+    def linear_form(self, tickers: Sequence[str]) -> tuple[np.ndarray, float, float, str]:
+        """Return ``(loadings, offset, bound, sense)``: the row is ``loadings @ w + offset``."""
+        return self.loadings(tickers), self.offset, self.bound(), self.sense
 
     def values(self, w, tickers):
         """Row values on numpy weights; see :meth:`Constraint.values`."""
@@ -397,6 +406,8 @@ def check_all(
     tol: float = TOLERANCE,
 ) -> tuple[LimitCheck, ...]:
     """The limit table: every row of every limit (penalties are skipped)."""
+    if not isinstance(weights, np.ndarray):
+        weights = weights_vector(weights, tickers)  # align once, not once per limit
     rows: list[LimitCheck] = []
     for constraint in constraints:
         if isinstance(constraint, Constraint):

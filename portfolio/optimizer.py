@@ -51,6 +51,8 @@ from portfolio.constraints import (
     check_all,
 )
 from portfolio.errors import ConfigError, DataError, InfeasibleError, InputError, SolverError
+from portfolio.linear_qp import LinearQP
+from portfolio.linear_qp import supports as supports_linear_qp
 from portfolio.objectives import OBJECTIVES, Objective, ProblemData, make_objective
 
 __all__ = ["Allocation", "PortfolioProblem", "SolveInfo", "covariance_factor", "optimize"]
@@ -234,9 +236,30 @@ class PortfolioProblem:
             budget=self.budget,
             limits=tuple(others),
         )
-        self.problem: cp.Problem | None = None  # built by the first solve when not parametric
-        if parametric:
-            self.problem, self._weights_expr = self.objective.build(self.data)
+        self._linear_qp = (
+            LinearQP(self.tickers, self.budget, others)
+            if solver in ("auto", "OSQP") and supports_linear_qp(self.objective, others)
+            else None
+        )
+        # The cvxpy problem: built now when parametric, or on demand (every solve when not
+        # parametric; only as a fallback when the linear-QP fast path applies).
+        self._problem: cp.Problem | None = None
+        if parametric and self._linear_qp is None:
+            self._build()
+
+    def _build(self) -> None:
+        self._problem, self._weights_expr = self.objective.build(self.data)
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The cvxpy problem (compiled on first use when the fast path serves the solves)."""
+        if self._problem is None:
+            self._build()
+        return self._problem
+
+    @problem.setter
+    def problem(self, value: cp.Problem) -> None:
+        self._problem = value
 
     # -- data ------------------------------------------------------------------------
     def _set_data(
@@ -289,9 +312,10 @@ class PortfolioProblem:
                 )
         self.data.upper.value = np.where(mask, self._upper_limits, 0.0)
         self.data.lower.value = np.where(mask, self._lower_limits, 0.0)
-        if not self.parametric:  # before set_data: build creates the objective's Parameters
+        if not self.parametric and self._linear_qp is None:
+            # before set_data: build creates the objective's Parameters
             self.data = replace(self.data, covariance=psd)
-            self.problem, self._weights_expr = self.objective.build(self.data)
+            self._build()
         self.objective.set_data(self.data, **extra)
         return sigma
 
@@ -411,6 +435,17 @@ class PortfolioProblem:
             "try --solver SCS, relax the limits, or check the data for extreme values",
         )
 
+    def _solve_linear_qp(self, sigma: np.ndarray) -> tuple[Any, Any]:
+        """Try the warm-started OSQP path; return (weights, SolveInfo) or (None, reasons)."""
+        if self._linear_qp is None:
+            return None, ()
+        started = time.perf_counter()
+        risky = self._linear_qp.solve(sigma, self.data.lower.value, self.data.upper.value)
+        if risky is None:
+            return None, (f"OSQP (warm-started): {self._linear_qp.last_status or 'no polish'}",)
+        value = float(risky @ sigma @ risky + self._linear_qp.gamma * risky @ risky)
+        return risky, SolveInfo("OSQP", cp.OPTIMAL, time.perf_counter() - started, value)
+
     def _infeasible(self) -> InfeasibleError:
         from portfolio.diagnosis import diagnose_infeasible
 
@@ -456,8 +491,16 @@ class PortfolioProblem:
             self.problem, self._weights_expr = self.objective.build(self.data)
         check_feasibility_arithmetic(self)
         self.objective.check_data(self.data)
-        info = self._solve_chain()
-        risky = self.objective.weights(self.data)
+        risky, info = self._solve_linear_qp(sigma)
+        if risky is None:
+            if self._problem is None or not self.parametric:
+                if not self.parametric:
+                    self.data = replace(self.data, covariance=_factor_and_psd(sigma)[1])
+                self._build()
+                self.objective.set_data(self.data, **extra)
+            chain = self._solve_chain()
+            info = replace(chain, fallbacks=(*info, *chain.fallbacks))
+            risky = self.objective.weights(self.data)
         risky = np.where(np.abs(risky) < DUST, 0.0, risky)
         weights = pd.Series(
             np.append(risky, 1.0 - float(risky.sum())), index=[*self.tickers, CASH], dtype=float
@@ -465,7 +508,7 @@ class PortfolioProblem:
         volatility = float(np.sqrt(max(risky @ sigma @ risky, 0.0)))
         mu = self.data.mu.value
         expected = None if expected_returns is None else float(mu @ risky)
-        limits = self.limit_table(weights)
+        limits = check_all(self.constraints, risky, self.tickers)
         binding = tuple(
             row.name for row in limits if abs(row.value - row.limit) <= BINDING_TOLERANCE
         )

@@ -180,7 +180,7 @@ def test_one_shot_problem_matches_the_compiled_one(objective, ridge):
 
 def test_one_shot_problem_solves_again_with_new_data():
     problem = PortfolioProblem(TICKERS, "min_variance", [MaxWeight(0.3)], parametric=False)
-    assert problem.problem is None  # built by solve, with the covariance as a constant
+    assert problem._problem is None  # built by solve (or never: the fast path needs none)
     first = problem.solve(COVARIANCE)
     scaled = problem.solve(COVARIANCE * 4)
     np.testing.assert_allclose(scaled.weights, first.weights, atol=1e-6)

@@ -82,7 +82,10 @@ def test_auto_uses_clarabel_and_skips_osqp_for_conic_problems():
     tickers, _, covariance, _ = _market(10)
     qp = PortfolioProblem(tickers, "min_variance")
     assert qp._chain() == SOLVER_CHAIN == ("CLARABEL", "OSQP", "SCS")
-    assert qp.solve(covariance).solve.solver == "CLARABEL"
+    # Linear min-variance is served by the warm-started OSQP path (tests/test_linear_qp.py).
+    assert qp.solve(covariance).solve.solver == "OSQP"
+    assert PortfolioProblem(tickers, "min_variance", solver="CLARABEL").solve(
+        covariance).solve.solver == "CLARABEL"
     conic = PortfolioProblem(tickers, "risk_parity")
     assert conic._chain() == ("CLARABEL", "SCS")
 
@@ -91,7 +94,11 @@ def test_auto_uses_clarabel_and_skips_osqp_for_conic_problems():
 
 
 def _patch(problem: PortfolioProblem, behaviour: dict[str, str]) -> None:
-    """Make solvers raise ('raise') or report an inaccurate status ('inaccurate')."""
+    """Make solvers raise ('raise') or report an inaccurate status ('inaccurate').
+
+    The warm-started OSQP fast path is switched off so that the cvxpy chain runs.
+    """
+    problem._linear_qp = None
     original = problem.problem.solve
 
     def solve(*, solver, **options):
@@ -128,7 +135,9 @@ def test_an_inaccurate_status_falls_back():
 
 def test_the_first_inaccurate_answer_is_kept_when_nothing_does_better():
     tickers, _, covariance, _ = _market(12)
-    reference = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.2)]).solve(covariance)
+    reference = PortfolioProblem(
+        tickers, "min_variance", [MaxWeight(0.2)], solver="CLARABEL"
+    ).solve(covariance)
     problem = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.2)])
     _patch(problem, {"CLARABEL": "inaccurate", "OSQP": "raise", "SCS": "inaccurate"})
     allocation = problem.solve(covariance)
@@ -158,13 +167,16 @@ def test_an_explicit_solver_runs_alone():
 
 def test_solve_info_records_solver_status_time_and_objective():
     tickers, _, covariance, _ = _market(15)
-    allocation = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.15)]).solve(covariance)
-    info = allocation.solve
-    assert (info.solver, info.status, info.fallbacks) == ("CLARABEL", cp.OPTIMAL, ())
-    assert info.seconds > 0
-    w = allocation.risky_weights.to_numpy()
-    assert info.objective_value == pytest.approx(w @ covariance.to_numpy() @ w, rel=1e-7)
-    assert allocation.volatility == pytest.approx(np.sqrt(info.objective_value), rel=1e-7)
+    for solver in ("auto", "CLARABEL"):
+        problem = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.15)], solver=solver)
+        allocation = problem.solve(covariance)
+        info = allocation.solve
+        expected = "OSQP" if solver == "auto" else "CLARABEL"
+        assert (info.solver, info.status, info.fallbacks) == (expected, cp.OPTIMAL, ())
+        assert info.seconds > 0
+        w = allocation.risky_weights.to_numpy()
+        assert info.objective_value == pytest.approx(w @ covariance.to_numpy() @ w, rel=1e-7)
+        assert allocation.volatility == pytest.approx(np.sqrt(info.objective_value), rel=1e-7)
 
 
 # --------------------------------------------------------------------------- re-solves

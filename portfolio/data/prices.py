@@ -274,7 +274,7 @@ def load_prices(
             chosen = "yahoo"
             if report.failed:
                 reason = f"Yahoo failed for {', '.join(report.failed)}"
-        except YahooUnavailableError as exc:
+        except YahooUnavailableError:
             if source == "yahoo":
                 raise
             reason = "Yahoo unreachable"
