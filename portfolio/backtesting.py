@@ -1251,7 +1251,10 @@ def _config_notes(config: BacktestConfig) -> list[str]:
 
 
 def _frame_hash(prices: pd.DataFrame) -> str:
-    return hashlib.sha256(prices.to_csv(float_format="%.10g").encode("utf-8")).hexdigest()
+    """SHA-256 of the price frame's labels and values (pandas' row hashes, not a CSV dump)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(prices, index=True).to_numpy().tobytes())
+    digest.update("\x1f".join(map(str, prices.columns)).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:

@@ -576,3 +576,15 @@ def test_cli_backtest_of_the_packaged_example_end_to_end(tmp_path):
     # CoreWeave lists 2025-03-28 and needs 126 prices before it may be held
     held = crwv.loc[crwv["CRWV"] > 0, "date"]
     assert held.empty or held.min() > pd.Timestamp("2025-09-01")
+
+
+def test_manifest_price_hash_is_stable_and_sees_any_change():
+    from portfolio.backtesting import _frame_hash
+
+    prices = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [4.0, 5.0, 6.0]},
+                          index=pd.date_range("2024-01-01", periods=3))
+    assert _frame_hash(prices) == _frame_hash(prices.copy())
+    changed = prices.copy()
+    changed.iloc[1, 0] = 2.0000001
+    assert _frame_hash(changed) != _frame_hash(prices)
+    assert _frame_hash(prices.rename(columns={"B": "C"})) != _frame_hash(prices)
