@@ -30,9 +30,11 @@ Money
   out of the portfolio: trade sizes are computed on the value net of costs, so the
   post-trade weights equal the target and the value falls by exactly the costs charged
   (the rounding rest of the fixed point sits in cash, below 1e-9 USD).
-* Cash earns the T-bill yield: each trading day ``IRX / 100 / 252`` of the previous day
-  (``cash_yield = "tbill"``, the bundled 13-week rate), or ``cash_yield / 252`` for a
-  fixed annual number. Sharpe and Sortino are measured in excess of the same rate.
+* Cash earns the T-bill yield: each trading day ``(1 + IRX / 100) ** (1 / 252) - 1`` of
+  the previous day (``cash_yield = "tbill"``, the bundled 13-week rate), or
+  ``(1 + cash_yield) ** (1 / 252) - 1`` for a fixed annual number. Sharpe and Sortino
+  are measured in excess of the same per-day rate (:mod:`portfolio.metrics` de-compounds
+  it the same way), so cash alone has zero excess return.
 
 Strategies
 ----------
@@ -775,7 +777,7 @@ class _Market:
     close: np.ndarray  # (days, n) forward-filled closes of the universe, USD
     growth: np.ndarray  # (days, n) close[i] / close[i-1], 1 where undefined
     available: np.ndarray  # (days, n) bool: listed with min_history_days before, price at i
-    cash_growth: np.ndarray  # (days,) 1 + rate[i-1] / 252
+    cash_growth: np.ndarray  # (days,) (1 + rate[i-1]) ** (1 / 252), as metrics de-compound
     cash_rate: pd.Series  # annual rate credited on each date
 
 
@@ -820,14 +822,20 @@ def _checked_prices(config: BacktestConfig, frame: PriceFrame) -> pd.DataFrame:
     return prices.loc[rows]
 
 
-def _cash_rates(config: BacktestConfig, dates: pd.DatetimeIndex, notes: list[str]) -> pd.Series:
-    """Annual rate credited on each date: the previous trading day's yield."""
+def _cash_rates(
+    config: BacktestConfig, dates: pd.DatetimeIndex, notes: list[str], first: int = 0
+) -> pd.Series:
+    """Annual rate credited on each date: the previous trading day's yield.
+
+    Only the simulated dates (from row ``first`` on) need a yield; the lookback rows
+    before them may predate the bundled series (they are never credited).
+    """
     if isinstance(config.cash_yield, float | int):
         return pd.Series(float(config.cash_yield), index=dates, name="cash_rate")
     from portfolio.data.bundled import treasury_bill_rates
 
     rates = treasury_bill_rates().dropna()
-    if dates[0] < rates.index[0]:
+    if dates[first] < rates.index[0]:
         raise DataError("no T-bill yield before the first bundled date",
                         f"{config.source}, key cash_yield",
                         f"the bundled IRX series starts {rates.index[0].date()}",
@@ -896,6 +904,13 @@ def _build_market(
     config: BacktestConfig, prices: pd.DataFrame, notes: list[str]
 ) -> tuple[_Market, int, int]:
     tickers = list(config.tickers)
+    if prices.empty:
+        raise DataError(
+            "no prices for the universe in the period", f"{config.source}, keys start/end",
+            f"none of {', '.join(tickers)} has a price"
+            + (f" up to {config.end}" if config.end else ""),
+            "choose a later end, or tickers listed in the period",
+        )
     universe = prices[tickers]
     available = _availability(universe, config.min_history_days)
     first = _first_start(config, prices.index, available, notes)
@@ -912,10 +927,10 @@ def _build_market(
     with np.errstate(invalid="ignore", divide="ignore"):
         growth = close / np.vstack([close[:1], close[:-1]])
     growth = np.where(np.isfinite(growth), growth, 1.0)
-    cash_rate = _cash_rates(config, prices.index, notes)
+    cash_rate = _cash_rates(config, prices.index, notes, first)
     market = _Market(
         dates=prices.index, tickers=tuple(tickers), prices=prices, close=close, growth=growth,
-        available=available, cash_growth=1.0 + cash_rate.to_numpy() / TRADING_DAYS,
+        available=available, cash_growth=(1.0 + cash_rate.to_numpy()) ** (1.0 / TRADING_DAYS),
         cash_rate=cash_rate,
     )
     return market, first, last
@@ -1398,18 +1413,17 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     Raises
     ------
     InputError
-        When the folder cannot be created or written.
+        When the folder cannot be created or written. Nothing is written when a target
+        name is taken by a folder; after a failed write the files this call created
+        (and the folders it made) are removed again.
     """
     from portfolio.data.output import write_atomic
     from portfolio.errors import InputError
     from portfolio.report import backtest as report
 
     folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError("cannot create the output folder", str(folder),
-                         exc.strerror or str(exc), "choose another --output-dir") from None
+    # Everything is rendered before the folder is touched, and nothing written by a failed
+    # call is left behind (no half-written output folder).
     plots = report.backtest_plots(result)
     contents: dict[str, str | bytes] = {
         "metrics.json": report.metrics_json(result),
@@ -1420,4 +1434,29 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
         "report.md": report.backtest_markdown(result, tuple(plots)),
         "manifest.json": report.manifest_json(result),
     }
-    return [write_atomic(folder / name, content) for name, content in contents.items()]
+    blocked = [name for name in contents
+               if (folder / name).exists() and not (folder / name).is_file()]
+    if blocked:
+        raise InputError("cannot write output", str(folder / blocked[0]), "it is not a file",
+                         "remove it or choose another --output-dir")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("cannot create the output folder", str(folder),
+                         exc.strerror or str(exc), "choose another --output-dir") from None
+    new_files = [folder / name for name in contents if not (folder / name).exists()]
+    written: list[Path] = []
+    try:
+        for name, content in contents.items():
+            written.append(write_atomic(folder / name, content))
+    except BaseException:
+        for path in new_files:
+            path.unlink(missing_ok=True)
+        for path in created:  # innermost first; only folders this call made
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+    return written

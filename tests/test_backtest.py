@@ -237,11 +237,12 @@ def test_cash_earns_the_given_yield_daily(folder):
     daily = result.strategies["mv"].daily_weights
     equity = result.strategies["mv"].equity
     cash_value = daily["CASH"] * equity
-    # between two rebalances the cash grows by exactly 0.0252 / 252 = 1e-4 a day
+    # between two rebalances the cash grows by exactly 1.0252 ** (1 / 252) a day
     rebalances = set(result.strategies["mv"].weights.index)
     for previous, date in zip(equity.index[:-1], equity.index[1:]):
         if date not in rebalances:
-            assert cash_value[date] == pytest.approx(cash_value[previous] * 1.0001, rel=1e-12)
+            assert cash_value[date] == pytest.approx(cash_value[previous] * 1.0252 ** (1 / 252),
+                                                   rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- drift
@@ -588,3 +589,110 @@ def test_manifest_price_hash_is_stable_and_sees_any_change():
     changed.iloc[1, 0] = 2.0000001
     assert _frame_hash(changed) != _frame_hash(prices)
     assert _frame_hash(prices.rename(columns={"B": "C"})) != _frame_hash(prices)
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+def test_cash_alone_earns_exactly_the_rate_its_sharpe_is_measured_against(folder):
+    prices = synthetic_prices()
+    prices.index = pd.bdate_range("2023-01-02", periods=len(prices), name="date")  # ~5 % bills
+    write_base(folder, tickers=TICKERS, max_weight=1.0, cash_floor=0.5, name="cashy.toml")
+    result = run(folder, prices, [MINVAR], base="cashy.toml", start="2023-03-15",
+                 cash_yield="tbill")
+    strategy = result.strategies["minvar"]
+    cash_value = strategy.daily_weights["CASH"] * strategy.equity
+    rebalances = set(strategy.weights.index)
+    dates = [d for d in strategy.equity.index[1:] if d not in rebalances]
+    previous = {d: strategy.equity.index[strategy.equity.index.get_loc(d) - 1] for d in dates}
+    cash_returns = pd.Series([cash_value[d] / cash_value[previous[d]] - 1 for d in dates],
+                             index=pd.DatetimeIndex(dates))
+    # the per-day rate portfolio.metrics subtracts for Sharpe / Sortino
+    per_day = (1.0 + result.cash_rate.loc[cash_returns.index]) ** (1 / 252) - 1
+    np.testing.assert_allclose(cash_returns.to_numpy(), per_day.to_numpy(), rtol=1e-9)
+    # rate / 252 would credit ~2 % more a day: a T-bill Sharpe of ~100 against itself
+    simple = result.cash_rate.loc[cash_returns.index] / 252
+    assert (simple / per_day - 1 > 0.01).all()
+
+
+def test_tbill_cash_yield_only_needs_rates_for_the_simulated_dates(folder):
+    rng = np.random.default_rng(5)
+    names = [*TICKERS, "SPY", "QQQ"]
+    dates = pd.bdate_range("2014-06-02", "2015-12-31", name="date")
+    returns = rng.normal(0.0003, 0.01, (len(dates), len(names)))
+    prices = pd.DataFrame(100.0 * np.cumprod(1.0 + returns, axis=0), index=dates,
+                          columns=names)
+    # the lookback starts before the bundled T-bill series (2015-01-02), the backtest after
+    result = run(folder, prices, [EQUAL], start="2015-06-01", cash_yield="tbill")
+    assert result.start == pd.Timestamp("2015-06-01")
+    rates = treasury_bill_rates()
+    on_dates = rates.reindex(rates.index.union(dates)).ffill().reindex(dates).shift(1)
+    pd.testing.assert_series_equal(result.cash_rate, on_dates.loc[result.cash_rate.index],
+                                   check_names=False)
+    with pytest.raises(DataError, match="no T-bill yield before"):
+        run(folder, prices, [EQUAL], start="2014-09-01", cash_yield="tbill")
+
+
+def test_a_universe_without_prices_in_the_period_is_a_data_error(folder, tmp_path, capsys):
+    prices = synthetic_prices()
+    unlisted = prices.copy()
+    unlisted[list(TICKERS)] = np.nan
+    with pytest.raises(DataError, match="no prices for the universe in the period"):
+        run(folder, unlisted, [EQUAL])
+    from portfolio.workflows import DataOptions
+
+    with pytest.raises(DataError, match="no prices for the universe in the period"):
+        backtest(make_config(folder, [EQUAL]), market=prices,
+                 options=DataOptions(as_of="2020-06-01"))
+
+    from cli.main import main
+
+    path = tmp_path / "unlisted.toml"  # CoreWeave lists 2025-03-28
+    path.write_text(f'base_config = "{packaged_config_path("default.toml").as_posix()}"\n'
+                    'tickers = ["CRWV"]\nend = "2024-01-01"\n'
+                    '[[strategies]]\nname = "a"\nkind = "equal_weight"\n')
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--offline", "backtest", str(path), "--output-dir", str(out)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: no prices for the universe") and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_failed_write_leaves_no_partial_output_folder(folder, monkeypatch):
+    from portfolio.data import output
+    from portfolio.errors import InputError
+
+    prices = synthetic_prices()
+    result = run(folder, prices.iloc[:200], [HOLD], start="2021-03-15")
+
+    blocked = folder / "blocked"
+    (blocked / "report.md").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"report\.md"):
+        write_backtest_outputs(result, blocked)
+    assert [p.name for p in blocked.iterdir()] == ["report.md"]  # nothing written
+
+    original = output.write_atomic
+    calls = []
+
+    def failing_write(path, content):
+        calls.append(path)
+        if len(calls) == 3:
+            raise InputError("cannot write output", str(path), "disk full", "free space")
+        return original(path, content)
+
+    monkeypatch.setattr(output, "write_atomic", failing_write)
+    target = folder / "new" / "nested"
+    with pytest.raises(InputError, match="disk full"):
+        write_backtest_outputs(result, target)
+    assert not (folder / "new").exists()
+    assert len(calls) == 3
+
+    kept = folder / "kept"  # an existing folder keeps its other files
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    calls.clear()
+    with pytest.raises(InputError, match="disk full"):
+        write_backtest_outputs(result, kept)
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
