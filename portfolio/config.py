@@ -718,6 +718,9 @@ def _parse_limits(table: Table, tickers: tuple[str, ...], groups: Mapping[str, A
                 )
         group_limits[key] = values
     cash_floor = table.fraction("cash_floor", 0.0)
+    if cash_floor >= 1.0:
+        raise table.error("cash_floor", "a 100 % cash floor leaves nothing to invest",
+                          "use a value below 1, e.g. 0.05 for 5 %")
     max_turnover = table.fraction("max_turnover", None)
     theme_caps = []
     for item in table.tables("theme_caps"):

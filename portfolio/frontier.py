@@ -154,6 +154,7 @@ def efficient_frontier(
     tickers: Sequence[str] | None = None,
     solver: str = "auto",
     risk_free_rate: float = 0.0,
+    available: Mapping[str, bool] | None = None,
 ) -> Frontier:
     """Trace ``points`` minimum-variance portfolios from least risk to most return.
 
@@ -174,6 +175,9 @@ def efficient_frontier(
         ``"auto"`` or a cvxpy solver name.
     risk_free_rate : float
         Annual rate (fraction) for the Sharpe column.
+    available : mapping of str to bool, optional
+        Names allowed in the portfolio (others, e.g. not listed yet, are held at 0 and
+        get no asset point); default all.
 
     Returns
     -------
@@ -195,9 +199,9 @@ def efficient_frontier(
                          f"need a whole number from 2 to {MAX_POINTS}", "use e.g. points=20")
     names, sigma, mu = _aligned(covariance, expected_returns, tickers)
     top = PortfolioProblem(names, _MaxReturn(), constraints, solver=solver)
-    highest = float(mu @ top.solve(sigma, mu).risky_weights.to_numpy())
+    highest = float(mu @ top.solve(sigma, mu, available=available).risky_weights.to_numpy())
     problem = PortfolioProblem(names, _TargetReturn(), constraints, solver=solver)
-    lowest = problem.solve(sigma, mu, target_return=None)
+    lowest = problem.solve(sigma, mu, available=available, target_return=None)
     start = float(lowest.expected_return)
     span = highest - start
     if span <= 1e-10 * max(1.0, abs(highest)):
@@ -205,7 +209,8 @@ def efficient_frontier(
     else:
         targets = np.linspace(start, highest - _TOP_SHRINK * span, int(points))
     allocations = [lowest] + [
-        problem.solve(sigma, mu, target_return=float(target)) for target in targets[1:]
+        problem.solve(sigma, mu, available=available, target_return=float(target))
+        for target in targets[1:]
     ]
     weights = pd.DataFrame(
         [a.weights.reindex([*names, CASH]).to_numpy() for a in allocations],
@@ -221,6 +226,8 @@ def efficient_frontier(
         {"volatility": np.sqrt(np.clip(np.diag(sigma), 0.0, None)), "expected_return": mu},
         index=pd.Index(names, name="ticker"),
     )
+    if available is not None:
+        assets = assets.loc[[bool(available.get(t, False)) for t in names]]
     return Frontier(points=table, weights=weights, risk_free_rate=float(risk_free_rate),
                     assets=assets)
 
@@ -364,7 +371,8 @@ def frontier_from_config(
     market = market or market_data(config, options or DataOptions())
     inputs = estimate_inputs(config, market, with_returns=True)
     tickers = list(config.tickers)
-    sigma = inputs.covariance.matrix.loc[tickers, tickers]
+    sigma = inputs.padded_covariance(tickers)
+    available = {t: t in inputs.available for t in tickers}
     mu = inputs.expected_returns.reindex(tickers)
     rf = float(inputs.risk_free_rate)
     current_weights: Mapping[str, float] | None = None
@@ -378,7 +386,7 @@ def frontier_from_config(
         current = _mark("current holdings", current_weights, sigma, mu, rf, constraints)
     frontier = efficient_frontier(
         sigma, mu, constraints, points=points or config.optimizer.frontier_points,
-        solver=config.optimizer.solver, risk_free_rate=rf,
+        solver=config.optimizer.solver, risk_free_rate=rf, available=available,
     )
     run = optimize_from_config(config, market=market, current_weights=current_weights)
     allocation = run.allocation
@@ -387,6 +395,6 @@ def frontier_from_config(
     return FrontierRun(
         frontier=frontier, optimum=optimum, current=current, as_of=market.as_of,
         data_source=market.frame.source, notice=market.frame.notice,
-        warnings=tuple(inputs.covariance.warnings), covariance_method=config.risk.method,
+        warnings=tuple(inputs.warnings), covariance_method=config.risk.method,
         expected_returns_method=config.optimizer.expected_returns,
     )

@@ -269,3 +269,11 @@ def test_any_unknown_limit_key_is_named(key):
         parse_config(data, source="k.toml")
     assert f"key limits.{key}" in caught.value.message
     assert f"unknown key '{key}'" in caught.value.message
+
+
+def test_cash_floor_of_100_percent_is_rejected_at_load(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[universe]\ntickers = ["NVDA"]\n[limits]\ncash_floor = 1.0\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "limits.cash_floor" in error.value.message and "below 1" in error.value.message
