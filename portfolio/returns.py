@@ -113,15 +113,49 @@ def to_returns(
     return returns.dropna(how="all")
 
 
-def _checked_prices(prices: pd.DataFrame) -> pd.DataFrame:
-    """Validate a price table and return it sorted by date, as floats."""
-    if not isinstance(prices, pd.DataFrame):
+def numeric_table(table: pd.DataFrame, what: str, user: str) -> pd.DataFrame:
+    """Check a dates x tickers table (a DataFrame, unique ticker columns) and cast to float.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Prices or returns; NaN is allowed.
+    what : str
+        ``"prices"`` or ``"returns"``, used in messages.
+    user : str
+        Who needs the table (e.g. ``"to_returns"``), used in messages.
+
+    Raises
+    ------
+    DataError
+        Not a DataFrame, repeated ticker columns, or non-numeric values.
+    """
+    if not isinstance(table, pd.DataFrame):
         raise DataError(
-            "prices must be a table of dates by tickers",
-            type(prices).__name__,
-            "to_returns expects a pandas DataFrame",
+            f"{what} must be a table of dates by tickers",
+            type(table).__name__,
+            f"{user} expects a pandas DataFrame",
             "Pass a DataFrame with one column per ticker",
         )
+    duplicated = table.columns[table.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(
+            f"duplicate tickers in {what}",
+            ", ".join(map(str, duplicated)),
+            "each ticker must be one column",
+            "Drop the duplicate columns",
+        )
+    try:
+        return table.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"{what} are not numeric", what, str(exc), f"Clean the {what} table"
+        ) from None
+
+
+def _checked_prices(prices: pd.DataFrame) -> pd.DataFrame:
+    """Validate a price table and return it sorted by date, as floats."""
+    values = numeric_table(prices, "prices", "to_returns")
     if prices.empty:
         raise DataError("no prices", "prices", "the price table is empty", "Load prices first")
     if not isinstance(prices.index, pd.DatetimeIndex):
@@ -139,20 +173,6 @@ def _checked_prices(prices: pd.DataFrame) -> pd.DataFrame:
             "each date must appear once",
             "Drop or merge the duplicate rows",
         )
-    duplicated_tickers = prices.columns[prices.columns.duplicated()]
-    if len(duplicated_tickers):
-        raise DataError(
-            "duplicate tickers in prices",
-            ", ".join(map(str, duplicated_tickers)),
-            "each ticker must be one column",
-            "Drop the duplicate columns",
-        )
-    try:
-        values = prices.astype(float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            "prices are not numeric", "prices", str(exc), "Clean the price table"
-        ) from None
     bad = ~np.isfinite(values) | (values <= 0)
     bad = bad & values.notna()
     if bad.to_numpy().any():

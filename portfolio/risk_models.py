@@ -64,7 +64,7 @@ from sklearn.covariance import OAS, LedoitWolf
 
 from portfolio.config import COVARIANCE_METHODS, RAGGED_POLICIES, did_you_mean
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import periods_per_year
+from portfolio.returns import numeric_table, periods_per_year
 
 __all__ = [
     "METHODS",
@@ -724,29 +724,9 @@ def _check_half_life(half_life) -> None:
 
 def _numeric_returns(returns: pd.DataFrame) -> pd.DataFrame:
     """Validate a returns table (NaN allowed) and return it as floats."""
-    if not isinstance(returns, pd.DataFrame):
-        raise DataError(
-            "returns must be a table of dates by tickers",
-            type(returns).__name__,
-            "risk models expect a pandas DataFrame",
-            "Pass a DataFrame with one column per ticker",
-        )
+    values = numeric_table(returns, "returns", "risk models")
     if returns.shape[1] == 0:
         raise DataError("no tickers", "returns", "the returns table has no columns", None)
-    duplicated = returns.columns[returns.columns.duplicated()]
-    if len(duplicated):
-        raise DataError(
-            "duplicate tickers in returns",
-            ", ".join(map(str, duplicated)),
-            "each ticker must be one column",
-            "Drop the duplicate columns",
-        )
-    try:
-        values = returns.astype(float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            "returns are not numeric", "returns", str(exc), "Clean the returns table"
-        ) from None
     infinite = np.isinf(values.to_numpy())
     if infinite.any():
         column = values.columns[infinite.any(axis=0)][0]
