@@ -354,8 +354,9 @@ class Config:
 
     @property
     def market_tickers(self) -> tuple[str, ...]:
-        """Universe plus benchmark and factor tickers, without duplicates."""
-        extra = (self.benchmark, *self.risk.factors)
+        """Universe plus benchmark, tracking benchmark and factor tickers, without duplicates."""
+        tracked = (self.optimizer.tracking_benchmark,) if self.optimizer.tracking_benchmark else ()
+        extra = (self.benchmark, *tracked, *self.risk.factors)
         return tuple(dict.fromkeys((*self.tickers, *extra)))
 
     def group_of(self, ticker: str) -> str | None:

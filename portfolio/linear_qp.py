@@ -120,6 +120,8 @@ class LinearQP:
             self._solver.update(Px=values, l=low, u=high)
         result = self._solver.solve(raise_error=False)
         self.last_status = str(result.info.status)
-        if self.last_status != "solved" or result.info.status_polish != 1:
+        if self.last_status == "solved" and result.info.status_polish != 1:
+            self.last_status = "solved, polish failed"
+        if self.last_status != "solved":
             return None
         return np.asarray(result.x, dtype=float)

@@ -169,6 +169,12 @@ def _split_limits(constraints: Sequence[Any]) -> tuple[list[Any], list[Any], flo
     return boxes, others, cash_floor
 
 
+def _cash_weight(risky: np.ndarray) -> float:
+    """``1 - sum(risky)``, with float noise around a fully invested book shown as 0."""
+    cash = 1.0 - float(risky.sum())
+    return 0.0 if abs(cash) < 1e-12 else cash
+
+
 class PortfolioProblem:
     """A compiled optimisation problem for a fixed universe, objective and limit set.
 
@@ -503,7 +509,7 @@ class PortfolioProblem:
             risky = self.objective.weights(self.data)
         risky = np.where(np.abs(risky) < DUST, 0.0, risky)
         weights = pd.Series(
-            np.append(risky, 1.0 - float(risky.sum())), index=[*self.tickers, CASH], dtype=float
+            np.append(risky, _cash_weight(risky)), index=[*self.tickers, CASH], dtype=float
         )
         volatility = float(np.sqrt(max(risky @ sigma @ risky, 0.0)))
         mu = self.data.mu.value

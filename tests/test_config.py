@@ -277,3 +277,10 @@ def test_cash_floor_of_100_percent_is_rejected_at_load(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert "limits.cash_floor" in error.value.message and "below 1" in error.value.message
+
+
+def test_market_tickers_include_the_tracking_benchmark(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[universe]\ntickers = ["NVDA"]\nbenchmark = "SPY"\n'
+                    '[optimizer]\ntracking_benchmark = "QQQ"\n')
+    assert load_config(path).market_tickers == ("NVDA", "SPY", "QQQ", "SMH")

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portfolio.constraints import (
@@ -51,6 +51,7 @@ def objective(weights, sigma, gamma=0.001):
 
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(6, 40), seed=st.integers(0, 10_000))
+@example(n=6, seed=1922)  # degenerate optimum: polish fails, the cvxpy chain answers
 def test_fast_path_matches_clarabel(n, seed):
     tickers, sigma = covariance(n, seed)
     constraints = limits(tickers, seed)
@@ -63,7 +64,11 @@ def test_fast_path_matches_clarabel(n, seed):
             PortfolioProblem(tickers, "min_variance", constraints).solve(sigma)
         return
     fast = PortfolioProblem(tickers, "min_variance", constraints).solve(sigma)
-    assert fast.solve.solver == "OSQP"
+    # OSQP's polish cannot settle a degenerate optimum (more active limits than names);
+    # the problem then falls back to the cvxpy chain, which must say why.
+    assert fast.solve.solver == "OSQP" or fast.solve.fallbacks == (
+        "OSQP (warm-started): solved, polish failed",
+    )
     gap = objective(fast.weights, sigma) - objective(reference.weights, sigma)
     assert gap <= 1e-6 * objective(reference.weights, sigma)
     assert np.abs(fast.weights - reference.weights).max() < 1e-4
