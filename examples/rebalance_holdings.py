@@ -6,7 +6,6 @@ Run: python examples/rebalance_holdings.py   (uses the bundled prices; no networ
 from pathlib import Path
 
 import portfolio as pf
-from portfolio.rebalancing import rebalance
 
 here = Path(__file__).parent
 config = pf.load_config()  # limits, the optimizer and [trading]: 5 bps, 1 USD min fee, band
@@ -15,7 +14,7 @@ holdings = pf.read_holdings(here / "holdings.csv", known_tickers=config.tickers)
 
 # Toward the config's optimizer allocation (default), then toward a target-weights file.
 for target in (None, pf.read_target_weights(here / "target_weights.csv")):
-    run = rebalance(holdings, config=config, target=target, options=offline)
+    run = pf.rebalance(holdings, config=config, target=target, options=offline)
     print(f"{len(run.orders)} orders toward {run.objective or 'target_weights.csv'}:")
     for order in run.orders:
         print(f"  {order.side:<4} {order.shares:>5g} {order.ticker:<6} at {order.price:>8.2f} USD"
