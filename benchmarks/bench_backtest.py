@@ -54,10 +54,10 @@ from bench_optimizer import (
     Timing,
     annual_ledoit_wolf,
     compare,
+    print_footer,
     pypfopt_min_variance,
     reference_min_variance,
     variance_gap,
-    versions,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -302,13 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         seconds = time_cli(args.cli_repeats, args.blas_threads)
         outcome = replace(outcome, cli_seconds=tuple(seconds))
     print(markdown(outcome, market))
-    print()
-    print(
-        "Environment: "
-        + ", ".join(f"{k} {v}" for k, v in versions().items())
-        + f", BLAS threads {args.blas_threads or 'default'}"
-    )
-    print(f"Total wall time {time.perf_counter() - started:.0f} s")
+    print_footer(args.blas_threads, started)
 
 
 if __name__ == "__main__":

@@ -418,6 +418,17 @@ def bench_resolves(
 # --------------------------------------------------------------------------- report
 
 
+def print_footer(blas_threads: int | None, started: float) -> None:
+    """Print the environment line and the total wall time under a results table."""
+    print()
+    print(
+        "Environment: "
+        + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + f", BLAS threads {blas_threads or 'default'}"
+    )
+    print(f"Total wall time {time.perf_counter() - started:.0f} s")
+
+
 def versions() -> dict[str, str]:
     """Python and package versions, CPU count and thread settings."""
     found = {"python": platform.python_version()}
@@ -505,13 +516,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.resolve_size, args.steps, args.lookback, 21, args.repeats, libraries=libraries
             )
     print(markdown_table(rows))
-    print()
-    print(
-        "Environment: "
-        + ", ".join(f"{k} {v}" for k, v in versions().items())
-        + f", BLAS threads {args.blas_threads or 'default'}"
-    )
-    print(f"Total wall time {time.perf_counter() - started:.0f} s")
+    print_footer(args.blas_threads, started)
 
 
 if __name__ == "__main__":

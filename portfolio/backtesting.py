@@ -976,18 +976,14 @@ class _Estimator:
                             "no ticker has enough history yet", "use a later start")
         returns = self.returns(i)
         estimate = self._covariance(i, names, spec.covariance, returns)
-        matrix = estimate.matrix
-        block = matrix.loc[list(names), list(names)].to_numpy()
-        # Names not available get a placeholder variance (their weight is held at 0).
-        full = np.diag(np.full(len(tickers), float(np.mean(np.diag(block)))))
-        full[np.ix_(available, available)] = block
-        full = pd.DataFrame(full, index=tickers, columns=tickers)
         mu = None
         if needs_returns:
-            mu = self._mean(i, names, spec, returns, matrix, rf).reindex(tickers).fillna(0.0)
+            mu = self._mean(i, names, spec, returns, estimate.matrix, rf)
+            mu = mu.reindex(tickers).fillna(0.0)
         risk_inputs = RiskInputs(returns=returns.fillna(0.0), covariance=estimate,
-                                 expected_returns=mu, risk_free_rate=rf)
-        return _Inputs(full, mu, risk_inputs)
+                                 expected_returns=mu, risk_free_rate=rf, available=names)
+        # Names not available are padded (their weight is held at 0 by the problem's mask).
+        return _Inputs(risk_inputs.padded_covariance(tickers), mu, risk_inputs)
 
     def _covariance(self, i: int, names: tuple[str, ...], method: str, returns: pd.DataFrame):
         key = (i, names, method)

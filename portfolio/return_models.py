@@ -32,7 +32,7 @@ import pandas as pd
 
 from portfolio.config import EXPECTED_RETURN_METHODS, View, did_you_mean
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import periods_per_year
+from portfolio.returns import numeric_table, periods_per_year
 
 __all__ = [
     "black_litterman",
@@ -75,29 +75,9 @@ def _tickers_text(tickers: Iterable[object]) -> str:
 
 def _validated_returns(returns: pd.DataFrame, min_observations: int = 1) -> pd.DataFrame:
     """Return ``returns`` as floats after checking shape, values and history lengths."""
-    if not isinstance(returns, pd.DataFrame):
-        raise DataError(
-            "returns must be a table",
-            "returns",
-            f"got {type(returns).__name__}",
-            "pass a pandas DataFrame with one column per ticker and one row per date",
-        )
+    values = numeric_table(returns, "returns", "expected-return estimators")
     if returns.shape[1] == 0:
         raise DataError("no tickers in the returns", "returns", "the table has no columns")
-    duplicated = returns.columns[returns.columns.duplicated()].unique()
-    if len(duplicated):
-        raise DataError(
-            f"duplicated tickers {_tickers_text(duplicated)}",
-            "returns columns",
-            "each ticker must appear once",
-            "drop the duplicated columns",
-        )
-    try:
-        values = returns.astype(float)
-    except (TypeError, ValueError) as error:
-        raise DataError(
-            "returns are not all numbers", "returns", str(error), "clean the price data"
-        ) from None
     infinite = values.columns[np.isinf(values.to_numpy()).any(axis=0)]
     if len(infinite):
         raise DataError(

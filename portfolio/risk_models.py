@@ -195,11 +195,7 @@ def ledoit_wolf_covariance(returns: pd.DataFrame, frequency: str = "daily") -> p
         Tickers x tickers, fraction^2/year: ``LedoitWolf(assume_centered=False)
         .fit(returns).covariance_`` times the periods per year.
     """
-    scale = periods_per_year(frequency)
-    returns = _complete_returns(returns, "ledoit_wolf_covariance")
-    estimator = LedoitWolf(assume_centered=False, store_precision=False)
-    matrix = estimator.fit(returns.to_numpy()).covariance_
-    return _labelled(matrix * scale, returns.columns)
+    return _sklearn_covariance(LedoitWolf, returns, frequency, "ledoit_wolf_covariance")
 
 
 def oas_covariance(returns: pd.DataFrame, frequency: str = "daily") -> pd.DataFrame:
@@ -218,10 +214,16 @@ def oas_covariance(returns: pd.DataFrame, frequency: str = "daily") -> pd.DataFr
         Tickers x tickers, fraction^2/year: ``OAS(assume_centered=False)
         .fit(returns).covariance_`` times the periods per year.
     """
+    return _sklearn_covariance(OAS, returns, frequency, "oas_covariance")
+
+
+def _sklearn_covariance(estimator: type, returns: pd.DataFrame, frequency: str,
+                        function: str) -> pd.DataFrame:
+    """Fit a scikit-learn covariance estimator (no precision matrix) and annualise it."""
     scale = periods_per_year(frequency)
-    returns = _complete_returns(returns, "oas_covariance")
-    matrix = OAS(assume_centered=False, store_precision=False).fit(returns.to_numpy()).covariance_
-    return _labelled(matrix * scale, returns.columns)
+    returns = _complete_returns(returns, function)
+    fitted = estimator(assume_centered=False, store_precision=False).fit(returns.to_numpy())
+    return _labelled(fitted.covariance_ * scale, returns.columns)
 
 
 def ewma_covariance(
