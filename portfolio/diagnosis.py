@@ -363,8 +363,8 @@ class _Box:
 
 
 def _box(problem: PortfolioProblem) -> _Box:
-    upper = np.asarray(problem.data.upper.value, dtype=float)
-    lower = np.asarray(problem.data.lower.value, dtype=float)
+    upper = np.asarray(problem.upper_bounds, dtype=float)
+    lower = np.asarray(problem.lower_bounds, dtype=float)
     return _Box(tuple(problem.tickers), upper, lower, float(problem.budget),
                 float(problem.cash_floor), tuple(problem.constraints), _structure(problem))
 
@@ -645,8 +645,9 @@ def arithmetic_diagnosis(problem: PortfolioProblem) -> Diagnosis | None:
     members' caps, a cap below the members' floors or below what the other names cannot
     absorb, a theme cap below the least exposure); the floors of pairwise-disjoint
     groups summing above the budget; the minimal turnover (:func:`minimum_turnover`)
-    above a turnover cap. Uses the Parameter values of ``problem.data`` (availability
-    included), so it must run after the data are set. Cost: O(rows x names), no solver.
+    above a turnover cap. Uses the problem's bounds of the current solve
+    (:attr:`PortfolioProblem.upper_bounds`, availability included), so it must run after
+    the data are set. Cost: O(rows x names), no solver.
     """
     box = _box(problem)
     diagnosis = _check_name_bounds(box) or _check_budget(box) or _check_floor_under_cap(box)

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearQP", "supports"]
+__all__ = ["LinearQP", "linear_rows", "supports"]
 
 OSQP_SETTINGS = {
     "verbose": False,
     "eps_abs": 1e-8,
     "eps_rel": 1e-8,
-    "polish": True,
+    "polishing": True,
     "max_iter": 20_000,
     "warm_starting": True,
 }
@@ -42,6 +42,47 @@ def supports(objective: Any, limits: Sequence[Any]) -> bool:
 
     return type(objective) is MinVariance and all(
         isinstance(item, _LinearRow | L2Regularization) for item in limits
+    )
+
+
+def linear_rows(
+    tickers: Sequence[str], limits: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The general rows ``row_low <= G w <= row_high`` of linear limits, and the L2 weight.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Order of the weight vector (n names).
+    limits : sequence
+        Linear limit objects (``linear_form``) and L2 penalties. A cash floor is left out:
+        it is the budget ``sum(w) = 1 - floor`` that every backend adds itself (a duplicate
+        row would make the optimality system singular).
+
+    Returns
+    -------
+    rows : ndarray, shape (k, n)
+    row_low, row_high : ndarray, shape (k,)
+        Bounds of the rows (fractions; -inf / inf when one-sided).
+    gamma : float
+        Sum of the L2 penalty weights.
+    """
+    from portfolio.constraints import CashFloor, L2Regularization
+
+    gamma = sum(item.gamma for item in limits if isinstance(item, L2Regularization))
+    rows, low, high = [], [], []
+    for item in limits:
+        if isinstance(item, L2Regularization | CashFloor):
+            continue
+        loadings, offset, bound, sense = item.linear_form(tickers)
+        rows.append(loadings)
+        low.append(bound - offset if sense == ">=" else -np.inf)
+        high.append(bound - offset if sense == "<=" else np.inf)
+    return (
+        np.array(rows, dtype=float).reshape(len(rows), len(tickers)),
+        np.array(low, dtype=float),
+        np.array(high, dtype=float),
+        float(gamma),
     )
 
 
@@ -59,24 +100,12 @@ class LinearQP:
     """
 
     def __init__(self, tickers: Sequence[str], budget: float, limits: Sequence[Any]) -> None:
-        from portfolio.constraints import CashFloor, L2Regularization
-
         n = len(tickers)
         self.n = n
-        self.gamma = sum(item.gamma for item in limits if isinstance(item, L2Regularization))
-        rows, lower, upper = [np.ones(n)], [budget], [budget]
-        for item in limits:
-            if isinstance(item, L2Regularization | CashFloor):
-                # A cash floor is already the budget equality (budget = 1 - floor); the
-                # duplicate row would make polish's KKT system singular.
-                continue
-            loadings, offset, bound, sense = item.linear_form(tickers)
-            rows.append(loadings)
-            lower.append(bound - offset if sense == ">=" else -np.inf)
-            upper.append(bound - offset if sense == "<=" else np.inf)
-        self._rows = np.array(rows)
-        self._row_lower = np.array(lower, dtype=float)
-        self._row_upper = np.array(upper, dtype=float)
+        rows, row_low, row_high, self.gamma = linear_rows(tickers, limits)
+        self._rows = np.vstack([np.ones(n), rows])
+        self._row_lower = np.concatenate([[budget], row_low])
+        self._row_upper = np.concatenate([[budget], row_high])
         self._A = sp.vstack([sp.csc_matrix(self._rows), sp.identity(n, format="csc")],
                             format="csc")
         # Upper triangle of a dense n x n matrix in CSC order (column by column).

@@ -16,7 +16,12 @@ the factor form (see ``benchmarks/RESULTS.md``).
 
 Solver policy
 -------------
-``solver="auto"`` runs Clarabel, then OSQP (only for problems cvxpy recognises as QPs),
+Minimum variance with only linear limits (the backtests' and the walk-forward's problem)
+first goes through two fast paths built once: a dense active-set method
+(:mod:`portfolio.active_set`, warm-started, every answer KKT-certified) and, when it cannot
+certify an answer, OSQP set up once and updated in place (:mod:`portfolio.linear_qp`,
+accepted only when polished). The cvxpy Parameters are only filled when neither answers.
+Otherwise ``solver="auto"`` runs Clarabel, then OSQP (only for problems cvxpy recognises as QPs),
 then SCS; a solver that raises, or returns an inaccurate or unbounded status, is recorded in
 :attr:`SolveInfo.fallbacks` as ``"SOLVER: reason"`` and the next one runs. An inaccurate
 answer is returned only when no later solver does better. Clarabel comes first for QPs too:
@@ -41,6 +46,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from portfolio.active_set import ActiveSetQP
 from portfolio.constraints import (
     CASH,
     CashFloor,
@@ -103,8 +109,11 @@ class Allocation:
         Annualised volatility (fraction).
     solve : SolveInfo
         Solver, status, time and objective value.
+    constraints : tuple
+        The limit and penalty objects of the problem.
     limits : tuple of LimitCheck
-        Every limit row evaluated at the solution.
+        Every limit row evaluated at the solution (computed on first use: a walk-forward
+        that never reads it does not pay for it).
     binding : tuple of str
         Labels of the limit rows that hold with equality.
     """
@@ -114,8 +123,20 @@ class Allocation:
     expected_return: float | None
     volatility: float
     solve: SolveInfo
-    limits: tuple[LimitCheck, ...] = ()
-    binding: tuple[str, ...] = field(default=())
+    constraints: tuple[Any, ...] = field(default=(), repr=False)
+
+    @functools.cached_property
+    def limits(self) -> tuple[LimitCheck, ...]:
+        """Every limit row evaluated at the solution."""
+        risky = self.weights.drop(CASH)
+        return check_all(self.constraints, risky.to_numpy(), tuple(risky.index))
+
+    @functools.cached_property
+    def binding(self) -> tuple[str, ...]:
+        """Labels of the limit rows that hold with equality (to ``BINDING_TOLERANCE``)."""
+        return tuple(
+            row.name for row in self.limits if abs(row.value - row.limit) <= BINDING_TOLERANCE
+        )
 
     @property
     def risky_weights(self) -> pd.Series:
@@ -214,6 +235,7 @@ class PortfolioProblem:
     ) -> None:
         self.tickers = tuple(tickers)
         self._labels = pd.Index(self.tickers)
+        self._weight_labels = pd.Index([*self.tickers, CASH])
         self.constraints = tuple(constraints)
         self.solver = solver
         self.parametric = parametric
@@ -242,15 +264,23 @@ class PortfolioProblem:
             budget=self.budget,
             limits=tuple(others),
         )
-        self._linear_qp = (
-            LinearQP(self.tickers, self.budget, others)
-            if solver in ("auto", "OSQP") and supports_linear_qp(self.objective, others)
-            else None
+        fast = supports_linear_qp(self.objective, others)
+        # Fast paths tried in order before the cvxpy chain: (solver name, backend, label).
+        self._fast_paths: tuple[tuple[str, Any, str], ...] = (
+            (("ACTIVE_SET", ActiveSetQP(self.tickers, self.budget, others), "active set"),)
+            if fast and solver == "auto"
+            else ()
+        ) + (
+            (("OSQP", LinearQP(self.tickers, self.budget, others), "OSQP (warm-started)"),)
+            if fast and solver in ("auto", "OSQP")
+            else ()
         )
+        self._upper = self._upper_limits.copy()
+        self._lower = self._lower_limits.copy()
         # The cvxpy problem: built now when parametric, or on demand (every solve when not
         # parametric; only as a fallback when the linear-QP fast path applies).
         self._problem: cp.Problem | None = None
-        if parametric and self._linear_qp is None:
+        if parametric and not self._fast_paths:
             self._build()
 
     def _build(self) -> None:
@@ -268,14 +298,24 @@ class PortfolioProblem:
         self._problem = value
 
     # -- data ------------------------------------------------------------------------
-    def _set_data(
+    @property
+    def upper_bounds(self) -> np.ndarray:
+        """Per-name upper bounds of the last solve (caps, 0 for unavailable names), (n,)."""
+        return self._upper
+
+    @property
+    def lower_bounds(self) -> np.ndarray:
+        """Per-name lower bounds of the last solve (floors, 0 for unavailable names), (n,)."""
+        return self._lower
+
+    def _prepare(
         self,
         covariance: pd.DataFrame | np.ndarray,
         expected_returns: pd.Series | np.ndarray | None,
         available: Mapping[str, bool] | Sequence[bool] | None,
         extra: Mapping[str, Any],
-    ) -> np.ndarray:
-        """Set every Parameter; return the aligned covariance (n x n)."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Validate and align the data; set the bounds. Return (covariance, mu) as numpy."""
         unknown = sorted(set(extra) - set(self.objective.DATA))
         if unknown:
             from portfolio.config import did_you_mean
@@ -295,35 +335,46 @@ class PortfolioProblem:
                 "pass expected_returns= or choose an expected-return method in the config",
             )
         sigma = self._aligned_matrix(covariance)
-        factor, psd = _factor_and_psd(sigma)
-        self.data.factor.value = factor
-        self.data.mu.value = (
+        mu = (
             np.zeros(len(self.tickers))
             if expected_returns is None
             else self._aligned_vector(expected_returns, "expected returns")
         )
-        mask = np.ones(len(self.tickers), dtype=bool)
-        if available is not None:
-            mask = (
-                np.array([bool(available.get(t, False)) for t in self.tickers])
-                if isinstance(available, Mapping)
-                else np.asarray(available, dtype=bool)
+        if available is None:
+            self._upper, self._lower = self._upper_limits, self._lower_limits
+            return sigma, mu
+        mask = (
+            np.array([bool(available.get(t, False)) for t in self.tickers])
+            if isinstance(available, Mapping)
+            else np.asarray(available, dtype=bool)
+        )
+        if mask.shape != (len(self.tickers),):
+            raise InputError(
+                "available has the wrong length",
+                "available",
+                f"expected {len(self.tickers)} flags, got {mask.size}",
+                "pass a mapping ticker -> bool",
             )
-            if mask.shape != (len(self.tickers),):
-                raise InputError(
-                    "available has the wrong length",
-                    "available",
-                    f"expected {len(self.tickers)} flags, got {mask.size}",
-                    "pass a mapping ticker -> bool",
-                )
-        self.data.upper.value = np.where(mask, self._upper_limits, 0.0)
-        self.data.lower.value = np.where(mask, self._lower_limits, 0.0)
-        if not self.parametric and self._linear_qp is None:
-            # before set_data: build creates the objective's Parameters
+        self._upper = np.where(mask, self._upper_limits, 0.0)
+        self._lower = np.where(mask, self._lower_limits, 0.0)
+        return sigma, mu
+
+    def _fill_parameters(self, sigma: np.ndarray, mu: np.ndarray, extra: Mapping[str, Any]) -> None:
+        """Set every cvxpy Parameter (and build the problem when needed) for the chain."""
+        factor, psd = _factor_and_psd(sigma)
+        self.data.factor.value = factor
+        self.data.mu.value = mu
+        self.data.upper.value = self._upper
+        self.data.lower.value = self._lower
+        if not self.parametric:
             self.data = replace(self.data, covariance=psd)
+        if self._problem is None or not self.parametric:
+            # before set_data: build creates the objective's Parameters
             self._build()
         self.objective.set_data(self.data, **extra)
-        return sigma
+        if self.objective.needs_rebuild():
+            self._build()
+            self.objective.set_data(self.data, **extra)
 
     def _aligned_matrix(self, covariance: pd.DataFrame | np.ndarray) -> np.ndarray:
         n = len(self.tickers)
@@ -441,16 +492,20 @@ class PortfolioProblem:
             "try --solver SCS, relax the limits, or check the data for extreme values",
         )
 
-    def _solve_linear_qp(self, sigma: np.ndarray) -> tuple[Any, Any]:
-        """Try the warm-started OSQP path; return (weights, SolveInfo) or (None, reasons)."""
-        if self._linear_qp is None:
-            return None, ()
-        started = time.perf_counter()
-        risky = self._linear_qp.solve(sigma, self.data.lower.value, self.data.upper.value)
-        if risky is None:
-            return None, (f"OSQP (warm-started): {self._linear_qp.last_status or 'no polish'}",)
-        value = float(risky @ sigma @ risky + self._linear_qp.gamma * risky @ risky)
-        return risky, SolveInfo("OSQP", cp.OPTIMAL, time.perf_counter() - started, value)
+    def _solve_fast(self, sigma: np.ndarray) -> tuple[np.ndarray | None, Any]:
+        """Try the fast paths in order; return (weights, SolveInfo) or (None, reasons)."""
+        reasons: list[str] = []
+        for name, backend, label in self._fast_paths:
+            started = time.perf_counter()
+            risky = backend.solve(sigma, self._lower, self._upper)
+            if risky is None:
+                reasons.append(f"{label}: {backend.last_status or 'no answer'}")
+                continue
+            value = float(risky @ sigma @ risky + backend.gamma * risky @ risky)
+            info = SolveInfo(name, cp.OPTIMAL, time.perf_counter() - started, value,
+                             tuple(reasons))
+            return risky, info
+        return None, tuple(reasons)
 
     def _infeasible(self) -> InfeasibleError:
         from portfolio.diagnosis import diagnose_infeasible
@@ -492,33 +547,24 @@ class PortfolioProblem:
         """
         from portfolio.diagnosis import check_feasibility_arithmetic
 
-        sigma = self._set_data(covariance, expected_returns, available, extra)
-        if self.objective.needs_rebuild():
-            self.problem, self._weights_expr = self.objective.build(self.data)
+        sigma, mu = self._prepare(covariance, expected_returns, available, extra)
         check_feasibility_arithmetic(self)
-        self.objective.check_data(self.data)
-        risky, info = self._solve_linear_qp(sigma)
+        risky, info = self._solve_fast(sigma)
         if risky is None:
-            if self._problem is None or not self.parametric:
-                if not self.parametric:
-                    self.data = replace(self.data, covariance=_factor_and_psd(sigma)[1])
-                self._build()
-                self.objective.set_data(self.data, **extra)
+            self._fill_parameters(sigma, mu, extra)
+            self.objective.check_data(self.data)
             chain = self._solve_chain()
             info = replace(chain, fallbacks=(*info, *chain.fallbacks))
             risky = self.objective.weights(self.data)
         risky = np.where(np.abs(risky) < DUST, 0.0, risky)
         weights = pd.Series(
-            np.append(risky, _cash_weight(risky)), index=[*self.tickers, CASH], dtype=float
+            np.append(risky, _cash_weight(risky)), index=self._weight_labels, copy=False
         )
         volatility = float(np.sqrt(max(risky @ sigma @ risky, 0.0)))
-        mu = self.data.mu.value
         expected = None if expected_returns is None else float(mu @ risky)
-        limits = check_all(self.constraints, risky, self.tickers)
-        binding = tuple(
-            row.name for row in limits if abs(row.value - row.limit) <= BINDING_TOLERANCE
+        return Allocation(
+            weights, self.objective.name, expected, volatility, info, self.constraints
         )
-        return Allocation(weights, self.objective.name, expected, volatility, info, limits, binding)
 
     def limit_table(self, weights: pd.Series) -> tuple[LimitCheck, ...]:
         """Every limit row evaluated on ``weights``."""

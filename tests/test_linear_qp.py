@@ -1,4 +1,4 @@
-"""The warm-started OSQP path for linear min-variance against Clarabel through cvxpy."""
+"""The fast paths for linear min-variance (active set, warm-started OSQP) against Clarabel."""
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,14 @@ from portfolio.constraints import (
 )
 from portfolio.errors import InfeasibleError
 from portfolio.optimizer import PortfolioProblem
+
+# solver option -> the fast path that must answer, and the fallback reasons it may give
+FAST_PATHS = {
+    "auto": ("ACTIVE_SET", ()),
+    # OSQP's polish cannot settle a degenerate optimum (more active limits than names);
+    # the problem then falls back to the cvxpy chain, which must say why.
+    "OSQP": ("OSQP", ("OSQP (warm-started): solved, polish failed",)),
+}
 
 
 def covariance(n, seed):
@@ -49,10 +57,11 @@ def objective(weights, sigma, gamma=0.001):
     return w @ sigma.to_numpy() @ w + gamma * w @ w
 
 
+@pytest.mark.parametrize("solver", sorted(FAST_PATHS))
 @settings(max_examples=20, deadline=None)
 @given(n=st.integers(6, 40), seed=st.integers(0, 10_000))
-@example(n=6, seed=1922)  # degenerate optimum: polish fails, the cvxpy chain answers
-def test_fast_path_matches_clarabel(n, seed):
+@example(n=6, seed=1922)  # degenerate optimum: more active limits than free names
+def test_fast_path_matches_clarabel(solver, n, seed):
     tickers, sigma = covariance(n, seed)
     constraints = limits(tickers, seed)
     try:
@@ -61,24 +70,22 @@ def test_fast_path_matches_clarabel(n, seed):
         ).solve(sigma)
     except InfeasibleError:  # small universes can make the random limits conflict
         with pytest.raises(InfeasibleError):
-            PortfolioProblem(tickers, "min_variance", constraints).solve(sigma)
+            PortfolioProblem(tickers, "min_variance", constraints, solver=solver).solve(sigma)
         return
-    fast = PortfolioProblem(tickers, "min_variance", constraints).solve(sigma)
-    # OSQP's polish cannot settle a degenerate optimum (more active limits than names);
-    # the problem then falls back to the cvxpy chain, which must say why.
-    assert fast.solve.solver == "OSQP" or fast.solve.fallbacks == (
-        "OSQP (warm-started): solved, polish failed",
-    )
+    fast = PortfolioProblem(tickers, "min_variance", constraints, solver=solver).solve(sigma)
+    name, fallbacks = FAST_PATHS[solver]
+    assert fast.solve.solver == name or fast.solve.fallbacks == fallbacks
     gap = objective(fast.weights, sigma) - objective(reference.weights, sigma)
     assert gap <= 1e-6 * objective(reference.weights, sigma)
     assert np.abs(fast.weights - reference.weights).max() < 1e-4
     assert all(row.ok for row in check_all(constraints, fast.weights, tickers))
 
 
-def test_resolves_with_new_data_and_masks_equal_fresh_clarabel_solves():
+@pytest.mark.parametrize("solver", sorted(FAST_PATHS))
+def test_resolves_with_new_data_and_masks_equal_fresh_clarabel_solves(solver):
     tickers, _ = covariance(30, 0)
     constraints = limits(tickers, 0)
-    problem = PortfolioProblem(tickers, "min_variance", constraints)
+    problem = PortfolioProblem(tickers, "min_variance", constraints, solver=solver)
     for step in range(8):
         _, sigma = covariance(30, step)
         available = {t: not (step % 3 == 0 and t in tickers[5:8]) for t in tickers}
@@ -86,7 +93,7 @@ def test_resolves_with_new_data_and_masks_equal_fresh_clarabel_solves():
         reference = PortfolioProblem(
             tickers, "min_variance", constraints, solver="CLARABEL"
         ).solve(sigma, available=available)
-        assert fast.solve.solver == "OSQP"
+        assert fast.solve.solver == FAST_PATHS[solver][0]
         np.testing.assert_allclose(fast.weights, reference.weights, atol=1e-5)
         if step % 3 == 0:
             assert (fast.weights[tickers[5:8]] == 0).all()
@@ -102,14 +109,21 @@ def test_infeasible_limits_still_get_the_diagnosis():
     assert error.value.conflicts
 
 
-def test_a_failed_fast_solve_falls_back_to_the_cvxpy_chain(monkeypatch):
+def test_failed_fast_paths_fall_back_in_order_and_say_why(monkeypatch):
     tickers, sigma = covariance(10, 2)
     problem = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.3)])
-    monkeypatch.setattr(problem._linear_qp, "solve", lambda *args: None)
-    problem._linear_qp.last_status = "maximum iterations reached"
+    (_, active_set, _), (_, osqp, _) = problem._fast_paths
+    monkeypatch.setattr(active_set, "solve", lambda *args: None)
+    active_set.last_status = "no optimum after 200 iterations"
+    assert problem.solve(sigma).solve.fallbacks == (
+        "active set: no optimum after 200 iterations",
+    )
+    monkeypatch.setattr(osqp, "solve", lambda *args: None)
+    osqp.last_status = "maximum iterations reached"
     allocation = problem.solve(sigma)
     assert allocation.solve.solver == "CLARABEL"
     assert allocation.solve.fallbacks == (
+        "active set: no optimum after 200 iterations",
         "OSQP (warm-started): maximum iterations reached",
     )
 
@@ -119,5 +133,6 @@ def test_problems_outside_the_fast_path_use_the_chain():
     current = dict.fromkeys(tickers, 1 / 8)
     limits_with_turnover = [MaxWeight(0.3), MaxTurnover(0.5, current)]
     turnover = PortfolioProblem(tickers, "min_variance", limits_with_turnover)
-    assert turnover._linear_qp is None
+    assert turnover._fast_paths == ()
     assert turnover.solve(sigma).solve.solver == "CLARABEL"
+    assert PortfolioProblem(tickers, "min_variance", solver="SCS")._fast_paths == ()

@@ -82,8 +82,8 @@ def test_auto_uses_clarabel_and_skips_osqp_for_conic_problems():
     tickers, _, covariance, _ = _market(10)
     qp = PortfolioProblem(tickers, "min_variance")
     assert qp._chain() == SOLVER_CHAIN == ("CLARABEL", "OSQP", "SCS")
-    # Linear min-variance is served by the warm-started OSQP path (tests/test_linear_qp.py).
-    assert qp.solve(covariance).solve.solver == "OSQP"
+    # Linear min-variance is served by the active-set fast path (tests/test_linear_qp.py).
+    assert qp.solve(covariance).solve.solver == "ACTIVE_SET"
     assert PortfolioProblem(tickers, "min_variance", solver="CLARABEL").solve(
         covariance).solve.solver == "CLARABEL"
     conic = PortfolioProblem(tickers, "risk_parity")
@@ -96,9 +96,10 @@ def test_auto_uses_clarabel_and_skips_osqp_for_conic_problems():
 def _patch(problem: PortfolioProblem, behaviour: dict[str, str]) -> None:
     """Make solvers raise ('raise') or report an inaccurate status ('inaccurate').
 
-    The warm-started OSQP fast path is switched off so that the cvxpy chain runs.
+    The fast paths (active set, warm-started OSQP) are switched off so that the cvxpy
+    chain runs.
     """
-    problem._linear_qp = None
+    problem._fast_paths = ()
     original = problem.problem.solve
 
     def solve(*, solver, **options):
@@ -171,7 +172,7 @@ def test_solve_info_records_solver_status_time_and_objective():
         problem = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.15)], solver=solver)
         allocation = problem.solve(covariance)
         info = allocation.solve
-        expected = "OSQP" if solver == "auto" else "CLARABEL"
+        expected = "ACTIVE_SET" if solver == "auto" else "CLARABEL"
         assert (info.solver, info.status, info.fallbacks) == (expected, cp.OPTIMAL, ())
         assert info.seconds > 0
         w = allocation.risky_weights.to_numpy()
