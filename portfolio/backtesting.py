@@ -940,13 +940,28 @@ def _build_market(
 class _Inputs:
     """Estimates at one date for the full universe (unavailable names as placeholders)."""
 
-    covariance: pd.DataFrame
+    covariance: pd.DataFrame | np.ndarray  # (n, n) in universe order, annual
     expected_returns: pd.Series | None
     risk_inputs: Any  # portfolio.workflows.RiskInputs for the objective's extra data
 
 
+# Objective data that needs the returns table (the numpy fast path has none).
+_RETURNS_DATA = frozenset({"scenarios", "returns", "benchmark_returns", "target_weights"})
+_BLOCK_METHODS = frozenset({"sample", "ledoit_wolf", "oas", "ewma"})
+
+
 class _Estimator:
-    """Risk inputs from the returns strictly before a date, cached across strategies."""
+    """Risk inputs from the returns strictly before a date, cached across strategies.
+
+    With daily returns, the returns of the whole history are computed once: a daily
+    return depends only on its own two prices, so a window's returns are a slice of them.
+    When the names available at a date all have complete returns in the window (the
+    usual case), the covariance is estimated on that numpy slice directly
+    (:func:`portfolio.risk_models.complete_covariance`), which gives the same matrix as
+    :func:`portfolio.risk_models.covariance` on the window without its table handling.
+    Ragged windows, factor models and estimates that need expected returns or the
+    returns table go through the general path.
+    """
 
     def __init__(self, config: BacktestConfig, market: _Market) -> None:
         self.config = config
@@ -954,19 +969,63 @@ class _Estimator:
         self._returns: dict[int, pd.DataFrame] = {}
         self._covariances: dict[tuple, Any] = {}
         self._means: dict[tuple, pd.Series] = {}
+        self._daily: pd.DataFrame | None = None
+        if config.base.risk.frequency == "daily":
+            from portfolio.returns import to_returns
+
+            try:
+                self._daily = to_returns(market.prices).reindex(market.dates)
+            except DataError:  # a bad price: the window path reports it at its date
+                self._daily = None
+        if self._daily is not None:
+            self._daily_values = self._daily.to_numpy()
+            position = {t: k for k, t in enumerate(self._daily.columns)}
+            self._universe = np.array([position[t] for t in market.tickers], dtype=int)
+
+    def _window_rows(self, i: int) -> slice:
+        """Rows of the daily returns of the ``lookback_days + 1`` prices before row ``i``."""
+        return slice(max(1, i - self.config.lookback_days), i)
 
     def returns(self, i: int) -> pd.DataFrame:
         """Returns of the ``lookback_days + 1`` price rows strictly before row ``i``."""
         if i not in self._returns:
-            from portfolio.returns import to_returns
+            if self._daily is not None:
+                window = self._daily.iloc[self._window_rows(i)].dropna(how="all")
+            else:
+                from portfolio.returns import to_returns
 
-            window = self.market.prices.iloc[max(0, i - self.config.lookback_days - 1): i]
-            self._returns = {i: to_returns(window, frequency=self.config.base.risk.frequency)}
+                prices = self.market.prices.iloc[max(0, i - self.config.lookback_days - 1): i]
+                window = to_returns(prices, frequency=self.config.base.risk.frequency)
+            self._returns = {i: window}
         return self._returns[i]
 
+    def _complete_covariance(self, i: int, available: np.ndarray, method: str
+                             ) -> np.ndarray | None:
+        """The padded covariance from the numpy slice, or None when the window is ragged."""
+        from portfolio.risk_models import complete_covariance, is_psd
+
+        risk = self.config.base.risk
+        if self._daily is None or method not in _BLOCK_METHODS:
+            return None
+        window = self._daily_values[self._window_rows(i)][:, self._universe[available]]
+        if len(window) < max(2, risk.min_observations) or np.isnan(window).any():
+            return None
+        block = complete_covariance(method, window, "daily", risk.half_life)
+        if not is_psd(block):
+            return None  # the general path repairs it and says so
+        chosen = np.flatnonzero(available)
+        padded = np.zeros((available.size, available.size))
+        padded[np.ix_(chosen, chosen)] = block
+        missing = np.flatnonzero(~available)
+        padded[missing, missing] = np.max(np.diag(block))
+        return padded
+
     def inputs(self, i: int, available: np.ndarray, spec: StrategySpec, rf: float,
-               needs_returns: bool) -> _Inputs:
-        """Covariance (and expected returns when ``needs_returns``) for row ``i``."""
+               needs_returns: bool, data: Sequence[str] = ()) -> _Inputs:
+        """Covariance (and expected returns when ``needs_returns``) for row ``i``.
+
+        ``data`` names the objective data the strategy needs (``Objective.DATA``).
+        """
         from portfolio.workflows import RiskInputs
 
         tickers = list(self.market.tickers)
@@ -974,6 +1033,16 @@ class _Estimator:
         if not names:
             raise DataError("no name is available", str(self.market.dates[i].date()),
                             "no ticker has enough history yet", "use a later start")
+        if not needs_returns and not _RETURNS_DATA.intersection(data):
+            key = (i, names, spec.covariance, "complete")
+            if key not in self._covariances:
+                self._covariances = {key: self._complete_covariance(
+                    i, available, spec.covariance)} | {
+                    k: v for k, v in self._covariances.items() if k[0] == i}
+            if self._covariances[key] is not None:
+                return _Inputs(self._covariances[key], None, RiskInputs(
+                    returns=None, covariance=None, expected_returns=None,
+                    risk_free_rate=rf, available=names))
         returns = self.returns(i)
         estimate = self._covariance(i, names, spec.covariance, returns)
         mu = None
@@ -1061,16 +1130,18 @@ class _Optimized:
         from portfolio.workflows import _objective_data
 
         rf = float(market.cash_rate.iloc[i])
-        needs_returns = getattr(self.problem.objective, "NEEDS_EXPECTED_RETURNS", False)
-        inputs = self.estimator.inputs(i, available, self.spec, rf, needs_returns)
+        objective = self.problem.objective
+        needs_returns = getattr(objective, "NEEDS_EXPECTED_RETURNS", False)
+        inputs = self.estimator.inputs(i, available, self.spec, rf, needs_returns,
+                                       objective.DATA)
         extra = _objective_data(self.config.base, self.spec.objective, inputs.risk_inputs)
         mu = inputs.expected_returns
-        # Both inputs are labelled in the problem's ticker order; plain arrays skip the
-        # optimiser's re-alignment on every solve.
+        # Both inputs are in the problem's ticker order (the universe's); plain arrays
+        # skip the optimiser's re-alignment on every solve.
         allocation = self.problem.solve(
-            inputs.covariance.to_numpy(), None if mu is None else mu.to_numpy(),
-            available=available, **extra)
-        weights = allocation.weights.reindex(list(market.tickers)).to_numpy(dtype=float)
+            np.asarray(inputs.covariance, dtype=float),
+            None if mu is None else mu.to_numpy(), available=available, **extra)
+        weights = allocation.weights.to_numpy(dtype=float)[:-1]  # universe order, then CASH
         return weights, allocation.solve.solver
 
 
@@ -1205,6 +1276,22 @@ class _Book:
         self.daily[j, :-1] = self.values / total
         self.daily[j, -1] = self.cash / total
 
+    def drift(self, start: int, stop: int) -> None:
+        """Days ``first + start .. first + stop - 1`` without a rebalance, in one pass.
+
+        The same products as :meth:`step` day by day (a running product starting from
+        today's positions), so the values are identical; only the Python loop is gone.
+        """
+        market, i = self.market, self.first + start
+        values = np.cumprod(np.vstack([self.values, market.growth[i: i + stop - start]]), axis=0)
+        cash = np.cumprod(np.append(self.cash, market.cash_growth[i: i + stop - start]))
+        values, cash = values[1:], cash[1:]
+        totals = values.sum(axis=1) + cash
+        self.equity[start:stop] = totals
+        self.daily[start:stop, :-1] = values / totals[:, None]
+        self.daily[start:stop, -1] = cash / totals
+        self.values, self.cash = values[-1].copy(), float(cash[-1])
+
     def _execute(self, i: int, date: pd.Timestamp, weights: np.ndarray, reason: str) -> None:
         before = float(self.values.sum() + self.cash)
         old_cash = self.cash
@@ -1330,7 +1417,7 @@ def backtest(
     scheduled = np.zeros(len(mkt.dates), dtype=bool)
     if config.rebalance != "drift":
         chosen = set(walk_forward_dates(mkt.dates, dates[0], dates[-1], config.rebalance))
-        scheduled = np.array([d in chosen for d in mkt.dates])
+        scheduled = mkt.dates.isin(list(chosen))
 
     benchmark_prices = prices[list(config.benchmarks)].ffill().loc[dates]
     unpriced = [b for b in config.benchmarks if not np.isfinite(benchmark_prices[b].iloc[0])]
@@ -1348,11 +1435,23 @@ def backtest(
     estimator = _Estimator(config, mkt)
     books = [_Book(spec, _rule(spec, config, estimator), config, mkt, first, last)
              for spec in config.strategies]
-    for j in range(len(dates)):
+    # A calendar schedule trades only on its dates (and at inception): the days between
+    # two of them drift in one vectorised pass. A drift band checks every day.
+    upcoming = np.flatnonzero(scheduled[first: last + 1])
+    j = reported = 0
+    while j < len(dates):
         for book in books:
             book.step(j, bool(scheduled[first + j]))
-        if on_progress is not None and ((j + 1) % 21 == 0 or j + 1 == len(dates)):
-            on_progress(j + 1, len(dates))
+        j += 1
+        if config.rebalance != "drift" and j < len(dates):
+            later = upcoming[upcoming >= j]
+            stop = int(later[0]) if later.size else len(dates)
+            for book in books:
+                book.drift(j, stop)
+            j = stop
+        if on_progress is not None and (j - reported >= 21 or j == len(dates)):
+            on_progress(j, len(dates))
+            reported = j
     results = {book.spec.name: book.result(lead_returns) for book in books}
 
     solvers: Counter[str] = Counter()

@@ -19,6 +19,8 @@ import portfolio.optimizer
 from portfolio import metrics as metrics_module
 from portfolio.backtesting import (
     BacktestResult,
+    _Book,
+    _Estimator,
     backtest,
     load_backtest,
     parse_backtest,
@@ -350,6 +352,49 @@ def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, mon
     assert minvar.daily_weights.loc[: minvar.failures[-1].date, "CASH"].eq(1.0).all()
     assert minvar.metrics.failures == len(minvar.failures)
     assert sum(minvar.solvers.values()) == len(minvar.weights)
+
+
+def test_vectorised_drift_between_rebalances_equals_stepping_day_by_day(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    strategies = [EQUAL, HOLD, MINVAR, POLICY]
+    keys = {"start": "2021-03-15", "cost_bps": 10.0, "min_fee": 1.0, "cash_yield": 0.04}
+    fast = run(folder, prices, strategies, **keys)
+
+    def day_by_day(self, start, stop):
+        for j in range(start, stop):
+            self.step(j, False)
+
+    monkeypatch.setattr(_Book, "drift", day_by_day)
+    slow = run(folder, prices, strategies, **keys)
+    for name, strategy in fast.strategies.items():
+        pd.testing.assert_series_equal(strategy.equity, slow.strategies[name].equity,
+                                       rtol=1e-13)
+        pd.testing.assert_frame_equal(strategy.daily_weights,
+                                      slow.strategies[name].daily_weights, rtol=1e-13)
+
+
+def test_the_numpy_covariance_path_gives_the_general_paths_weights(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    prices.loc[: prices.index[159], "EEE"] = np.nan  # ragged windows after EEE lists
+    strategies = [MINVAR, POLICY, {"name": "rp", "kind": "risk_parity"}]
+    used = []
+    original = _Estimator._complete_covariance
+
+    def recording(self, *args):
+        matrix = original(self, *args)
+        used.append(matrix is not None)
+        return matrix
+
+    monkeypatch.setattr(_Estimator, "_complete_covariance", recording)
+    fast = run(folder, prices, strategies, start="2021-03-15", rebalance="weekly",
+               min_history_days=20)
+    assert any(used) and not all(used)  # both paths ran
+    monkeypatch.setattr(_Estimator, "_complete_covariance", lambda self, *args: None)
+    general = run(folder, prices, strategies, start="2021-03-15", rebalance="weekly",
+                  min_history_days=20)
+    for name, strategy in fast.strategies.items():
+        pd.testing.assert_frame_equal(strategy.weights, general.strategies[name].weights,
+                                      rtol=0, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- metrics
