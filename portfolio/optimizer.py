@@ -277,6 +277,7 @@ class PortfolioProblem:
         )
         self._upper = self._upper_limits.copy()
         self._lower = self._lower_limits.copy()
+        self._checked_bounds: tuple[bytes, bytes] | None = None
         # The cvxpy problem: built now when parametric, or on demand (every solve when not
         # parametric; only as a fallback when the linear-QP fast path applies).
         self._problem: cp.Problem | None = None
@@ -545,18 +546,7 @@ class PortfolioProblem:
         SolverError
             Every solver of the chain failed.
         """
-        from portfolio.diagnosis import check_feasibility_arithmetic
-
-        sigma, mu = self._prepare(covariance, expected_returns, available, extra)
-        check_feasibility_arithmetic(self)
-        risky, info = self._solve_fast(sigma)
-        if risky is None:
-            self._fill_parameters(sigma, mu, extra)
-            self.objective.check_data(self.data)
-            chain = self._solve_chain()
-            info = replace(chain, fallbacks=(*info, *chain.fallbacks))
-            risky = self.objective.weights(self.data)
-        risky = np.where(np.abs(risky) < DUST, 0.0, risky)
+        risky, info, sigma, mu = self._solve(covariance, expected_returns, available, extra)
         weights = pd.Series(
             np.append(risky, _cash_weight(risky)), index=self._weight_labels, copy=False
         )
@@ -565,6 +555,46 @@ class PortfolioProblem:
         return Allocation(
             weights, self.objective.name, expected, volatility, info, self.constraints
         )
+
+    def solve_weights(
+        self,
+        covariance: pd.DataFrame | np.ndarray,
+        expected_returns: pd.Series | np.ndarray | None = None,
+        *,
+        available: Mapping[str, bool] | Sequence[bool] | None = None,
+        **extra: Any,
+    ) -> tuple[np.ndarray, SolveInfo]:
+        """:meth:`solve` without the :class:`Allocation`: for loops that need only weights.
+
+        Same parameters and errors as :meth:`solve`.
+
+        Returns
+        -------
+        risky : ndarray, shape (n,)
+            Weights in ticker order (fractions; cash is ``1 - risky.sum()``).
+        info : SolveInfo
+        """
+        return self._solve(covariance, expected_returns, available, extra)[:2]
+
+    def _solve(self, covariance, expected_returns, available, extra):
+        """Risky weights, SolveInfo and the aligned covariance and expected returns."""
+        from portfolio.diagnosis import check_feasibility_arithmetic
+
+        sigma, mu = self._prepare(covariance, expected_returns, available, extra)
+        # The arithmetic checks depend only on the limits and the bounds: a re-solve with
+        # the bounds of the last passed check skips them.
+        bounds = (self._upper.tobytes(), self._lower.tobytes())
+        if bounds != self._checked_bounds:
+            check_feasibility_arithmetic(self)
+            self._checked_bounds = bounds
+        risky, info = self._solve_fast(sigma)
+        if risky is None:
+            self._fill_parameters(sigma, mu, extra)
+            self.objective.check_data(self.data)
+            chain = self._solve_chain()
+            info = replace(chain, fallbacks=(*info, *chain.fallbacks))
+            risky = self.objective.weights(self.data)
+        return np.where(np.abs(risky) < DUST, 0.0, risky), info, sigma, mu
 
     def limit_table(self, weights: pd.Series) -> tuple[LimitCheck, ...]:
         """Every limit row evaluated on ``weights``."""
