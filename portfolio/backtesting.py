@@ -60,6 +60,7 @@ unusable data at that date) keeps the positions as they are and is recorded in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import time
@@ -446,13 +447,13 @@ def _parse_strategy(item: Table, base: Config) -> StrategySpec:
 # =========================================================================== schedule
 
 
-def _period_key(date: pd.Timestamp, schedule: str) -> tuple[int, int]:
+def _period_keys(index: pd.DatetimeIndex, schedule: str) -> np.ndarray:
+    """An integer per date, equal within one ISO week / calendar month / quarter."""
     if schedule == "weekly":
-        iso = date.isocalendar()
-        return iso[0], iso[1]
-    if schedule == "monthly":
-        return date.year, date.month
-    return date.year, (date.month - 1) // 3
+        iso = index.isocalendar()
+        return iso["year"].to_numpy(dtype=np.int64) * 100 + iso["week"].to_numpy(dtype=np.int64)
+    months = index.year.to_numpy(dtype=np.int64) * 12 + index.month.to_numpy(dtype=np.int64) - 1
+    return months if schedule == "monthly" else months // 3
 
 
 def walk_forward_dates(
@@ -489,19 +490,19 @@ def walk_forward_dates(
         raise ConfigError(f"unknown schedule '{schedule}'", "rebalance",
                           f"must be one of {', '.join(SCHEDULES)}",
                           did_you_mean(schedule, SCHEDULES) or "use monthly")
-    first = pd.Timestamp(start) if start is not None else None
-    last = pd.Timestamp(end) if end is not None else None
-    previous_key = None
-    started = False
-    for date in index:
-        key = None if schedule == "drift" else _period_key(date, schedule)
-        in_range = (first is None or date >= first) and (last is None or date <= last)
-        if last is not None and date > last:
-            return
-        if in_range and (not started or schedule == "drift" or key != previous_key):
-            started = True
-            yield date
-        previous_key = key
+    in_range = np.ones(len(index), dtype=bool)
+    if start is not None:
+        in_range &= index >= pd.Timestamp(start)
+    if end is not None:
+        in_range &= index <= pd.Timestamp(end)
+    chosen = in_range.copy()
+    if schedule != "drift":
+        keys = _period_keys(index, schedule)
+        chosen &= np.concatenate([[True], keys[1:] != keys[:-1]])  # a period's first day
+        inside = np.flatnonzero(in_range)
+        if inside.size:
+            chosen[inside[0]] = True  # the inception
+    yield from index[chosen]
 
 
 # =========================================================================== results
@@ -736,8 +737,9 @@ def performance_metrics(
     costs = costs if costs is not None else pd.Series(dtype=float)
     after_inception = turnover.iloc[1:]
     pre_trade_value = equity.reindex(costs.index) + costs
+    growth_rate = metrics.cagr(returns)
     return PerformanceMetrics(
-        cagr=metrics.cagr(returns),
+        cagr=growth_rate,
         volatility=metrics.annualized_volatility(returns),
         sharpe=metrics.sharpe(returns, risk_free),
         sortino=metrics.sortino(returns, risk_free),
@@ -745,7 +747,7 @@ def performance_metrics(
         drawdown_peak=drawdown.peak,
         drawdown_trough=drawdown.trough,
         drawdown_recovery=drawdown.recovery,
-        calmar=metrics.calmar(returns),
+        calmar=metrics.calmar_ratio(growth_rate, drawdown.depth),
         turnover=float(after_inception.mean()) if len(after_inception) else 0.0,
         annual_turnover=float(after_inception.sum()) / years,
         cost_drag=float((costs / pre_trade_value).sum()) / years if len(costs) else 0.0,
@@ -1138,11 +1140,10 @@ class _Optimized:
         mu = inputs.expected_returns
         # Both inputs are in the problem's ticker order (the universe's); plain arrays
         # skip the optimiser's re-alignment on every solve.
-        allocation = self.problem.solve(
+        weights, info = self.problem.solve_weights(
             np.asarray(inputs.covariance, dtype=float),
             None if mu is None else mu.to_numpy(), available=available, **extra)
-        weights = allocation.weights.to_numpy(dtype=float)[:-1]  # universe order, then CASH
-        return weights, allocation.solve.solver
+        return weights, info.solver
 
 
 def _limit_objects(base: Config, use_limits: str) -> tuple[Any, ...]:
@@ -1356,6 +1357,13 @@ def _frame_hash(prices: pd.DataFrame) -> str:
 
 
 def _versions() -> dict[str, str]:
+    """A copy of :func:`_installed_versions` for one manifest."""
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    """Versions of Python and the packages of the run (looked up once per process)."""
     import platform
     from importlib import metadata
 

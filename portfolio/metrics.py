@@ -38,6 +38,7 @@ __all__ = [
     "beta",
     "cagr",
     "calmar",
+    "calmar_ratio",
     "effective_number_of_bets",
     "effective_number_of_names",
     "hhi",
@@ -451,6 +452,11 @@ def calmar(returns, frequency: str = "daily") -> float:
     """
     growth_rate = cagr(returns, frequency)
     depth = max_drawdown(_clean_series(returns, "calmar"), kind="returns").depth
+    return calmar_ratio(growth_rate, depth)
+
+
+def calmar_ratio(growth_rate: float, depth: float) -> float:
+    """:func:`calmar` from a CAGR and a drawdown depth already computed (fractions)."""
     if depth == 0:
         return float("inf") if growth_rate > 0 else float("nan")
     return growth_rate / depth

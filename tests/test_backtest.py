@@ -130,6 +130,10 @@ def test_walk_forward_dates_take_the_first_trading_day_of_each_period():
     weekly = list(walk_forward_dates(index, "2024-03-06", "2024-03-31", "weekly"))
     assert weekly == [pd.Timestamp(d) for d in
                       ("2024-03-06", "2024-03-11", "2024-03-18", "2024-03-25")]
+    # ISO week 1 of 2025 starts on Monday 2024-12-30: one rebalance for that week
+    turn = pd.bdate_range("2024-12-16", "2025-01-10")
+    assert list(walk_forward_dates(turn, "2024-12-18", None, "weekly")) == [
+        pd.Timestamp(d) for d in ("2024-12-18", "2024-12-23", "2024-12-30", "2025-01-06")]
     drift = list(walk_forward_dates(index, "2024-03-06", "2024-03-12", "drift"))
     assert drift == list(index[(index >= "2024-03-06") & (index <= "2024-03-12")])
     with pytest.raises(ConfigError, match=r"(?i)did you mean 'monthly'"):
