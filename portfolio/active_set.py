@@ -328,16 +328,14 @@ class ActiveSetQP:
     def _primal_violation(
         self, weights: np.ndarray, lower: np.ndarray, upper: np.ndarray
     ) -> float:
-        values = self._rows @ weights
-        return float(
-            max(
-                abs(weights.sum() - self.budget),
-                np.max(lower - weights, initial=0.0),
-                np.max(weights - upper, initial=0.0),
-                np.max(values - self._row_high, initial=0.0),
-                np.max(self._row_low - values, initial=0.0),
-            )
+        violation = max(
+            abs(weights.sum() - self.budget), (lower - weights).max(), (weights - upper).max()
         )
+        if self._rows.shape[0]:
+            values = self._rows @ weights
+            violation = max(violation, (values - self._row_high).max(),
+                            (self._row_low - values).max())
+        return max(float(violation), 0.0)
 
     def _certify(self, lower, upper, weights, free_gradient, scale, iterations, dual):
         """Check the KKT conditions on the final point; return it or None."""
