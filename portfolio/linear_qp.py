@@ -109,8 +109,7 @@ class LinearQP:
         self._A = sp.vstack([sp.csc_matrix(self._rows), sp.identity(n, format="csc")],
                             format="csc")
         # Upper triangle of a dense n x n matrix in CSC order (column by column).
-        cols = np.concatenate([np.full(j + 1, j) for j in range(n)])
-        rows_idx = np.concatenate([np.arange(j + 1) for j in range(n)])
+        cols, rows_idx = np.tril_indices(n)  # (j, i) of the lower = (i, j) of the upper
         self._triangle = (rows_idx, cols)
         self._indptr = np.concatenate([[0], np.cumsum(np.arange(1, n + 1))])
         self._solver: Any = None

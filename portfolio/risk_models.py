@@ -586,13 +586,19 @@ def covariance(
             "Pass factor_returns (e.g. SPY and SMH returns) or choose another method",
         )
 
-    returns = _numeric_returns(returns).dropna(how="all")
-    observations = returns.notna().sum().astype(int).rename("observations")
+    returns = _numeric_returns(returns)
+    present = ~np.isnan(returns.to_numpy())
+    dated = present.any(axis=1)
+    if not dated.all():
+        returns, present = returns[dated], present[dated]
+    counts = present.sum(axis=0)
+    observations = pd.Series(counts, index=returns.columns, name="observations", dtype=int)
     _check_enough_observations(observations)
     factors = None if factor_returns is None else _aligned_factors(factor_returns, returns.index)
     names = list(returns.columns)
-    full = [name for name in names if observations[name] == len(returns)]
-    short = [name for name in names if name not in full]
+    complete = counts == len(returns)
+    full = [name for name, ok in zip(names, complete) if ok]
+    short = [name for name, ok in zip(names, complete) if not ok]
 
     notes: list[str] = []
     if method == "factor":
@@ -603,7 +609,11 @@ def covariance(
         matrix, repair = _ensure_psd(matrix, notes)
         return CovarianceEstimate(matrix, method, observations, repair, tuple(notes), frequency)
 
-    block = _estimate(method, returns[full], frequency, half_life) if full else None
+    block = (
+        _estimate(method, returns if not short else returns[full], frequency, half_life)
+        if full
+        else None
+    )
     if block is not None and not is_psd(block):
         block, block_repair = nearest_psd(block)
         notes.append(
