@@ -1,25 +1,32 @@
-"""A dense primal active-set solver for minimum variance with linear limits, KKT-certified.
+"""A dense primal active-set solver for the linear-limit QPs, KKT-certified.
 
-The problem is the one :mod:`portfolio.linear_qp` serves::
+Two problems of the optimiser are convex QPs with linear limits and go through here
+first (``PortfolioProblem`` falls back to OSQP and the cvxpy chain when this module
+declines):
 
-    minimise    w' (Sigma + gamma I) w
-    subject to  sum(w) = budget,  lower <= w <= upper,  row_lo <= G w <= row_hi
+* minimum variance (:class:`ActiveSetQP`)::
 
-A min-variance portfolio under caps holds few names: most weights sit at a bound and only
-the free ones need linear algebra. A primal active-set method works on exactly that: each
-iteration solves the equality-constrained problem of the current working set (a Cholesky
-system of the free block, ``|free| + rows`` square) and then either walks to the first limit it
-meets (adding it to the working set) or, at the working set's optimum, releases the limit
-whose multiplier has the wrong sign. A walk-forward starts from the previous answer, which
-is usually optimal or one or two iterations away; a cold start begins at a vertex that
-fills the budget with the lowest-variance names.
+      minimise    w' (Sigma + gamma I) w
+      subject to  sum(w) = budget,  lower <= w <= upper,  row_lo <= G w <= row_hi
+
+* maximum Sharpe (:class:`SharpeActiveSet`), in the homogenised form of Cornuejols and
+  Tutuncu: with ``y = kappa w``, minimise ``y' (Sigma + gamma I) y`` subject to
+  ``(mu - rf) @ y = 1``, ``sum(y) = budget kappa``, ``lower kappa <= y <= upper kappa``,
+  ``row_lo kappa <= G y <= row_hi kappa`` and ``kappa >= 0``; then ``w = y / kappa``.
+
+A portfolio under caps holds few names away from a bound, and only those need linear
+algebra. A primal active-set method works on exactly that: each iteration solves the
+equality-constrained problem of the current working set (one LU factorisation of the KKT
+system of the free variables, ``|free| + equalities + active rows`` square) and then either
+walks to the first limit it meets (adding it to the working set) or, at the working set's
+optimum, releases the limit whose multiplier has the wrong sign. A walk-forward starts
+from the previous answer, which is usually optimal or a few iterations away.
 
 Every answer is certified before it is returned: primal feasibility, stationarity and the
-signs of the multipliers are checked on the final point to tight tolerances, so for this
-convex problem a returned answer *is* the optimum (the KKT conditions are sufficient).
-Anything else -- a singular covariance block, an iteration limit reached through
-degenerate cycling, no feasible start -- returns None and the caller falls back to
-OSQP and the cvxpy solver chain.
+signs of the multipliers are checked on the final point to tight tolerances, so for these
+convex problems a returned answer *is* the optimum (the KKT conditions are sufficient).
+Anything else -- a singular system, an iteration limit reached through degenerate
+cycling, no feasible start -- returns None with the reason in ``last_status``.
 """
 
 from __future__ import annotations
@@ -31,18 +38,18 @@ from typing import Any
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
-from portfolio.linear_qp import linear_rows
+from portfolio.linear_qp import LinearQP, linear_rows
 
-__all__ = ["ActiveSetQP", "Certificate"]
+__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet"]
 
-# Working-set states of a name.
+# Working-set states of a variable.
 FREE, AT_LOWER, AT_UPPER, FIXED = 0, -1, 1, 2
 # Working-set states of a general row.
 INACTIVE, AT_ROW_LOW, AT_ROW_HIGH = 0, -1, 1
 
-PRIMAL_TOLERANCE = 1e-9  # weights and row values (fractions)
+PRIMAL_TOLERANCE = 1e-9  # variables, equalities and row values
 DUAL_TOLERANCE = 1e-9  # multipliers, relative to the largest Hessian diagonal entry
-SNAP = 1e-12  # a weight this close to a bound is put on it
+SNAP = 1e-12  # a variable this close to a bound is put on it
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,9 @@ class Certificate:
     Attributes
     ----------
     primal : float
-        Largest violation of the budget, a bound or a row (fraction of the portfolio).
+        Largest violation of an equality, a bound or a row.
     stationarity : float
-        Largest gradient residual of a free name, relative to the Hessian scale.
+        Largest gradient residual of a free variable, relative to the Hessian scale.
     dual : float
         Largest wrong-sign multiplier, relative to the Hessian scale.
     iterations : int
@@ -76,8 +83,282 @@ class Certificate:
         )
 
 
+@dataclass(frozen=True)
+class _QP:
+    """``min z' H z / 2`` s.t. ``E z = e``, ``row_low <= R z <= row_high``, bounds.
+
+    Shapes: ``hessian`` (N, N), ``equality`` (m, N), ``target`` (m,), ``rows`` (k, N),
+    ``row_low`` / ``row_high`` (k,) with -inf / inf for one-sided rows, ``lower`` /
+    ``upper`` (N,) with infinities allowed.
+    """
+
+    hessian: np.ndarray
+    equality: np.ndarray
+    target: np.ndarray
+    rows: np.ndarray
+    row_low: np.ndarray
+    row_high: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def violation(self, z: np.ndarray) -> float:
+        """Largest violation of the equalities, the bounds and the rows at ``z``."""
+        worst = max(
+            np.abs(self.equality @ z - self.target).max(),
+            (self.lower - z).max(),
+            (z - self.upper).max(),
+        )
+        if self.rows.shape[0]:
+            values = self.rows @ z
+            worst = max(worst, (values - self.row_high).max(), (self.row_low - values).max())
+        return max(float(worst), 0.0)
+
+
+class _Solver:
+    """The primal active-set iterations on a :class:`_QP`, from a feasible point."""
+
+    def __init__(self, max_iterations: int) -> None:
+        self.max_iterations = max_iterations
+        self.last_status = ""
+        self.certificate: Certificate | None = None
+
+    def solve(self, qp: _QP, start: np.ndarray | None) -> np.ndarray | None:
+        """The certified optimum from ``start`` (or an LP vertex when None), or None."""
+        if start is None or qp.violation(start) > PRIMAL_TOLERANCE:
+            start = _linear_vertex(qp)
+        if start is None:
+            self.last_status = "no feasible starting point"
+            return None
+        z = _snap(start, qp.lower, qp.upper)
+        state = np.full(z.size, FREE)
+        state[z == qp.lower] = AT_LOWER
+        state[z == qp.upper] = AT_UPPER
+        state[qp.lower == qp.upper] = FIXED
+        if not _independent(qp.equality, state):
+            self.last_status = "the equalities are dependent on the bounds at the start"
+            return None
+        try:
+            return self._iterate(qp, z, state, np.full(qp.rows.shape[0], INACTIVE))
+        except np.linalg.LinAlgError:
+            self.last_status = "singular covariance block"
+            return None
+
+    def _iterate(
+        self, qp: _QP, z: np.ndarray, state: np.ndarray, row_state: np.ndarray
+    ) -> np.ndarray | None:
+        hessian = qp.hessian
+        scale = max(float(np.max(np.diag(hessian))), np.finfo(float).tiny)
+        for iteration in range(1, self.max_iterations + 1):
+            is_free = state == FREE
+            free = np.flatnonzero(is_free)
+            active = np.flatnonzero(row_state != INACTIVE) if row_state.size else row_state
+            matrix, target = _working_rows(qp, active, row_state)
+            candidate, multipliers = _equality_qp(
+                hessian, np.where(is_free, 0.0, z), free, matrix, target
+            )
+            step = candidate - z[free]
+            length, blocking = _ratio_test(qp, z, step, free, row_state)
+            if blocking is not None:
+                z[free] += length * step
+                kind, index, side = blocking
+                if kind == "variable":
+                    state[index] = side
+                    z[index] = qp.lower[index] if side == AT_LOWER else qp.upper[index]
+                else:
+                    row_state[index] = side
+                continue
+            z[free] = candidate
+            gradient = hessian @ z + matrix.T @ multipliers
+            # The multipliers of the bounds are the gradient entries; of the rows, the
+            # solution's multipliers after the equalities.
+            variable_wrong = np.where(
+                state == AT_LOWER, -gradient, np.where(state == AT_UPPER, gradient, -np.inf)
+            )
+            worst_variable = int(np.argmax(variable_wrong))
+            variable_value = variable_wrong[worst_variable] / scale
+            worst_row, row_value = -1, -np.inf
+            if active.size:
+                row_wrong = -multipliers[qp.equality.shape[0]:] * row_state[active]
+                worst_row = int(np.argmax(row_wrong))
+                row_value = row_wrong[worst_row] / scale
+            if max(variable_value, row_value) <= DUAL_TOLERANCE:
+                return self._certify(
+                    qp, z, gradient[is_free], scale, iteration, max(variable_value, row_value, 0.0)
+                )
+            if variable_value >= row_value:
+                state[worst_variable] = FREE
+            else:
+                row_state[active[worst_row]] = INACTIVE
+        self.last_status = f"no optimum after {self.max_iterations} iterations"
+        return None
+
+    def _certify(self, qp, z, free_gradient, scale, iterations, dual):
+        """Check the KKT conditions on the final point; return it or None."""
+        stationarity = float(np.max(np.abs(free_gradient), initial=0.0)) / scale
+        self.certificate = Certificate(qp.violation(z), stationarity, dual, iterations)
+        if not self.certificate.ok:
+            self.last_status = f"KKT check failed: {self.certificate}"
+            return None
+        self.last_status = "solved"
+        return z.copy()
+
+
+def _working_rows(qp: _QP, active: np.ndarray, row_state: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The equalities and the active rows (at the bound they hold) as ``C z = d``."""
+    if not active.size:
+        return qp.equality, qp.target
+    bounds = np.where(row_state[active] > 0, qp.row_high[active], qp.row_low[active])
+    return (
+        np.vstack([qp.equality, qp.rows[active]]),
+        np.concatenate([qp.target, bounds]),
+    )
+
+
+def _ratio_test(
+    qp: _QP, z: np.ndarray, step: np.ndarray, free: np.ndarray, row_state: np.ndarray
+) -> tuple[float, tuple[str, int, int] | None]:
+    """Longest step ``<= 1`` along ``step`` that stays feasible, and what blocks it.
+
+    The blocking limit is ``(kind, index, side)``: kind ``"variable"`` or ``"row"``,
+    side the working-set state it enters with.
+    """
+    length, blocking = 1.0, None
+    current = z[free]
+    gap = np.where(step < 0, qp.lower[free] - current, qp.upper[free] - current)
+    to_bound = np.full(step.size, np.inf)
+    np.divide(gap, step, out=to_bound, where=np.abs(step) > SNAP)
+    if to_bound.size:
+        first = int(np.argmin(to_bound))
+        if to_bound[first] < length:
+            side = AT_LOWER if step[first] < 0 else AT_UPPER
+            length, blocking = max(float(to_bound[first]), 0.0), ("variable", free[first], side)
+    inactive = np.flatnonzero(row_state == INACTIVE) if row_state.size else row_state
+    if inactive.size:
+        values = qp.rows[inactive] @ z
+        change = qp.rows[inactive][:, free] @ step
+        room = np.where(change > 0, qp.row_high[inactive] - values,
+                        qp.row_low[inactive] - values)
+        to_row = np.full(change.size, np.inf)
+        np.divide(room, change, out=to_row, where=np.abs(change) > SNAP)
+        first = int(np.argmin(to_row))
+        if to_row[first] < length:
+            side = AT_ROW_HIGH if change[first] > 0 else AT_ROW_LOW
+            length, blocking = max(float(to_row[first]), 0.0), ("row", inactive[first], side)
+    return length, blocking
+
+
+def _equality_qp(
+    hessian: np.ndarray,
+    fixed: np.ndarray,
+    free: np.ndarray,
+    matrix: np.ndarray,
+    target: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optimum of the free variables with the working set as equalities, and multipliers.
+
+    Solves the KKT system ``[[H_FF, C_F'], [C_F, 0]] [x; lam] = [-H_F. z_fixed;
+    d - C z_fixed]`` (size ``|free| + rows``) with one LU factorisation (LAPACK
+    ``dgesv``, called directly: numpy's wrapper costs twice the solve at this size);
+    ``fixed`` is the point with the free variables set to 0. The system is nonsingular
+    when ``C_F`` has full row rank (the working set keeps it so) and ``H_FF`` is positive
+    definite on the null space of ``C_F``; otherwise ``LinAlgError`` is raised or the
+    final certificate rejects the answer.
+    """
+    n_free, n_rows = free.size, matrix.shape[0]
+    constraint = matrix[:, free]
+    free_rows = hessian[free]
+    system = np.zeros((n_free + n_rows, n_free + n_rows))
+    system[:n_free, :n_free] = free_rows[:, free]
+    system[:n_free, n_free:] = constraint.T
+    system[n_free:, :n_free] = constraint
+    rhs = np.concatenate([-(free_rows @ fixed), target - matrix @ fixed])
+    _, _, solution, info = dgesv(system, rhs)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular optimality system")
+    return solution[:n_free], solution[n_free:]
+
+
+def _independent(equality: np.ndarray, state: np.ndarray) -> bool:
+    """Free variables until the equalities restricted to them have full row rank.
+
+    Frees bound (not fixed) variables one at a time, first those whose column raises the
+    rank; returns False when no choice gets there.
+    """
+    m = equality.shape[0]
+    free = state == FREE
+    if m == 1 and np.any(equality[0, free] != 0):  # the budget row alone: the common case
+        return True
+    if np.linalg.matrix_rank(equality[:, free]) == m:
+        return True
+    for index in np.flatnonzero((state == AT_LOWER) | (state == AT_UPPER)):
+        trial = free.copy()
+        trial[index] = True
+        if np.linalg.matrix_rank(equality[:, trial]) > np.linalg.matrix_rank(equality[:, free]):
+            state[index], free = FREE, trial
+            if np.linalg.matrix_rank(equality[:, free]) == m:
+                return True
+    return False
+
+
+def _linear_vertex(qp: _QP) -> np.ndarray | None:
+    """A vertex of the feasible set from an LP (HiGHS) favouring low-variance variables."""
+    from scipy.optimize import linprog
+
+    high, low = np.isfinite(qp.row_high), np.isfinite(qp.row_low)
+    a_ub = np.vstack([qp.rows[high], -qp.rows[low]])
+    b_ub = np.concatenate([qp.row_high[high], -qp.row_low[low]])
+    bounds = [(None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi)
+              for lo, hi in zip(qp.lower, qp.upper)]
+    result = linprog(
+        np.diag(qp.hessian),
+        A_ub=a_ub if a_ub.size else None,
+        b_ub=b_ub if a_ub.size else None,
+        A_eq=qp.equality,
+        b_eq=qp.target,
+        bounds=bounds,
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    z = np.clip(result.x, qp.lower, qp.upper)
+    return z if qp.violation(z) <= PRIMAL_TOLERANCE else None
+
+
+def _snap(z: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Put values within :data:`SNAP` of a bound exactly on it."""
+    z = np.where(np.abs(z - lower) <= SNAP, lower, z)
+    return np.where(np.abs(z - upper) <= SNAP, upper, z)
+
+
+def _fill(budget: float, lower: np.ndarray, upper: np.ndarray, priority: np.ndarray
+          ) -> np.ndarray:
+    """Weights from the floors up, filling the budget in increasing ``priority`` order.
+
+    A vertex of the box and the budget (a cheap start); the general rows may not hold
+    there, and then the solver starts from an LP vertex instead.
+    """
+    weights = lower.copy()
+    remaining = budget - weights.sum()
+    for i in np.argsort(priority, kind="stable"):
+        if remaining <= 0:
+            break
+        add = min(upper[i] - lower[i], remaining)
+        weights[i] += add
+        remaining -= add
+    return weights
+
+
+def _ridge_hessian(covariance: np.ndarray, gamma: float) -> np.ndarray:
+    """``2 (Sigma + gamma I)`` (n x n)."""
+    hessian = 2.0 * covariance
+    if gamma:
+        hessian = hessian + 2.0 * gamma * np.eye(len(covariance))
+    return hessian
+
+
 class ActiveSetQP:
-    """``min w' (Sigma + gamma I) w`` over the budget, bounds and linear rows.
+    """Minimum variance ``w' (Sigma + gamma I) w`` over the budget, bounds and linear rows.
 
     Parameters
     ----------
@@ -99,21 +380,30 @@ class ActiveSetQP:
         limits: Sequence[Any],
         max_iterations: int | None = None,
     ) -> None:
-        rows, row_low, row_high, gamma = linear_rows(tickers, limits)
         self.n = len(tickers)
         self.budget = float(budget)
-        self.gamma = gamma
-        self._rows, self._row_low, self._row_high = rows, row_low, row_high
+        self._rows, self._row_low, self._row_high, self.gamma = linear_rows(tickers, limits)
         self._budget_row = np.ones((1, self.n))
         self._budget_target = np.array([self.budget])
-        self.max_iterations = max_iterations or 10 * self.n + 100
+        self._solver = _Solver(max_iterations or 10 * self.n + 100)
         self._previous: np.ndarray | None = None
-        self.last_status = ""
-        self.certificate: Certificate | None = None
 
-    # -- public ----------------------------------------------------------------------
+    @property
+    def last_status(self) -> str:
+        """Why the last solve returned None ("solved" otherwise)."""
+        return self._solver.last_status
+
+    @last_status.setter
+    def last_status(self, value: str) -> None:
+        self._solver.last_status = value
+
+    @property
+    def certificate(self) -> Certificate | None:
+        """KKT residuals of the last returned answer."""
+        return self._solver.certificate
+
     def solve(
-        self, covariance: np.ndarray, lower: np.ndarray, upper: np.ndarray
+        self, covariance: np.ndarray, lower: np.ndarray, upper: np.ndarray, **_: Any
     ) -> np.ndarray | None:
         """Solve for a covariance (n x n, annual) and per-name bounds (n,).
 
@@ -123,265 +413,123 @@ class ActiveSetQP:
             The certified optimum, or None (``last_status`` says why) when the method
             could not certify one; the caller then uses another solver.
         """
-        hessian = 2.0 * covariance
-        if self.gamma:
-            hessian = hessian + 2.0 * self.gamma * np.eye(self.n)
-        lower = np.asarray(lower, dtype=float)
-        upper = np.asarray(upper, dtype=float)
-        start = self._start(hessian, lower, upper)
-        if start is None:
-            self.last_status = "no feasible starting point"
-            return None
-        try:
-            weights = self._iterate(hessian, lower, upper, *start)
-        except np.linalg.LinAlgError:
-            weights, self.last_status = None, "singular covariance block"
+        qp = _QP(_ridge_hessian(covariance, self.gamma), self._budget_row, self._budget_target,
+                 self._rows, self._row_low, self._row_high,
+                 np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
+        start = None
+        if self._previous is not None:
+            start = np.clip(self._previous, qp.lower, qp.upper)
+        if start is None or qp.violation(start) > PRIMAL_TOLERANCE:
+            start = _fill(self.budget, qp.lower, qp.upper, np.diag(qp.hessian))
+        weights = self._solver.solve(qp, start)
         if weights is not None:
             self._previous = weights
         return weights
 
-    # -- start -----------------------------------------------------------------------
-    def _states(self, weights: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-        """Working-set state of every name at ``weights`` (already snapped to bounds)."""
-        state = np.full(self.n, FREE)
-        state[weights == lower] = AT_LOWER
-        state[weights == upper] = AT_UPPER
-        state[lower == upper] = FIXED
-        return state
-
-    def _feasible(self, weights: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
-        return self._primal_violation(weights, lower, upper) <= PRIMAL_TOLERANCE
-
-    def _start(
-        self, hessian: np.ndarray, lower: np.ndarray, upper: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """A feasible point, the names' states and the rows' states (all inactive)."""
-        weights = None
-        if self._previous is not None:
-            weights = np.clip(self._previous, lower, upper)
-            if not self._feasible(weights, lower, upper):
-                weights = None
-        if weights is None:
-            weights = self._vertex(np.diag(hessian), lower, upper)
-        if weights is None:
-            return None
-        weights = _snap(weights, lower, upper)
-        state = self._states(weights, lower, upper)
-        if not np.any(state == FREE):
-            # The budget row must keep a free name to stay independent of the bounds.
-            movable = np.flatnonzero(state != FIXED)
-            if movable.size == 0:
-                return None
-            state[movable[-1]] = FREE
-        return weights, state, np.full(len(self._rows), INACTIVE)
-
-    def _vertex(
-        self, variances: np.ndarray, lower: np.ndarray, upper: np.ndarray
-    ) -> np.ndarray | None:
-        """Fill the budget from the floors with the lowest-variance names first."""
-        weights = lower.copy()
-        remaining = self.budget - weights.sum()
-        for i in np.argsort(variances, kind="stable"):
-            if remaining <= 0:
-                break
-            add = min(upper[i] - lower[i], remaining)
-            weights[i] += add
-            remaining -= add
-        if abs(remaining) <= PRIMAL_TOLERANCE and self._feasible(weights, lower, upper):
-            return weights
-        return self._linear_vertex(variances, lower, upper)
-
-    def _linear_vertex(
-        self, variances: np.ndarray, lower: np.ndarray, upper: np.ndarray
-    ) -> np.ndarray | None:
-        """A vertex of the feasible set from an LP (HiGHS), used when rows bind at the start."""
-        from scipy.optimize import linprog
-
-        finite_high = np.isfinite(self._row_high)
-        finite_low = np.isfinite(self._row_low)
-        a_ub = np.vstack([self._rows[finite_high], -self._rows[finite_low]])
-        b_ub = np.concatenate([self._row_high[finite_high], -self._row_low[finite_low]])
-        result = linprog(
-            variances,
-            A_ub=a_ub if a_ub.size else None,
-            b_ub=b_ub if a_ub.size else None,
-            A_eq=np.ones((1, self.n)),
-            b_eq=[self.budget],
-            bounds=np.column_stack([lower, upper]),
-            method="highs",
-        )
-        if result.status != 0:
-            return None
-        weights = np.clip(result.x, lower, upper)
-        return weights if self._feasible(weights, lower, upper) else None
-
-    # -- iterations ------------------------------------------------------------------
-    def _iterate(
-        self,
-        hessian: np.ndarray,
-        lower: np.ndarray,
-        upper: np.ndarray,
-        weights: np.ndarray,
-        state: np.ndarray,
-        row_state: np.ndarray,
-    ) -> np.ndarray | None:
-        """Primal active-set iterations from a feasible point and its working set."""
-        scale = max(float(np.max(np.diag(hessian))), np.finfo(float).tiny)
-        for iteration in range(1, self.max_iterations + 1):
-            is_free = state == FREE
-            free = np.flatnonzero(is_free)
-            active = np.flatnonzero(row_state != INACTIVE) if row_state.size else row_state
-            matrix, target = self._working_rows(active, row_state)
-            candidate, multipliers = _equality_qp(
-                hessian, np.where(is_free, 0.0, weights), free, matrix, target
-            )
-            step = candidate - weights[free]
-            length, blocking = self._ratio_test(weights, step, free, lower, upper, row_state)
-            if blocking is not None:
-                weights[free] += length * step
-                kind, index, side = blocking
-                if kind == "name":
-                    state[index] = side
-                    weights[index] = lower[index] if side == AT_LOWER else upper[index]
-                else:
-                    row_state[index] = side
-                continue
-            weights[free] = candidate
-            gradient = hessian @ weights + matrix.T @ multipliers
-            # Multipliers of the bounds are the gradient entries; of the rows, ``multipliers``.
-            name_wrong = np.where(
-                state == AT_LOWER, -gradient, np.where(state == AT_UPPER, gradient, -np.inf)
-            )
-            row_wrong = -multipliers[1:] * row_state[active]
-            worst_name = int(np.argmax(name_wrong))
-            name_value = name_wrong[worst_name] / scale
-            worst_row, row_value = -1, -np.inf
-            if active.size:
-                worst_row = int(np.argmax(row_wrong))
-                row_value = row_wrong[worst_row] / scale
-            if max(name_value, row_value) <= DUAL_TOLERANCE:
-                return self._certify(
-                    lower, upper, weights, gradient[is_free], scale, iteration,
-                    max(name_value, row_value, 0.0),
-                )
-            if name_value >= row_value:
-                state[worst_name] = FREE
-            else:
-                row_state[active[worst_row]] = INACTIVE
-        self.last_status = f"no optimum after {self.max_iterations} iterations"
-        return None
-
-    def _working_rows(
-        self, active: np.ndarray, row_state: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The budget row and the active general rows as equalities ``C w = d``."""
-        if not active.size:
-            return self._budget_row, self._budget_target
-        bounds = np.where(
-            row_state[active] > 0, self._row_high[active], self._row_low[active]
-        )
-        return (
-            np.vstack([self._budget_row, self._rows[active]]),
-            np.concatenate([self._budget_target, bounds]),
-        )
-
-    def _ratio_test(
-        self,
-        weights: np.ndarray,
-        step: np.ndarray,
-        free: np.ndarray,
-        lower: np.ndarray,
-        upper: np.ndarray,
-        row_state: np.ndarray,
-    ) -> tuple[float, tuple[str, int, int] | None]:
-        """Longest step ``<= 1`` along ``step`` that stays feasible, and what blocks it.
-
-        The blocking limit is ``(kind, index, side)``: kind ``"name"`` or ``"row"``,
-        side the working-set state it enters with.
-        """
-        length, blocking = 1.0, None
-        current = weights[free]
-        gap = np.where(step < 0, lower[free] - current, upper[free] - current)
-        to_bound = np.full(step.size, np.inf)
-        np.divide(gap, step, out=to_bound, where=np.abs(step) > SNAP)
-        if to_bound.size:
-            first = int(np.argmin(to_bound))
-            if to_bound[first] < length:
-                side = AT_LOWER if step[first] < 0 else AT_UPPER
-                length, blocking = max(float(to_bound[first]), 0.0), ("name", free[first], side)
-        inactive = np.flatnonzero(row_state == INACTIVE) if row_state.size else row_state
-        if inactive.size:
-            values = self._rows[inactive] @ weights
-            change = self._rows[inactive][:, free] @ step
-            room = np.where(
-                change > 0, self._row_high[inactive] - values, self._row_low[inactive] - values
-            )
-            to_row = np.full(change.size, np.inf)
-            np.divide(room, change, out=to_row, where=np.abs(change) > SNAP)
-            first = int(np.argmin(to_row))
-            if to_row[first] < length:
-                side = AT_ROW_HIGH if change[first] > 0 else AT_ROW_LOW
-                length, blocking = max(float(to_row[first]), 0.0), ("row", inactive[first], side)
-        return length, blocking
-
-    # -- certificate -----------------------------------------------------------------
-    def _primal_violation(
-        self, weights: np.ndarray, lower: np.ndarray, upper: np.ndarray
-    ) -> float:
-        violation = max(
-            abs(weights.sum() - self.budget), (lower - weights).max(), (weights - upper).max()
-        )
-        if self._rows.shape[0]:
-            values = self._rows @ weights
-            violation = max(violation, (values - self._row_high).max(),
-                            (self._row_low - values).max())
-        return max(float(violation), 0.0)
-
-    def _certify(self, lower, upper, weights, free_gradient, scale, iterations, dual):
-        """Check the KKT conditions on the final point; return it or None."""
-        stationarity = float(np.max(np.abs(free_gradient), initial=0.0)) / scale
-        self.certificate = Certificate(
-            self._primal_violation(weights, lower, upper), stationarity, dual, iterations
-        )
-        if not self.certificate.ok:
-            self.last_status = f"KKT check failed: {self.certificate}"
-            return None
-        self.last_status = "solved"
-        return weights.copy()
+    objective_value = LinearQP.objective_value
 
 
-def _snap(weights: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Put weights within :data:`SNAP` of a bound exactly on it."""
-    weights = np.where(np.abs(weights - lower) <= SNAP, lower, weights)
-    return np.where(np.abs(weights - upper) <= SNAP, upper, weights)
 
+class SharpeActiveSet:
+    """Maximum Sharpe ratio over the budget, bounds and linear rows (homogenised form).
 
-def _equality_qp(
-    hessian: np.ndarray,
-    fixed: np.ndarray,
-    free: np.ndarray,
-    matrix: np.ndarray,
-    target: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Optimum of the free names with the working set as equalities, and its multipliers.
-
-    Solves the KKT system ``[[H_FF, C_F'], [C_F, 0]] [x; lam] = [-H_F. w_fixed;
-    d - C w_fixed]`` (size ``|free| + rows``) with one LU factorisation (LAPACK
-    ``dgesv``, called directly: numpy's wrapper costs twice the solve at this size);
-    ``fixed`` is the weight vector with the free names set to 0. The system is
-    nonsingular when ``C_F`` has full row rank (the working set keeps it so) and ``H_FF``
-    is positive definite on the null space of ``C_F``; otherwise ``LinAlgError`` is
-    raised or the final certificate rejects the answer.
+    Parameters
+    ----------
+    tickers, budget, limits, max_iterations
+        As for :class:`ActiveSetQP`; an L2 penalty is a ridge on the risk, as in
+        :class:`portfolio.objectives.MaxSharpe`.
     """
-    n_free, n_rows = free.size, matrix.shape[0]
-    constraint = matrix[:, free]
-    free_rows = hessian[free]
-    system = np.zeros((n_free + n_rows, n_free + n_rows))
-    system[:n_free, :n_free] = free_rows[:, free]
-    system[:n_free, n_free:] = constraint.T
-    system[n_free:, :n_free] = constraint
-    rhs = np.concatenate([-(free_rows @ fixed), target - matrix @ fixed])
-    _, _, solution, info = dgesv(system, rhs)
-    if info != 0:
-        raise np.linalg.LinAlgError("singular optimality system")
-    return solution[:n_free], solution[n_free:]
+
+    def __init__(
+        self,
+        tickers: Sequence[str],
+        budget: float,
+        limits: Sequence[Any],
+        max_iterations: int | None = None,
+    ) -> None:
+        self.n = len(tickers)
+        self.budget = float(budget)
+        self._rows, self._row_low, self._row_high, self.gamma = linear_rows(tickers, limits)
+        self._solver = _Solver(max_iterations or 10 * self.n + 100)
+        self._previous: np.ndarray | None = None
+
+    last_status = ActiveSetQP.last_status
+    certificate = ActiveSetQP.certificate
+
+    def solve(
+        self,
+        covariance: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        *,
+        expected_returns: np.ndarray,
+        risk_free_rate: float,
+    ) -> np.ndarray | None:
+        """Weights ``w = y / kappa`` (n,) of the certified optimum, or None.
+
+        ``expected_returns`` (n,) and ``risk_free_rate`` are annual fractions. None also
+        when no name may hold a positive excess return: the caller's checks explain it.
+        """
+        n = self.n
+        excess = np.asarray(expected_returns, dtype=float) - risk_free_rate
+        lower = np.asarray(lower, dtype=float)
+        upper = np.asarray(upper, dtype=float)
+        if not np.any(excess[upper > 0] > 0):
+            # MaxSharpe.check_data explains it (the same test as the cvxpy path)
+            self._solver.last_status = "no name has a positive excess return"
+            return None
+        fixed = lower == upper
+        hessian = np.zeros((n + 1, n + 1))
+        hessian[:n, :n] = _ridge_hessian(covariance, self.gamma)
+        equality = np.zeros((2, n + 1))
+        equality[0, :n] = excess
+        equality[1, :n], equality[1, n] = 1.0, -self.budget
+        # Homogenised bounds ``lower kappa <= y <= upper kappa`` are rows, except for the
+        # plain ``y >= 0`` of a zero floor and names held at a fixed weight (0 when not
+        # available); the general rows are homogenised the same way.
+        rows, low, high = [], [], []
+        for i in np.flatnonzero(~fixed):
+            for bound, is_cap in ((upper[i], True), (lower[i], False)):
+                if not np.isfinite(bound) or (not is_cap and bound == 0.0):
+                    continue
+                row = np.zeros(n + 1)
+                row[i], row[n] = 1.0, -bound
+                rows.append(row)
+                low.append(-np.inf if is_cap else 0.0)
+                high.append(0.0 if is_cap else np.inf)
+        for loadings, row_low, row_high in zip(self._rows, self._row_low, self._row_high):
+            for bound, is_cap in ((row_high, True), (row_low, False)):
+                if np.isfinite(bound):
+                    rows.append(np.append(loadings, -bound))
+                    low.append(-np.inf if is_cap else 0.0)
+                    high.append(0.0 if is_cap else np.inf)
+        variable_lower = np.append(np.where(fixed, 0.0, np.where(lower >= 0, 0.0, -np.inf)), 0.0)
+        variable_upper = np.append(np.where(fixed, 0.0, np.inf), np.inf)
+        fixed_value = np.append(np.where(fixed, lower, 0.0), 0.0)
+        if np.any(fixed_value != 0.0):
+            self._solver.last_status = "a name is held at a non-zero fixed weight"
+            return None
+        qp = _QP(hessian, equality, np.array([1.0, 0.0]),
+                 np.array(rows).reshape(len(rows), n + 1), np.array(low), np.array(high),
+                 variable_lower, variable_upper)
+        # Every limit is homogeneous in (y, kappa): a feasible w with a positive excess
+        # return, scaled by it, is a feasible start; the last answer is one when its
+        # excess return is still positive, else the budget filled in order of excess
+        # return per unit of variance.
+        start = self._previous
+        if start is None or float(excess @ start[:n]) <= 0:
+            priority = -excess / np.maximum(np.diag(covariance), 1e-300)
+            start = np.append(_fill(self.budget, lower, upper, priority), 1.0)
+        gain = float(excess @ start[:n])
+        solution = self._solver.solve(qp, start / gain if gain > 0 else None)
+        if solution is None or solution[n] <= 0:
+            if solution is not None:
+                self._solver.last_status = "kappa is 0 at the optimum"
+            return None
+        self._previous = solution
+        return solution[:n] / solution[n]
+
+    def objective_value(self, covariance: np.ndarray, weights: np.ndarray) -> float:
+        """``y' (Sigma + gamma I) y`` at the last answer, as the cvxpy form reports it."""
+        y = self._previous[: self.n]
+        return float(y @ covariance @ y + self.gamma * y @ y)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearQP", "linear_rows", "supports"]
+__all__ = ["LinearQP", "linear_only", "linear_rows"]
 
 OSQP_SETTINGS = {
     "verbose": False,
@@ -35,14 +35,11 @@ OSQP_SETTINGS = {
 }
 
 
-def supports(objective: Any, limits: Sequence[Any]) -> bool:
-    """Whether the problem fits this backend: min-variance and only linear limits / L2."""
+def linear_only(limits: Sequence[Any]) -> bool:
+    """Whether every limit is a linear row or an L2 penalty (what the fast paths take)."""
     from portfolio.constraints import L2Regularization, _LinearRow
-    from portfolio.objectives import MinVariance
 
-    return type(objective) is MinVariance and all(
-        isinstance(item, _LinearRow | L2Regularization) for item in limits
-    )
+    return all(isinstance(item, _LinearRow | L2Regularization) for item in limits)
 
 
 def linear_rows(
@@ -114,6 +111,10 @@ class LinearQP:
         self._indptr = np.concatenate([[0], np.cumsum(np.arange(1, n + 1))])
         self._solver: Any = None
         self.last_status = ""
+
+    def objective_value(self, covariance: np.ndarray, weights: np.ndarray) -> float:
+        """``w' Sigma w + gamma ||w||^2`` (annual)."""
+        return float(weights @ covariance @ weights + self.gamma * weights @ weights)
 
     def _hessian_values(self, covariance: np.ndarray) -> np.ndarray:
         """Upper-triangle values of ``P = 2 (Sigma + gamma I)`` in CSC order."""

@@ -374,10 +374,13 @@ class MaxSharpe(_RatioObjective):
     def _numerator(self, data):
         return data.mu - self._rf
 
+    def rate(self, risk_free_rate: float | None = None) -> float:
+        """The rate of a solve: its DATA ``risk_free_rate``, else the configured one."""
+        return self.risk_free_rate if risk_free_rate is None else _checked_rate(risk_free_rate)
+
     def set_data(self, data, risk_free_rate: float | None = None, **extra):
         """See :meth:`Objective.set_data`."""
-        rate = self.risk_free_rate if risk_free_rate is None else _checked_rate(risk_free_rate)
-        self._rf.value = rate
+        self._rf.value = self.rate(risk_free_rate)
 
     def check_data(self, data):
         """See :meth:`Objective.check_data`."""

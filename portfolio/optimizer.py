@@ -16,12 +16,12 @@ the factor form (see ``benchmarks/RESULTS.md``).
 
 Solver policy
 -------------
-Minimum variance with only linear limits (the backtests' and the walk-forward's problem)
-first goes through two fast paths built once: a dense active-set method
-(:mod:`portfolio.active_set`, warm-started, every answer KKT-certified) and, when it cannot
-certify an answer, OSQP set up once and updated in place (:mod:`portfolio.linear_qp`,
-accepted only when polished). The cvxpy Parameters are only filled when neither answers.
-Otherwise ``solver="auto"`` runs Clarabel, then OSQP (only for problems cvxpy recognises as QPs),
+Minimum variance and maximum Sharpe with only linear limits (the backtests' and the
+walk-forward's problems) first go through fast paths built once: a dense active-set method
+(:mod:`portfolio.active_set`, warm-started, every answer KKT-certified) and, for minimum
+variance when it cannot certify an answer, OSQP set up once and updated in place
+(:mod:`portfolio.linear_qp`, accepted only when polished). The cvxpy Parameters are only
+filled when no fast path answers. Otherwise ``solver="auto"`` runs Clarabel, then OSQP (only for problems cvxpy recognises as QPs),
 then SCS; a solver that raises, or returns an inaccurate or unbounded status, is recorded in
 :attr:`SolveInfo.fallbacks` as ``"SOLVER: reason"`` and the next one runs. An inaccurate
 answer is returned only when no later solver does better. Clarabel comes first for QPs too:
@@ -46,7 +46,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from portfolio.active_set import ActiveSetQP
+from portfolio.active_set import ActiveSetQP, SharpeActiveSet
 from portfolio.constraints import (
     CASH,
     CashFloor,
@@ -57,9 +57,15 @@ from portfolio.constraints import (
     check_all,
 )
 from portfolio.errors import ConfigError, DataError, InfeasibleError, InputError, SolverError
-from portfolio.linear_qp import LinearQP
-from portfolio.linear_qp import supports as supports_linear_qp
-from portfolio.objectives import OBJECTIVES, Objective, ProblemData, make_objective
+from portfolio.linear_qp import LinearQP, linear_only
+from portfolio.objectives import (
+    OBJECTIVES,
+    MaxSharpe,
+    MinVariance,
+    Objective,
+    ProblemData,
+    make_objective,
+)
 
 __all__ = ["Allocation", "PortfolioProblem", "SolveInfo", "covariance_factor", "optimize"]
 
@@ -190,6 +196,29 @@ def _split_limits(constraints: Sequence[Any]) -> tuple[list[Any], list[Any], flo
     return boxes, others, cash_floor
 
 
+def _fast_paths(
+    objective: Objective, tickers: tuple[str, ...], budget: float, limits: Sequence[Any],
+    solver: str,
+) -> tuple[tuple[str, Any, str], ...]:
+    """Backends tried in order before the cvxpy chain: (solver name, backend, label).
+
+    Minimum variance and maximum Sharpe under linear limits only: the active set (with
+    ``solver="auto"``), then for minimum variance the warm-started OSQP (``"auto"`` or
+    ``"OSQP"``).
+    """
+    if not linear_only(limits):
+        return ()
+    paths: list[tuple[str, Any, str]] = []
+    if type(objective) is MinVariance:
+        if solver == "auto":
+            paths.append(("ACTIVE_SET", ActiveSetQP(tickers, budget, limits), "active set"))
+        if solver in ("auto", "OSQP"):
+            paths.append(("OSQP", LinearQP(tickers, budget, limits), "OSQP (warm-started)"))
+    elif type(objective) is MaxSharpe and solver == "auto":
+        paths.append(("ACTIVE_SET", SharpeActiveSet(tickers, budget, limits), "active set"))
+    return tuple(paths)
+
+
 def _cash_weight(risky: np.ndarray) -> float:
     """``1 - sum(risky)``, with float noise around a fully invested book shown as 0."""
     cash = 1.0 - float(risky.sum())
@@ -264,17 +293,7 @@ class PortfolioProblem:
             budget=self.budget,
             limits=tuple(others),
         )
-        fast = supports_linear_qp(self.objective, others)
-        # Fast paths tried in order before the cvxpy chain: (solver name, backend, label).
-        self._fast_paths: tuple[tuple[str, Any, str], ...] = (
-            (("ACTIVE_SET", ActiveSetQP(self.tickers, self.budget, others), "active set"),)
-            if fast and solver == "auto"
-            else ()
-        ) + (
-            (("OSQP", LinearQP(self.tickers, self.budget, others), "OSQP (warm-started)"),)
-            if fast and solver in ("auto", "OSQP")
-            else ()
-        )
+        self._fast_paths = _fast_paths(self.objective, self.tickers, self.budget, others, solver)
         self._upper = self._upper_limits.copy()
         self._lower = self._lower_limits.copy()
         self._checked_bounds: tuple[bytes, bytes] | None = None
@@ -493,18 +512,23 @@ class PortfolioProblem:
             "try --solver SCS, relax the limits, or check the data for extreme values",
         )
 
-    def _solve_fast(self, sigma: np.ndarray) -> tuple[np.ndarray | None, Any]:
+    def _solve_fast(
+        self, sigma: np.ndarray, mu: np.ndarray, extra: Mapping[str, Any]
+    ) -> tuple[np.ndarray | None, Any]:
         """Try the fast paths in order; return (weights, SolveInfo) or (None, reasons)."""
         reasons: list[str] = []
+        data = {}
+        if isinstance(self.objective, MaxSharpe):
+            data = {"expected_returns": mu,
+                    "risk_free_rate": self.objective.rate(extra.get("risk_free_rate"))}
         for name, backend, label in self._fast_paths:
             started = time.perf_counter()
-            risky = backend.solve(sigma, self._lower, self._upper)
+            risky = backend.solve(sigma, self._lower, self._upper, **data)
             if risky is None:
                 reasons.append(f"{label}: {backend.last_status or 'no answer'}")
                 continue
-            value = float(risky @ sigma @ risky + backend.gamma * risky @ risky)
-            info = SolveInfo(name, cp.OPTIMAL, time.perf_counter() - started, value,
-                             tuple(reasons))
+            info = SolveInfo(name, cp.OPTIMAL, time.perf_counter() - started,
+                             backend.objective_value(sigma, risky), tuple(reasons))
             return risky, info
         return None, tuple(reasons)
 
@@ -587,7 +611,7 @@ class PortfolioProblem:
         if bounds != self._checked_bounds:
             check_feasibility_arithmetic(self)
             self._checked_bounds = bounds
-        risky, info = self._solve_fast(sigma)
+        risky, info = self._solve_fast(sigma, mu, extra)
         if risky is None:
             self._fill_parameters(sigma, mu, extra)
             self.objective.check_data(self.data)

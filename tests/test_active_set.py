@@ -6,8 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.active_set import ActiveSetQP
-from portfolio.constraints import GroupCap, GroupFloor, L2Regularization, MaxWeight, ThemeCap
+from portfolio.active_set import ActiveSetQP, SharpeActiveSet
+from portfolio.constraints import (
+    CashFloor,
+    GroupCap,
+    GroupFloor,
+    L2Regularization,
+    MaxWeight,
+    MinWeight,
+    ThemeCap,
+)
+from portfolio.errors import InfeasibleError
 from portfolio.optimizer import PortfolioProblem
 
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
@@ -136,3 +145,66 @@ def test_a_singular_covariance_gets_the_same_optimum_whichever_path_answers():
     allocation = PortfolioProblem(tickers, "min_variance", [MaxWeight(0.2)]).solve(sigma)
     reference = clarabel(sigma, np.zeros(12), np.full(12, 0.2), 1.0, [], tickers)
     assert allocation.solve.objective_value == pytest.approx(reference[1], rel=1e-6, abs=1e-12)
+
+
+# --------------------------------------------------------------------------- max Sharpe
+
+
+@st.composite
+def sharpe_problems(draw):
+    tickers, sigma, lower, upper, budget, limits, _ = draw(problems())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mu = rng.normal(0.08, 0.1, len(tickers))
+    mu[draw(st.integers(0, len(tickers) - 1))] = 0.3  # at least one positive excess return
+    return tickers, sigma, lower, upper, budget, limits, mu
+
+
+@settings(max_examples=40, deadline=None)
+@given(sharpe_problems())
+def test_max_sharpe_matches_clarabel_through_the_optimiser(problem):
+    tickers, sigma, lower, upper, budget, limits, mu = problem
+    constraints = [MaxWeight(float(upper.max()), dict(zip(tickers, upper.tolist()))),
+                   MinWeight(0.0, dict(zip(tickers, lower.tolist()))), *limits]
+    if budget < 1:
+        constraints.append(CashFloor(1 - budget))
+    available = upper > 0
+    solved = {}
+    for solver in ("auto", "CLARABEL"):
+        problem_ = PortfolioProblem(tickers, "max_sharpe", constraints, solver=solver,
+                                    risk_free_rate=0.02)
+        try:
+            solved[solver] = problem_.solve(sigma, mu, available=available)
+        except InfeasibleError:
+            solved[solver] = None
+    reference, fast = solved["CLARABEL"], solved["auto"]
+    if reference is None or reference.solve.status != cp.OPTIMAL:
+        return
+    assert fast is not None
+    assert fast.solve.objective_value == pytest.approx(reference.solve.objective_value,
+                                                       rel=1e-6)
+    assert all(row.ok for row in fast.limits)
+
+
+def test_max_sharpe_equals_the_tangency_portfolio_and_re_solves_warm():
+    rng = np.random.default_rng(5)
+    tickers = [f"T{i}" for i in range(10)]
+    sigma = random_covariance(rng, 10)
+    mu = rng.uniform(0.05, 0.2, 10)
+    solver = SharpeActiveSet(tickers, 1.0, [])
+    # wide floors and caps: the unconstrained tangency sigma^-1 (mu - rf), normalised
+    weights = solver.solve(sigma, np.full(10, -10.0), np.full(10, 10.0), expected_returns=mu,
+                           risk_free_rate=0.01)
+    tangency = np.linalg.solve(sigma, mu - 0.01)
+    np.testing.assert_allclose(weights, tangency / tangency.sum(), atol=1e-10)
+    lower, upper = np.zeros(10), np.full(10, 0.2)
+    solver.solve(sigma, lower, upper, expected_returns=mu, risk_free_rate=0.01)
+    cold = solver.certificate.iterations
+    solver.solve(sigma * 1.02, lower, upper, expected_returns=mu * 1.01, risk_free_rate=0.01)
+    assert solver.certificate.iterations < max(cold, 3)
+
+
+def test_max_sharpe_without_a_positive_excess_return_still_explains_itself():
+    tickers = ["A", "B", "C"]
+    problem = PortfolioProblem(tickers, "max_sharpe", [MaxWeight(0.5)], risk_free_rate=0.05)
+    with pytest.raises(InfeasibleError, match="max-Sharpe has no solution"):
+        problem.solve(np.eye(3) * 0.04, np.array([0.01, 0.02, 0.03]))
