@@ -357,8 +357,8 @@ def _ridge_hessian(covariance: np.ndarray, gamma: float) -> np.ndarray:
     return hessian
 
 
-class ActiveSetQP:
-    """Minimum variance ``w' (Sigma + gamma I) w`` over the budget, bounds and linear rows.
+class _Backend:
+    """What the two problems share: the limit rows, the solver and the last answer.
 
     Parameters
     ----------
@@ -383,8 +383,6 @@ class ActiveSetQP:
         self.n = len(tickers)
         self.budget = float(budget)
         self._rows, self._row_low, self._row_high, self.gamma = linear_rows(tickers, limits)
-        self._budget_row = np.ones((1, self.n))
-        self._budget_target = np.array([self.budget])
         self._solver = _Solver(max_iterations or 10 * self.n + 100)
         self._previous: np.ndarray | None = None
 
@@ -402,6 +400,13 @@ class ActiveSetQP:
         """KKT residuals of the last returned answer."""
         return self._solver.certificate
 
+
+class ActiveSetQP(_Backend):
+    """Minimum variance ``w' (Sigma + gamma I) w`` over the budget, bounds and linear rows.
+
+    Parameters as for :class:`_Backend`.
+    """
+
     def solve(
         self, covariance: np.ndarray, lower: np.ndarray, upper: np.ndarray, **_: Any
     ) -> np.ndarray | None:
@@ -413,8 +418,8 @@ class ActiveSetQP:
             The certified optimum, or None (``last_status`` says why) when the method
             could not certify one; the caller then uses another solver.
         """
-        qp = _QP(_ridge_hessian(covariance, self.gamma), self._budget_row, self._budget_target,
-                 self._rows, self._row_low, self._row_high,
+        qp = _QP(_ridge_hessian(covariance, self.gamma), np.ones((1, self.n)),
+                 np.array([self.budget]), self._rows, self._row_low, self._row_high,
                  np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
         start = None
         if self._previous is not None:
@@ -429,32 +434,12 @@ class ActiveSetQP:
     objective_value = LinearQP.objective_value
 
 
-
-class SharpeActiveSet:
+class SharpeActiveSet(_Backend):
     """Maximum Sharpe ratio over the budget, bounds and linear rows (homogenised form).
 
-    Parameters
-    ----------
-    tickers, budget, limits, max_iterations
-        As for :class:`ActiveSetQP`; an L2 penalty is a ridge on the risk, as in
-        :class:`portfolio.objectives.MaxSharpe`.
+    Parameters as for :class:`_Backend`; an L2 penalty is a ridge on the risk, as in
+    :class:`portfolio.objectives.MaxSharpe`.
     """
-
-    def __init__(
-        self,
-        tickers: Sequence[str],
-        budget: float,
-        limits: Sequence[Any],
-        max_iterations: int | None = None,
-    ) -> None:
-        self.n = len(tickers)
-        self.budget = float(budget)
-        self._rows, self._row_low, self._row_high, self.gamma = linear_rows(tickers, limits)
-        self._solver = _Solver(max_iterations or 10 * self.n + 100)
-        self._previous: np.ndarray | None = None
-
-    last_status = ActiveSetQP.last_status
-    certificate = ActiveSetQP.certificate
 
     def solve(
         self,

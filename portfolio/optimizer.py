@@ -21,16 +21,17 @@ walk-forward's problems) first go through fast paths built once: a dense active-
 (:mod:`portfolio.active_set`, warm-started, every answer KKT-certified) and, for minimum
 variance when it cannot certify an answer, OSQP set up once and updated in place
 (:mod:`portfolio.linear_qp`, accepted only when polished). The cvxpy Parameters are only
-filled when no fast path answers. Otherwise ``solver="auto"`` runs Clarabel, then OSQP (only for problems cvxpy recognises as QPs),
-then SCS; a solver that raises, or returns an inaccurate or unbounded status, is recorded in
-:attr:`SolveInfo.fallbacks` as ``"SOLVER: reason"`` and the next one runs. An inaccurate
-answer is returned only when no later solver does better. Clarabel comes first for QPs too:
-measured on capped min-variance with a dense 500 x 500 factor (cvxpy 1.9), Clarabel solves
-in about 0.9 s against 12 s for OSQP at the tolerances that match it (OSQP needs thousands
-of ADMM iterations on a dense KKT system; Clarabel about 10 interior-point steps); at
-N = 100 they are within a few ms of each other. OSQP runs with tolerances 1e-9, scaling and
-polishing (:data:`portfolio.objectives.OSQP_OPTIONS`) on the annualised covariance, which
-keeps its objective within 1e-6 relative of a high-accuracy Clarabel solve.
+filled when no fast path answers. Otherwise ``solver="auto"`` runs Clarabel, then OSQP (only
+for problems cvxpy recognises as QPs), then SCS; a solver that raises, or returns an
+inaccurate or unbounded status, is recorded in :attr:`SolveInfo.fallbacks` as
+``"SOLVER: reason"`` and the next one runs. An inaccurate answer is returned only when no
+later solver does better. Clarabel comes first for QPs too: measured on capped min-variance
+with a dense 500 x 500 factor (cvxpy 1.9), Clarabel solves in about 0.9 s against 12 s for
+OSQP at the tolerances that match it (OSQP needs thousands of ADMM iterations on a dense KKT
+system; Clarabel about 10 interior-point steps); at N = 100 they are within a few ms of each
+other. OSQP runs with tolerances 1e-9, scaling and polishing
+(:data:`portfolio.objectives.OSQP_OPTIONS`) on the annualised covariance, which keeps its
+objective within 1e-6 relative of a high-accuracy Clarabel solve.
 """
 
 from __future__ import annotations
