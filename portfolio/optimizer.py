@@ -299,7 +299,7 @@ class PortfolioProblem:
         self._lower = self._lower_limits.copy()
         self._checked_bounds: tuple[bytes, bytes] | None = None
         # The cvxpy problem: built now when parametric, or on demand (every solve when not
-        # parametric; only as a fallback when the linear-QP fast path applies).
+        # parametric; only as a fallback when there are fast paths).
         self._problem: cp.Problem | None = None
         if parametric and not self._fast_paths:
             self._build()

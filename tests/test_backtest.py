@@ -20,6 +20,7 @@ from portfolio import metrics as metrics_module
 from portfolio.backtesting import (
     BacktestResult,
     _Book,
+    _build_market,
     _Estimator,
     backtest,
     load_backtest,
@@ -34,6 +35,7 @@ from portfolio.errors import ConfigError, DataError
 from portfolio.objectives import OBJECTIVES
 from portfolio.report import render
 from portfolio.report.backtest import backtest_report
+from portfolio.returns import to_returns
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE")
@@ -375,6 +377,19 @@ def test_vectorised_drift_between_rebalances_equals_stepping_day_by_day(folder, 
                                        rtol=1e-13)
         pd.testing.assert_frame_equal(strategy.daily_weights,
                                       slow.strategies[name].daily_weights, rtol=1e-13)
+
+
+def test_window_returns_are_the_returns_of_the_window_prices(folder):
+    prices = synthetic_prices(days=200)
+    prices.loc[: prices.index[89], "EEE"] = np.nan  # lists inside some windows
+    prices.iloc[120, 2] = np.nan  # a gap
+    config = make_config(folder, [EQUAL])
+    market, _, _ = _build_market(config, prices, [])
+    estimator = _Estimator(config, market)
+    for i in (5, 41, 90, 91, 121, 150, 199):
+        window = prices.iloc[max(0, i - config.lookback_days - 1): i]
+        pd.testing.assert_frame_equal(estimator.returns(i), to_returns(window),
+                                      check_freq=False)
 
 
 def test_the_numpy_covariance_path_gives_the_general_paths_weights(folder, monkeypatch):
