@@ -464,6 +464,9 @@ class SharpeActiveSet(_Backend):
             self._solver.last_status = "no name has a positive excess return"
             return None
         fixed = lower == upper
+        if np.any(lower[fixed] != 0.0):
+            self._solver.last_status = "a name is held at a non-zero fixed weight"
+            return None
         hessian = np.zeros((n + 1, n + 1))
         hessian[:n, :n] = _ridge_hessian(covariance, self.gamma)
         equality = np.zeros((2, n + 1))
@@ -490,10 +493,6 @@ class SharpeActiveSet(_Backend):
                     high.append(0.0 if is_cap else np.inf)
         variable_lower = np.append(np.where(fixed, 0.0, np.where(lower >= 0, 0.0, -np.inf)), 0.0)
         variable_upper = np.append(np.where(fixed, 0.0, np.inf), np.inf)
-        fixed_value = np.append(np.where(fixed, lower, 0.0), 0.0)
-        if np.any(fixed_value != 0.0):
-            self._solver.last_status = "a name is held at a non-zero fixed weight"
-            return None
         qp = _QP(hessian, equality, np.array([1.0, 0.0]),
                  np.array(rows).reshape(len(rows), n + 1), np.array(low), np.array(high),
                  variable_lower, variable_upper)
