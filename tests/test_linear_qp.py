@@ -58,7 +58,7 @@ def objective(weights, sigma, gamma=0.001):
 
 
 @pytest.mark.parametrize("solver", sorted(FAST_PATHS))
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)  # the same examples each run
 @given(n=st.integers(6, 40), seed=st.integers(0, 10_000))
 @example(n=6, seed=1922)  # degenerate optimum: more active limits than free names
 def test_fast_path_matches_clarabel(solver, n, seed):
