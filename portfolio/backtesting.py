@@ -335,12 +335,20 @@ def parse_backtest(
             "no strategies", root.where("strategies"), "a backtest compares at least one",
             'add [[strategies]] with name = "..." and kind = "equal_weight"',
         )
+    from portfolio.report.backtest import weights_plot_name
+
     names = [s.name for s in strategies]
+    plots = [weights_plot_name(name) for name in names]
     for i, name in enumerate(names):
         where = f"{source}, key strategies[{i}].name"
         if names.index(name) != i:
             raise ConfigError(f"duplicate strategy name '{name}'", where,
                               "names label columns and files", "give each strategy its own name")
+        if plots.index(plots[i]) != i:
+            raise ConfigError(
+                f"strategy name '{name}' gives the same plot file as "
+                f"'{names[plots.index(plots[i])]}'", where,
+                f"both would be written to {plots[i]}", "make the names differ in letters or digits")
         if name in benchmarks or name == CASH:
             raise ConfigError(f"strategy name '{name}' is taken", where,
                               "benchmarks and CASH use that label", "choose another name")

@@ -511,9 +511,13 @@ class Table:
         self._seen.add(name)
         return self.data.get(name, default)
 
+    def _dotted(self, name: str) -> str:
+        """``name``'s full key (``limits.group_caps``; ``name`` itself at the top level)."""
+        return f"{self.key}.{name}" if self.key else name
+
     def table(self, name: str) -> Table:
         """Return a sub-table (empty when absent)."""
-        return Table(self.raw(name, {}), self.source, f"{self.key}.{name}" if self.key else name)
+        return Table(self.raw(name, {}), self.source, self._dotted(name))
 
     def string(self, name: str, default: str | None = None, choices: Iterable[str] = ()) -> Any:
         """Return a string, optionally one of ``choices``."""
@@ -587,11 +591,10 @@ class Table:
         """Return an array of tables (``[[name]]``)."""
         value = self.raw(name, [])
         if not isinstance(value, list):
-            raise self.error(name, "expected an array of tables", f"write [[{self.key}.{name}]]")
-        return [
-            Table(item, self.source, f"{self.key}.{name}[{i}]" if self.key else f"{name}[{i}]")
-            for i, item in enumerate(value)
-        ]
+            raise self.error(name, "expected an array of tables",
+                             f"write [[{self._dotted(name)}]]")
+        return [Table(item, self.source, f"{self._dotted(name)}[{i}]")
+                for i, item in enumerate(value)]
 
     def fraction_map(self, name: str) -> dict[str, float]:
         """Return a ``{label: fraction}`` table."""

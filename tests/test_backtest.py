@@ -222,7 +222,7 @@ def test_zero_cost_monthly_equal_weight_matches_a_hand_loop(folder):
     names = ["AAA", "BBB", "CCC"]
     dates = prices.loc["2021-03-10":].index
     holdings = None
-    expected = []
+    expected, turnover = [], {}
     for k, date in enumerate(dates):
         close = prices.loc[date, names].to_numpy()
         if holdings is not None:
@@ -230,9 +230,16 @@ def test_zero_cost_monthly_equal_weight_matches_a_hand_loop(folder):
         new_month = k == 0 or date.month != dates[k - 1].month
         if new_month:
             value = 100_000.0 if holdings is None else holdings.sum()
+            before = np.zeros(3) if holdings is None else holdings
             holdings = np.full(3, value / 3)
+            cash_change = 100_000.0 if k == 0 else 0.0  # inception: all cash is spent
+            turnover[date] = 0.5 * (np.abs(holdings - before).sum() + cash_change) / value
         expected.append(holdings.sum())
     np.testing.assert_allclose(engine.to_numpy(), expected, rtol=1e-12)
+    # one-way turnover: half the traded notional, cash included, over the value before
+    pd.testing.assert_series_equal(result.strategies["ew"].turnover,
+                                   pd.Series(turnover, name="turnover"), rtol=1e-10,
+                                   check_index_type=False, check_names=False)
     months = pd.Series(dates.month, index=dates)
     assert len(result.strategies["ew"].weights) == months.ne(months.shift()).sum()
 
@@ -490,6 +497,11 @@ def test_config_errors_name_the_file_and_the_key(folder):
 
     with pytest.raises(ConfigError, match=r"key strategies\[1\].name"):
         make_config(folder, [EQUAL, EQUAL])
+    with pytest.raises(ConfigError, match=r"(?s)strategies\[1\].name.*weights_ew\.png"):
+        make_config(folder, [EQUAL, {"name": "EW", "kind": "equal_weight"}])
+    with pytest.raises(ConfigError, match=r"(?i)write \[\[strategies\]\]\."):
+        parse_backtest({"base_config": "base.toml", "strategies": 3},
+                       source=str(folder / "test_backtest.toml"), base_dir=folder)
     with pytest.raises(ConfigError, match=r"strategies\[0\].objective"):
         make_config(folder, [{"name": "x", "kind": "equal_weight", "objective": "min_variance"}])
     with pytest.raises(ConfigError, match="key base_config"):
