@@ -122,6 +122,7 @@ CASH = "CASH"
 """Label of the cash line in weight Series."""
 
 WEIGHT_SUM_TOLERANCE = 1e-6
+MAX_PORTFOLIO_VALUE = 1e15  # USD, about ten times every listed share in the world
 _DUST_RELATIVE = 1e-12  # trades below this fraction of value are float noise, not orders
 _MARGIN_RELATIVE = 1e-10  # cash slack kept (fraction of value) whenever something trades
 _FIXED_POINT_ROUNDS = 100
@@ -636,6 +637,14 @@ def _align(
     held_aligned = held.reindex(universe, fill_value=0.0).to_numpy(dtype=float)
     price_values = price.to_numpy(dtype=float)
     value = float(np.sum(held_aligned * price_values)) + cash
+    if not value <= MAX_PORTFOLIO_VALUE:  # also catches inf and NaN
+        raise InputError(
+            f"the portfolio is worth {value:.3g} USD",
+            "holdings and cash",
+            f"more than {MAX_PORTFOLIO_VALUE:.0e} USD cannot be a real portfolio "
+            "(share counts times prices, plus cash)",
+            "check the share counts and the cash for a units error",
+        )
     if value <= 0:
         raise InputError(
             "the portfolio has zero value",

@@ -574,6 +574,7 @@ def _inputs():
         ({"no_trade_dollars": -1.0}, InputError, ["no_trade_dollars"]),
         ({"costs": {"bps": 5}}, InputError, ["TradingCosts"]),
         ({"shares": pd.Series(dtype=float), "cash": 0.0}, InputError, ["zero value"]),
+        ({"shares": pd.Series({"A": 1e100, "B": 5.0})}, InputError, ["1e+102", "units"]),
     ],
 )
 def test_bad_inputs_raise_named_errors(change, error, fragments):
