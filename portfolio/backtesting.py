@@ -344,11 +344,12 @@ def parse_backtest(
         if names.index(name) != i:
             raise ConfigError(f"duplicate strategy name '{name}'", where,
                               "names label columns and files", "give each strategy its own name")
-        if plots.index(plots[i]) != i:
+        first = plots.index(plots[i])
+        if first != i:
             raise ConfigError(
-                f"strategy name '{name}' gives the same plot file as "
-                f"'{names[plots.index(plots[i])]}'", where,
-                f"both would be written to {plots[i]}", "make the names differ in letters or digits")
+                f"strategy name '{name}' gives the same plot file as '{names[first]}'", where,
+                f"both would be written to {plots[i]}",
+                "make the names differ in letters or digits")
         if name in benchmarks or name == CASH:
             raise ConfigError(f"strategy name '{name}' is taken", where,
                               "benchmarks and CASH use that label", "choose another name")
