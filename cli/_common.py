@@ -77,19 +77,41 @@ def global_options(function: Callable) -> Callable:
     return function
 
 
-def _check_output_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """Refuse an ``--output`` whose folder is missing before any work is done."""
+def check_output_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Option callback: refuse an output file before any work is done.
+
+    Refused: a missing folder, or an existing path that is not a regular file (a FIFO,
+    a device). click's message names the option (``--output``, ``--plot``).
+    """
     if value is not None:
         folder = os.path.dirname(value) or "."
         if not os.path.isdir(folder):
             raise click.BadParameter(f"folder '{folder}' does not exist; create it first")
+        if os.path.exists(value) and not os.path.isfile(value):
+            raise click.BadParameter(f"'{value}' exists and is not a regular file")
+    return value
+
+
+def check_output_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Option callback: refuse an output folder that cannot be created before any work is done.
+
+    The folder itself, or else its nearest existing ancestor, must be a writable folder.
+    """
+    if value is not None:
+        ancestor = value
+        while not os.path.lexists(ancestor):
+            ancestor = os.path.dirname(ancestor.rstrip(os.sep)) or "."
+        if not os.path.isdir(ancestor):
+            raise click.BadParameter(f"'{ancestor}' is not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise click.BadParameter(f"folder '{ancestor}' is not writable")
     return value
 
 
 def output_options(function: Callable) -> Callable:
     """Attach ``--format`` and ``--output``."""
     function = click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-                            callback=_check_output_folder,
+                            callback=check_output_file,
                             help="Write to this file (atomically) instead of stdout.")(function)
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                         show_default=True, help="Output format.")(function)
@@ -133,7 +155,22 @@ def emit(report: Any, fmt: str, output: str | None) -> None:
         write_atomic(output, text)
         notice(f"Wrote {output}")
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
+
+
+def echo(text: str, *, nl: bool = True) -> None:
+    """Print on stdout; when the reader has gone (``| head``), exit 0 quietly.
+
+    click itself would turn the broken pipe into exit status 1.
+    """
+    try:
+        click.echo(text, nl=nl)
+    except BrokenPipeError:
+        try:  # the interpreter's final flush of stdout must not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout without a file descriptor
+            pass
+        sys.exit(0)
 
 
 @contextmanager

@@ -2,12 +2,22 @@ from pathlib import Path
 
 import click
 
-from cli._common import FORMATS, data_options, emit, global_options, notice, progress, settings
+from cli._common import (
+    FORMATS,
+    check_output_dir,
+    data_options,
+    emit,
+    global_options,
+    notice,
+    progress,
+    settings,
+)
 
 
 @click.command()
 @click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None,
+              callback=check_output_dir,
               help="Folder for metrics, CSVs, plots, report.md and manifest.json "
                    "(default ./backtest-output/<config name>).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,

@@ -1,12 +1,20 @@
 import click
 
-from cli._common import data_options, emit, global_options, load_config, notice, output_options
+from cli._common import (
+    check_output_file,
+    data_options,
+    emit,
+    global_options,
+    load_config,
+    notice,
+    output_options,
+)
 
 
 def _png_path(ctx, param, value):
     if value is not None and not value.lower().endswith(".png"):
         raise click.BadParameter(f"'{value}' must end in .png")
-    return value
+    return check_output_file(ctx, param, value)
 
 
 @click.command()

@@ -88,17 +88,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         click.echo(f"Error: {' '.join(error.format_message().split())}", err=True)
         sys.exit(error.exit_code)
-    except click.exceptions.Exit as exit_:
-        sys.exit(exit_.exit_code)
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
     except Exception as error:  # one place translates every error
         from portfolio.errors import PortfolioError
 

@@ -187,6 +187,61 @@ def test_cli_main_imports_nothing_heavy(tmp_path):
     assert not roots & set(HEAVY_MODULES), sorted(roots & set(HEAVY_MODULES))
 
 
+HELP_THEN_LIST_MODULES = """
+import json, sys
+from cli.main import main
+try:
+    main(["--help"])
+except SystemExit as done:
+    print(json.dumps({"code": done.code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def test_help_loads_every_command_module_and_nothing_heavy(tmp_path):
+    # `--help` lists the commands, so LazyGroup imports every cli/*.py module (through
+    # importlib.import_module, which -X importtime does not report: sys.modules is checked)
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_THEN_LIST_MODULES],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=True,
+    )
+    assert "backtest" in done.stdout and "optimize" in done.stdout
+    result = json.loads(done.stderr.strip().splitlines()[-1])
+    assert result["code"] == 0
+    loaded = set(result["modules"])
+    assert {f"cli.{name}" for name in ("_common", "backtest", "data", "frontier", "optimize",
+                                       "rebalance", "risk", "stress")} <= loaded
+    roots = {name.split(".")[0] for name in loaded}
+    heavy = roots & {*HEAVY_MODULES, "rich", "portfolio"}  # the library is loaded on use only
+    assert not heavy, sorted(heavy)
+
+
+def test_a_closed_stdout_pipe_exits_0_quietly(tmp_path):
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before anything is written (like `| head -0`)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", "--offline", "--cache-dir", str(tmp_path / "c"),
+             "data", "show", "--format", "json"],
+            stdout=writer, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr
+    assert "Exception ignored" not in done.stderr  # the final flush did not complain either
+
+
+def test_a_broken_pipe_in_process_exits_0(capsys, monkeypatch):
+    import click
+
+    def broken_echo(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(click, "echo", broken_echo)
+    code, out, err = run(capsys, "--offline", "data", "show", "--format", "json")
+    assert (code, out, err) == (0, "", "")
+
+
 # --------------------------------------------------------------------------- optimize
 
 
@@ -288,6 +343,70 @@ def test_output_into_a_missing_folder_exits_2_without_a_file(tmp_path, capsys):
     assert code == 2 and out == ""
     assert "does not exist" in assert_one_error_line(err)
     assert not target.parent.exists()
+
+
+def must_not_run(*args, **kwargs):
+    pytest.fail("the expensive work ran before the bad path was refused")
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "fifo"])
+def test_a_bad_plot_path_is_refused_before_the_frontier_runs(tmp_path, capsys, monkeypatch,
+                                                             where):
+    import portfolio.frontier
+
+    monkeypatch.setattr(portfolio.frontier, "frontier_from_config", must_not_run)
+    plot = tmp_path / "nodir" / "f.png"
+    if where == "fifo":
+        plot = tmp_path / "f.png"
+        os.mkfifo(plot)
+    code, out, err = run(capsys, "--offline", "frontier", "--plot", str(plot))
+    assert code == 2 and out == ""
+    line = assert_one_error_line(err)
+    assert "'--plot'" in line and "'--output'" not in line
+    assert "does not exist" in line if where == "missing-folder" else "not a regular file" in line
+
+
+def test_an_output_fifo_is_refused_and_left_alone(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, out, err = run(capsys, "--offline", "data", "show", "-o", str(fifo))
+    assert code == 2 and out == ""
+    assert "'--output'" in assert_one_error_line(err)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@pytest.mark.parametrize("output_dir", ["afile/sub", "afile/sub/deeper", "afile"])
+def test_an_output_dir_under_a_file_is_refused_before_the_backtest_runs(
+    tmp_path, capsys, monkeypatch, output_dir
+):
+    import portfolio.backtesting
+
+    monkeypatch.setattr(portfolio.backtesting, "load_backtest", must_not_run)
+    monkeypatch.setattr(portfolio.backtesting, "backtest", must_not_run)
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "--offline", "backtest", "policy.toml",
+                         "--output-dir", output_dir)
+    assert code == 2 and out == ""
+    line = assert_one_error_line(err)
+    assert "'--output-dir'" in line and "'afile'" in line
+    assert sorted(os.listdir(tmp_path)) == ["afile"]
+
+
+def test_an_output_dir_check_accepts_new_and_existing_folders(tmp_path, capsys, monkeypatch):
+    from portfolio.errors import InputError
+
+    def stop(*args, **kwargs):  # reached only when the folder passed the check
+        raise InputError("reached the run", "test")
+
+    import portfolio.backtesting
+
+    monkeypatch.setattr(portfolio.backtesting, "load_backtest", stop)
+    for folder in (tmp_path, tmp_path / "new" / "nested"):
+        code, _, err = run(capsys, "--offline", "backtest", "policy.toml",
+                           "--output-dir", str(folder))
+        assert code == 2 and "reached the run" in assert_one_error_line(err)
+    assert not (tmp_path / "new").exists()  # checking creates nothing
 
 
 # --------------------------------------------------------------------------- data show
