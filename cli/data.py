@@ -1,6 +1,7 @@
 import click
 
 from cli._common import (
+    echo,
     emit,
     global_options,
     load_config,
@@ -22,7 +23,6 @@ def data():
 @global_options
 def update(tickers):
     """Fetch missing dates from Yahoo into the cache (default: the config's tickers)."""
-    from portfolio.data.fx import YAHOO_FX_TICKER, currency_of
     from portfolio.data.inventory import update_prices
     from portfolio.errors import DataError
 
@@ -31,12 +31,11 @@ def update(tickers):
                         "it downloads from Yahoo Finance", "drop --offline")
     config = load_config()
     names = [t.upper() for t in tickers] or list(config.market_tickers)
-    names += sorted({YAHOO_FX_TICKER[c] for t in names if (c := currency_of(t)) != "USD"})
     with progress("Downloading prices") as update_bar:
         report = update_prices(names, settings().cache_dir, start=config.data.start,
                                on_progress=update_bar)
     added = sum(report.added.values())
-    click.echo(f"Added {added} rows for {len(report.added)} tickers.")
+    echo(f"Added {added} rows for {len(report.added)} tickers.")
     if report.failed:
         details = "; ".join(f"{t}: {report.reasons.get(t, 'no data')}" for t in report.failed)
         notice(f"Warning: no data for {', '.join(report.failed)} ({details})")
@@ -51,5 +50,4 @@ def show(fmt, output):
     from portfolio.report.data import inventory_report
 
     s = settings()
-    source = "bundled" if s.data_source == "bundled" else s.data_source
-    emit(inventory_report(data_inventory(source, s.cache_dir)), fmt, output)
+    emit(inventory_report(data_inventory(s.data_source, s.cache_dir)), fmt, output)

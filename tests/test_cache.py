@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,11 @@ def test_default_cache_dir_precedence(monkeypatch, tmp_path):
 def test_cache_file_lives_in_the_directory(tmp_path):
     cache = PriceCache(str(tmp_path / "c"))
     assert cache.path == tmp_path / "c" / "prices.sqlite"
+
+
+def test_no_directory_means_the_default_one(isolated_cache_dir):
+    assert PriceCache().directory == default_cache_dir() == isolated_cache_dir
+    assert PriceCache(None).path == isolated_cache_dir / "prices.sqlite"
 
 
 # ---------------------------------------------------------------- round trip
@@ -283,6 +289,53 @@ def test_directory_that_is_a_file_is_a_data_error(tmp_path):
 def test_non_date_index_is_refused(cache):
     with pytest.raises(DataError, match="date index"):
         cache.write(pd.DataFrame({"NVDA": [1.0]}, index=["not a date"]), source="yahoo")
+
+
+def traced_statements(monkeypatch) -> list[str]:
+    """Record every SQL statement the cache runs (a trace callback on each connection)."""
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    return statements
+
+
+def test_integrity_is_checked_once_per_file_version(cache, stored, monkeypatch):
+    monkeypatch.setattr(cache_module, "_verified", {})  # as in a new process
+    statements = traced_statements(monkeypatch)
+
+    def quick_checks() -> int:
+        return sum(s == "PRAGMA quick_check" for s in statements)
+
+    cache.read()
+    assert quick_checks() == 1
+    cache.summary(), cache.last_dates(), cache.read(["NVDA"])
+    assert quick_checks() == 1  # the schema is still checked on every open
+    assert sum("sqlite_master" in s for s in statements) == 4
+    cache.write(prices_frame({"NVDA": [104.0]}, start="2024-01-08"), source="yahoo")
+    PriceCache(cache.directory).read()  # our own write keeps the file verified
+    assert quick_checks() == 1
+
+    stamp = cache.path.stat().st_mtime_ns + 1_000_000_000  # changed by someone else
+    os.utime(cache.path, ns=(stamp, stamp))
+    cache.read()
+    assert quick_checks() == 2
+    cache.read()
+    assert quick_checks() == 2
+
+
+def test_a_file_replaced_after_its_check_is_checked_again(cache, stored):
+    pd.testing.assert_frame_equal(cache.read(), stored, check_freq=False, check_like=True)
+    garbage = b"this is not sqlite\x00" * 100
+    cache.path.write_bytes(garbage)
+    with pytest.raises(DataError, match="not a valid SQLite database"):
+        cache.read()
+    assert cache.path.read_bytes() == garbage
 
 
 # ------------------------------------------------------------ update_cache

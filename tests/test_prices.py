@@ -18,7 +18,7 @@ from portfolio.data.bundled import (
     bundled_tokyo_prices,
 )
 from portfolio.data.cache import PriceCache
-from portfolio.data.fx import align_to_calendar, currency_of, usd_per_jpy_from_fxy
+from portfolio.data.fx import align_to_calendar, currency_of, fx_tickers, usd_per_jpy_from_fxy
 from portfolio.data.prices import PriceFrame, _fill_gaps, coverage, load_prices
 from portfolio.data.yahoo import FetchResult, YahooUnavailableError
 from portfolio.errors import DataError
@@ -274,6 +274,34 @@ def test_auto_reachable_refreshes_the_cache_then_reads_it(tmp_path):
     pd.testing.assert_frame_equal(again.prices, served, check_freq=False)
 
 
+def test_auto_reachable_fetches_the_yen_rate_with_a_tokyo_listing(tmp_path):
+    served = us_frame({"NVDA": [10.0, 11.0], "9984.T": [9000.0, 9100.0],
+                       "JPY=X": [150.0, 160.0]})
+    fetch = FakeFetch(served)
+    frame = load_prices(["NVDA", "9984.T"], source="auto", fetch=fetch, cache_dir=tmp_path / "c")
+    assert fetch.calls == [["NVDA", "9984.T", "JPY=X"]]
+    assert frame.source == "yahoo" and frame.converted == ("9984.T",)
+    np.testing.assert_allclose(frame.prices["9984.T"].to_numpy(), [9000 / 150, 9100 / 160])
+
+
+def test_update_prices_adds_the_exchange_rates_to_the_tickers(isolated_cache_dir, monkeypatch):
+    from portfolio.data import cache as cache_module
+    from portfolio.data.inventory import update_prices
+
+    calls = []
+
+    def spy(cache, tickers, **kwargs):
+        calls.append((cache.directory, list(tickers), kwargs["start"]))
+        return "report"
+
+    monkeypatch.setattr(cache_module, "update_cache", spy)
+    other = isolated_cache_dir / "other"
+    assert update_prices(["9984.T", "NVDA"], start="2020-01-01") == "report"
+    assert update_prices(["NVDA"], other) == "report"
+    assert calls == [(isolated_cache_dir, ["9984.T", "NVDA", "JPY=X"], "2020-01-01"),
+                     (other, ["NVDA"], "2015-01-01")]
+
+
 def test_yahoo_unreachable_is_an_error():
     with pytest.raises(DataError, match="Yahoo Finance returned no data") as caught:
         load_prices(["NVDA"], source="yahoo", fetch=FakeFetch())
@@ -357,6 +385,13 @@ def test_fxy_yen_rate_matches_the_known_spot():
     # USD/JPY closed near 161.7 on 2024-07-10 and near 120.5 on 2015-01-02
     assert usd_per_jpy.loc["2024-07-10"] == pytest.approx(1 / 161.7, rel=0.02)
     assert usd_per_jpy.loc["2015-01-02"] == pytest.approx(1 / 120.5, rel=0.02)
+
+
+def test_fx_tickers_names_each_needed_rate_once():
+    assert fx_tickers(["NVDA", "9984.T", "6758.T"]) == ["JPY=X"]
+    assert fx_tickers(iter(["9984.T"])) == ["JPY=X"]
+    assert fx_tickers(["NVDA", "SPY"]) == []
+    assert fx_tickers([]) == []
 
 
 def test_listing_currency_by_suffix():

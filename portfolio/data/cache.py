@@ -112,8 +112,9 @@ class PriceCache:
 
     Parameters
     ----------
-    directory : pathlib.Path or str
-        Cache directory; created on the first write, never on a read.
+    directory : pathlib.Path or str, optional
+        Cache directory; created on the first write, never on a read. None (the
+        default) means :func:`default_cache_dir`.
     timeout : float
         Seconds to wait for another process holding the database lock.
 
@@ -124,8 +125,8 @@ class PriceCache:
         The database file.
     """
 
-    def __init__(self, directory: Path | str, *, timeout: float = 30.0) -> None:
-        self.directory = Path(directory).expanduser()
+    def __init__(self, directory: Path | str | None = None, *, timeout: float = 30.0) -> None:
+        self.directory = default_cache_dir() if directory is None else Path(directory).expanduser()
         self.path = self.directory / CACHE_FILE_NAME
         self.timeout = timeout
 
@@ -279,6 +280,7 @@ class PriceCache:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        _remember_verified(self.path)  # our own committed write keeps the file intact
         return written
 
     # --------------------------------------------------------------- plumbing
@@ -320,10 +322,15 @@ class PriceCache:
             conn.close()
 
     def _check(self, conn: sqlite3.Connection) -> bool:
-        """Verify integrity and schema; False for a new, empty database."""
-        status = conn.execute("PRAGMA quick_check").fetchall()
-        if status != [("ok",)]:
-            raise self._unusable(f"SQLite integrity check failed ({status[0][0]})")
+        """Verify schema and version on every open, integrity once per file version.
+
+        Returns False for a new, empty database.
+        """
+        if not _is_verified(self.path):
+            status = conn.execute("PRAGMA quick_check").fetchall()
+            if status != [("ok",)]:
+                raise self._unusable(f"SQLite integrity check failed ({status[0][0]})")
+            _remember_verified(self.path)
         tables = {
             name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
@@ -365,6 +372,31 @@ class PriceCache:
         if "not a database" in lowered or "malformed" in lowered:
             return self._unusable(f"it is not a valid SQLite database ({text})")
         return self._unusable(text)
+
+
+_verified: dict[Path, tuple[int, int]] = {}
+"""Cache files whose ``PRAGMA quick_check`` passed in this process, with their
+(size, mtime_ns) at that time; a file changed since is checked again."""
+
+
+def _signature(path: Path) -> tuple[Path, tuple[int, int]] | None:
+    try:
+        resolved = path.resolve()
+        info = resolved.stat()
+    except OSError:
+        return None
+    return resolved, (info.st_size, info.st_mtime_ns)
+
+
+def _is_verified(path: Path) -> bool:
+    """True when ``path`` passed the integrity check and has not changed since."""
+    signature = _signature(path)
+    return signature is not None and _verified.get(signature[0]) == signature[1]
+
+
+def _remember_verified(path: Path) -> None:
+    if (signature := _signature(path)) is not None:
+        _verified[signature[0]] = signature[1]
 
 
 @dataclass(frozen=True)

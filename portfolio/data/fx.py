@@ -20,6 +20,8 @@ USD conversion multiplies the local price by a USD-per-unit rate on the same NYS
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "YAHOO_FX_TICKER",
     "align_to_calendar",
     "currency_of",
+    "fx_tickers",
     "usd_per_jpy_from_fxy",
 ]
 
@@ -43,6 +46,14 @@ def currency_of(ticker: str) -> str:
         if ticker.endswith(suffix):
             return currency
     return "USD"
+
+
+def fx_tickers(tickers: Iterable[str]) -> list[str]:
+    """Yahoo exchange-rate tickers needed to convert ``tickers`` to USD, sorted.
+
+    ``["NVDA", "9984.T"]`` -> ``["JPY=X"]``; empty when every ticker is listed in USD.
+    """
+    return sorted({YAHOO_FX_TICKER[c] for t in tickers if (c := currency_of(t)) != "USD"})
 
 
 def usd_per_jpy_from_fxy(fxy: pd.Series) -> pd.Series:

@@ -56,14 +56,12 @@ def data_inventory(source: str = "auto", cache_dir: str | Path | None = None,
     today = (today or pd.Timestamp.now()).normalize()
     table, location, chosen = None, "package data", "bundled"
     if source in ("auto", "cache", "yahoo"):
-        from portfolio.data.cache import PriceCache, default_cache_dir
+        from portfolio.data.cache import PriceCache
 
-        cache = PriceCache(cache_dir or default_cache_dir())
+        cache = PriceCache(cache_dir)
         summary = cache.summary()
         if len(summary):
-            table = summary.set_index("ticker") if "ticker" in summary.columns else summary
-            table = table.rename(columns={"observations": "rows"})
-            location, chosen = str(cache.path), "cache"
+            table, location, chosen = summary, str(cache.path), "cache"
         elif source == "cache":
             raise DataError("the price cache is empty", str(cache.path), "nothing was fetched yet",
                             "run `portfolio data update` with network access")
@@ -76,17 +74,19 @@ def data_inventory(source: str = "auto", cache_dir: str | Path | None = None,
 
 
 def update_prices(tickers: list[str], cache_dir: str | Path | None = None, *,
-                  start: str = "2015-01-01", on_progress=None, fetch=None):
-    """Fetch missing dates for ``tickers`` from Yahoo into the cache (one transaction).
+                  start: str = "2015-01-01", on_progress=None):
+    """Fetch missing dates for ``tickers`` and their exchange rates from Yahoo into the cache.
+
+    The exchange rates that convert non-USD listings (``JPY=X`` for ``9984.T``) are added
+    to ``tickers``; everything is written in one transaction.
 
     Returns
     -------
     UpdateReport
-        Rows added per ticker and the tickers that failed.
+        Rows added per ticker (exchange rates included) and the tickers that failed.
     """
-    from portfolio.data.cache import PriceCache, default_cache_dir, update_cache
-    from portfolio.data.yahoo import fetch_yahoo
+    from portfolio.data.cache import PriceCache, update_cache
+    from portfolio.data.fx import fx_tickers
 
-    cache = PriceCache(cache_dir or default_cache_dir())
-    return update_cache(cache, tickers, fetch=fetch or fetch_yahoo, start=start,
+    return update_cache(PriceCache(cache_dir), [*tickers, *fx_tickers(tickers)], start=start,
                         on_progress=on_progress)

@@ -36,6 +36,7 @@ from portfolio.data.fx import (
     YAHOO_FX_TICKER,
     align_to_calendar,
     currency_of,
+    fx_tickers,
     usd_per_jpy_from_fxy,
 )
 from portfolio.errors import DataError
@@ -179,11 +180,10 @@ class _NotCachedError(DataError):
 def _from_cache(
     tickers: Sequence[str], cache_dir: Path | None, max_fill_days: int
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    from portfolio.data.cache import PriceCache, default_cache_dir
+    from portfolio.data.cache import PriceCache
 
-    cache = PriceCache(cache_dir or default_cache_dir())
-    fx_tickers = sorted({YAHOO_FX_TICKER[c] for t in tickers if (c := currency_of(t)) != "USD"})
-    raw = cache.read(list(tickers) + fx_tickers)
+    cache = PriceCache(cache_dir)
+    raw = cache.read(list(tickers) + fx_tickers(tickers))
     missing = [t for t in tickers if t not in raw.columns or raw[t].isna().all()]
     if missing:
         raise _NotCachedError(
@@ -264,13 +264,12 @@ def load_prices(
     reason = ""
     chosen = source
     if source in ("yahoo", "auto") and not offline:
-        from portfolio.data.cache import PriceCache, default_cache_dir, update_cache
+        from portfolio.data.cache import PriceCache, update_cache
         from portfolio.data.yahoo import YahooUnavailableError, fetch_yahoo
 
-        fx_tickers = sorted({YAHOO_FX_TICKER[c] for t in tickers if (c := currency_of(t)) != "USD"})
-        cache = PriceCache(cache_dir or default_cache_dir())
         try:
-            report = update_cache(cache, tickers + fx_tickers, fetch=fetch or fetch_yahoo)
+            report = update_cache(PriceCache(cache_dir), tickers + fx_tickers(tickers),
+                                  fetch=fetch or fetch_yahoo)
             chosen = "yahoo"
             if report.failed:
                 reason = f"Yahoo failed for {', '.join(report.failed)}"

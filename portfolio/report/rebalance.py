@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from portfolio.data.holdings import MEMORY_SOURCE
 from portfolio.report import Report, Section, fmt_money, fmt_pct
 from portfolio.report.optimize import limits_data, limits_section
 
 __all__ = ["drift_report", "rebalance_report"]
 
 CASH = "CASH"
-MEMORY_SOURCE = "<memory>"
 SUMMARY_BREACHES = 4
 """Most breached limits named one by one in a summary sentence."""
 
