@@ -1503,7 +1503,7 @@ def backtest(
 
 
 def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[Path]:
-    """Write the output folder of a backtest (every file atomically).
+    """Write the output folder of a backtest (all files or none).
 
     Files: ``metrics.json`` ({strategy: {cagr, volatility, sharpe, ...}}), ``equity.csv``,
     ``weights.csv``, ``trades.csv``, ``equity.png``, ``drawdowns.png``,
@@ -1525,17 +1525,14 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     Raises
     ------
     InputError
-        When the folder cannot be created or written. Nothing is written when a target
-        name is taken by a folder; after a failed write the files this call created
-        (and the folders it made) are removed again.
+        When the folder cannot be created or written; the folder is then as it was
+        (:func:`portfolio.data.output.write_files`: every file is written in full
+        before any is put in place).
     """
-    from portfolio.data.output import write_atomic
-    from portfolio.errors import InputError
+    from portfolio.data.output import write_files
     from portfolio.report import backtest as report
 
-    folder = Path(folder)
-    # Everything is rendered before the folder is touched, and nothing written by a failed
-    # call is left behind (no half-written output folder).
+    # Everything is rendered before the folder is touched.
     plots = report.backtest_plots(result)
     contents: dict[str, str | bytes] = {
         "metrics.json": report.metrics_json(result),
@@ -1546,29 +1543,4 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
         "report.md": report.backtest_markdown(result, tuple(plots)),
         "manifest.json": report.manifest_json(result),
     }
-    blocked = [name for name in contents
-               if (folder / name).exists() and not (folder / name).is_file()]
-    if blocked:
-        raise InputError("cannot write output", str(folder / blocked[0]), "it is not a file",
-                         "remove it or choose another --output-dir")
-    created = [p for p in (folder, *folder.parents) if not p.exists()]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError("cannot create the output folder", str(folder),
-                         exc.strerror or str(exc), "choose another --output-dir") from None
-    new_files = [folder / name for name in contents if not (folder / name).exists()]
-    written: list[Path] = []
-    try:
-        for name, content in contents.items():
-            written.append(write_atomic(folder / name, content))
-    except BaseException:
-        for path in new_files:
-            path.unlink(missing_ok=True)
-        for path in created:  # innermost first; only folders this call made
-            try:
-                path.rmdir()
-            except OSError:
-                break
-        raise
-    return written
+    return write_files(folder, contents)

@@ -749,18 +749,18 @@ def test_a_failed_write_leaves_no_partial_output_folder(folder, monkeypatch):
         write_backtest_outputs(result, blocked)
     assert [p.name for p in blocked.iterdir()] == ["report.md"]  # nothing written
 
-    original = output.write_atomic
+    original = output.os.fsync
     calls = []
 
-    def failing_write(path, content):
-        calls.append(path)
+    def failing_fsync(descriptor):
+        calls.append(descriptor)
         if len(calls) == 3:
-            raise InputError("cannot write output", str(path), "disk full", "free space")
-        return original(path, content)
+            raise OSError(28, "No space left on device")
+        return original(descriptor)
 
-    monkeypatch.setattr(output, "write_atomic", failing_write)
+    monkeypatch.setattr(output.os, "fsync", failing_fsync)
     target = folder / "new" / "nested"
-    with pytest.raises(InputError, match="disk full"):
+    with pytest.raises(InputError, match="No space left"):
         write_backtest_outputs(result, target)
     assert not (folder / "new").exists()
     assert len(calls) == 3
@@ -769,6 +769,16 @@ def test_a_failed_write_leaves_no_partial_output_folder(folder, monkeypatch):
     kept.mkdir()
     (kept / "notes.txt").write_text("mine")
     calls.clear()
-    with pytest.raises(InputError, match="disk full"):
+    with pytest.raises(InputError, match="No space left"):
         write_backtest_outputs(result, kept)
     assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+
+    monkeypatch.setattr(output.os, "fsync", original)  # a re-run into a full folder
+    written = write_backtest_outputs(result, kept)
+    before = {path.name: path.read_bytes() for path in written}
+    monkeypatch.setattr(output.os, "fsync", failing_fsync)
+    calls.clear()
+    other = run(folder, prices.iloc[:220], [HOLD], start="2021-03-15")
+    with pytest.raises(InputError, match="No space left"):
+        write_backtest_outputs(other, kept)
+    assert {path.name: path.read_bytes() for path in written} == before  # no mix of runs
