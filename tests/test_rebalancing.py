@@ -22,7 +22,7 @@ from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
 from portfolio.errors import InputError
 from portfolio.orders import TradingCosts, apply_orders, plan_rebalance
 from portfolio.rebalancing import RebalanceRun, drift_check, rebalance
-from portfolio.report import render
+from portfolio.report import fmt_pct, render
 from portfolio.report.rebalance import drift_report, rebalance_report
 from portfolio.risk import risk_report
 from portfolio.workflows import DataOptions, market_data, theme_exposures
@@ -445,6 +445,22 @@ def test_limit_table_shows_before_and_after(optimizer_run):
     table = next(s for s in report.sections if s.title == "Limits")
     nvda = next(row for row in table.rows if row[0] == "max_weight[NVDA]")
     assert nvda[3] == "BREACH" and nvda[5] == "ok"
+
+
+def test_before_and_after_columns_come_from_the_before_and_after_reports(optimizer_run):
+    run = optimizer_run
+    sections = {s.title: s for s in rebalance_report(run).sections}
+    for title, field in (("Groups", lambda r: r.group_risk["weight"]),
+                         ("Risk contributions", lambda r: r.risk_contributions)):
+        for key, before, after in sections[title].rows:
+            assert before == fmt_pct(float(field(run.before).get(key, 0.0))), (title, key)
+            assert after == fmt_pct(float(field(run.after).get(key, 0.0))), (title, key)
+    risk = {row[0]: row[1:] for row in sections["Risk"].rows}
+    assert risk["volatility (annual)"] == (fmt_pct(run.before.volatility),
+                                           fmt_pct(run.after.volatility))
+    assert risk["cash"] == (fmt_pct(run.before.weights["CASH"]),
+                            fmt_pct(run.after.weights["CASH"]))
+    assert run.before.volatility != run.after.volatility  # a swap would show
 
 
 def test_result_is_immutable(file_run):

@@ -193,15 +193,20 @@ def _weights_section(run: Any) -> Section:
     )
 
 
+def _before_after_rows(keys: Any, before: Any, after: Any) -> tuple[tuple[str, str, str], ...]:
+    """``(key, before %, after %)`` per key of two Series (0 where a key is absent)."""
+    return tuple(
+        (key, fmt_pct(float(before.get(key, 0.0))), fmt_pct(float(after.get(key, 0.0))))
+        for key in keys
+    )
+
+
 def _groups_section(run: Any) -> Section:
     before = run.before.group_risk["weight"]
     after = run.after.group_risk["weight"]
     groups = [*before.index, *(g for g in after.index if g not in before.index)]
-    rows = tuple(
-        (group, fmt_pct(float(before.get(group, 0.0))), fmt_pct(float(after.get(group, 0.0))))
-        for group in groups
-    )
-    return Section("Groups", ("group", "before", "after"), rows,
+    return Section("Groups", ("group", "before", "after"),
+                   _before_after_rows(groups, before, after),
                    "Each name counts in its first group; names in no group are in 'other'.")
 
 
@@ -235,11 +240,8 @@ def _risk_section(run: Any) -> Section:
 def _contributions_section(run: Any) -> Section:
     before, after = run.before.risk_contributions, run.after.risk_contributions
     tickers = [t for t in _weight_tickers(run) if t in before.index or t in after.index]
-    rows = tuple(
-        (t, fmt_pct(float(before.get(t, 0.0))), fmt_pct(float(after.get(t, 0.0))))
-        for t in tickers
-    )
-    return Section("Risk contributions", ("ticker", "before", "after"), rows,
+    return Section("Risk contributions", ("ticker", "before", "after"),
+                   _before_after_rows(tickers, before, after),
                    "Annual volatility contributed by each name; sums to the volatility.")
 
 
