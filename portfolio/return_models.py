@@ -32,7 +32,7 @@ import pandas as pd
 
 from portfolio.config import EXPECTED_RETURN_METHODS, View, did_you_mean
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import numeric_table, periods_per_year
+from portfolio.returns import check_choice, numeric_table, periods_per_year
 
 __all__ = [
     "black_litterman",
@@ -412,7 +412,22 @@ def capm_implied(
         Mismatched tickers, a bad covariance matrix or market series.
     """
     tickers = pd.Index(cov.index) if isinstance(cov, pd.DataFrame) else pd.Index([])
-    sigma = _validated_cov(cov, tickers)
+    return _capm_implied(
+        _validated_cov(cov, tickers), market_weights, risk_aversion, risk_free_rate,
+        market_returns, frequency,
+    )
+
+
+def _capm_implied(
+    sigma: pd.DataFrame,
+    market_weights: pd.Series | Mapping[str, float] | None,
+    risk_aversion: float | None,
+    risk_free_rate: float,
+    market_returns: pd.Series | None,
+    frequency: str,
+) -> pd.Series:
+    """:func:`capm_implied` on a covariance already checked by :func:`_validated_cov`."""
+    tickers = sigma.index
     risk_free_rate = _check_finite(risk_free_rate, "risk_free_rate")
     if risk_aversion is None:
         if market_returns is None:
@@ -646,9 +661,27 @@ def black_litterman(
             f"got {type(prior).__name__}",
             "pass annual expected returns indexed by ticker",
         )
+    return _black_litterman(
+        prior, _validated_cov(cov, pd.Index(prior.index)), views, tau, risk_free_rate
+    )
+
+
+def _black_litterman(
+    prior: pd.Series,
+    sigma: pd.DataFrame,
+    views: Sequence[View],
+    tau: float,
+    risk_free_rate: float,
+) -> pd.Series:
+    """:func:`black_litterman` with ``sigma`` already checked and ordered like ``prior``."""
     tickers = pd.Index(prior.index)
-    sigma = _validated_cov(cov, tickers).to_numpy()
-    pi = prior.astype(float).to_numpy()
+    try:
+        prior = prior.astype(float)
+    except (TypeError, ValueError) as error:
+        raise DataError("the prior is not all numbers", "prior", str(error),
+                        "estimate the prior for every ticker") from None
+    pi = prior.to_numpy()
+    sigma = sigma.to_numpy()
     if not np.isfinite(pi).all():
         raise DataError(
             "the prior has missing or infinite entries",
@@ -659,7 +692,7 @@ def black_litterman(
     _check_finite(risk_free_rate, "risk_free_rate")
     views = list(views)
     if not views:
-        return prior.astype(float)
+        return prior
     picking, targets, confidences = _view_matrices(views, tickers)
 
     scaled_cov_picking = tau * sigma @ picking.T  # (n, k)
@@ -763,13 +796,8 @@ def expected_returns(
     DataError
         Bad or too short returns, a covariance with other tickers.
     """
-    if method not in EXPECTED_RETURN_METHODS:
-        raise ConfigError(
-            f"unknown expected-return method {method!r}",
-            "expected_returns",
-            f"valid methods are {', '.join(EXPECTED_RETURN_METHODS)}",
-            did_you_mean(str(method), EXPECTED_RETURN_METHODS) or "use one of them",
-        )
+    check_choice(method, EXPECTED_RETURN_METHODS, "expected-return method",
+                 where="expected_returns")
     views = tuple(views)
     if views and method != "black_litterman":
         raise ConfigError(
@@ -790,16 +818,10 @@ def expected_returns(
         return james_stein(returns, frequency)
 
     values = _validated_returns(returns, min_observations=2)
-    sigma = values.cov() * periods if cov is None else _validated_cov(cov, values.columns)
+    sigma = _validated_cov(values.cov() * periods if cov is None else cov, values.columns)
     if risk_aversion is None and market_returns is None:
         market_returns = values.mean(axis=1)
-    prior = capm_implied(
-        sigma,
-        risk_aversion=risk_aversion,
-        risk_free_rate=risk_free_rate,
-        market_returns=market_returns,
-        frequency=frequency,
-    )
+    prior = _capm_implied(sigma, None, risk_aversion, risk_free_rate, market_returns, frequency)
     if method == "capm":
         return prior
-    return black_litterman(prior, sigma, views, tau=tau, risk_free_rate=risk_free_rate)
+    return _black_litterman(prior, sigma, views, tau, risk_free_rate)

@@ -12,13 +12,22 @@ Annualisation: 252 periods per year for daily data, 52 weekly, 12 monthly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
 from portfolio.config import did_you_mean
 from portfolio.errors import ConfigError, DataError
 
-__all__ = ["PERIODS_PER_YEAR", "RETURN_KINDS", "periods_per_year", "to_returns"]
+__all__ = [
+    "PERIODS_PER_YEAR",
+    "RETURN_KINDS",
+    "check_choice",
+    "numeric_table",
+    "periods_per_year",
+    "to_returns",
+]
 
 PERIODS_PER_YEAR: dict[str, int] = {"daily": 252, "weekly": 52, "monthly": 12}
 """Number of return periods in a year for each supported frequency."""
@@ -27,6 +36,40 @@ RETURN_KINDS = ("simple", "log")
 """Supported return definitions: ``simple`` = p_t / p_{t-1} - 1, ``log`` = ln(p_t / p_{t-1})."""
 
 _RESAMPLE_RULES = {"weekly": "W-FRI", "monthly": "ME"}
+
+
+def check_choice(
+    value: object, allowed: Iterable[str], name: str, *, where: str | None = None
+) -> None:
+    """Raise a :class:`ConfigError` with a "did you mean" when ``value`` is not allowed.
+
+    Parameters
+    ----------
+    value : object
+        The chosen name (e.g. a method); compared with ``==`` to each allowed name.
+    allowed : iterable of str
+        The valid names, listed in the message in this order.
+    name : str
+        What is chosen, e.g. ``"ragged"`` or ``"expected-return method"``; the message
+        reads "unknown <name> '<value>'".
+    where : str, optional
+        Where the choice is made (the argument or config key); default ``name``.
+
+    Raises
+    ------
+    ConfigError
+        ``unknown <name> <value!r> (<where>): it must be one of <allowed>. Did you mean ...``
+    """
+    allowed = tuple(allowed)
+    if value in allowed:
+        return
+    listed = ", ".join(allowed)
+    raise ConfigError(
+        f"unknown {name} {value!r}",
+        where or name,
+        f"it must be one of {listed}",
+        did_you_mean(str(value), allowed) or f"Use one of {listed}",
+    )
 
 
 def periods_per_year(frequency: str) -> int:
@@ -47,15 +90,8 @@ def periods_per_year(frequency: str) -> int:
     ConfigError
         If ``frequency`` is not one of the supported names.
     """
-    try:
-        return PERIODS_PER_YEAR[frequency]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown return frequency {frequency!r}",
-            "frequency",
-            f"the frequency must be one of {', '.join(PERIODS_PER_YEAR)}",
-            did_you_mean(str(frequency), PERIODS_PER_YEAR) or "Use daily, weekly or monthly",
-        ) from None
+    check_choice(frequency, PERIODS_PER_YEAR, "return frequency", where="frequency")
+    return PERIODS_PER_YEAR[frequency]
 
 
 def to_returns(
@@ -96,13 +132,7 @@ def to_returns(
         If the prices are empty, not numeric, not indexed by unique dates, or
         contain a non-positive or infinite price.
     """
-    if kind not in RETURN_KINDS:
-        raise ConfigError(
-            f"unknown return kind {kind!r}",
-            "kind",
-            f"the kind must be one of {', '.join(RETURN_KINDS)}",
-            did_you_mean(str(kind), RETURN_KINDS) or "Use simple or log",
-        )
+    check_choice(kind, RETURN_KINDS, "return kind", where="kind")
     periods_per_year(frequency)  # validates the name
     prices = _checked_prices(prices)
     if frequency in _RESAMPLE_RULES:

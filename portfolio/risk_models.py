@@ -63,9 +63,9 @@ import pandas as pd
 import sklearn
 from sklearn.covariance import ledoit_wolf_shrinkage, oas
 
-from portfolio.config import COVARIANCE_METHODS, RAGGED_POLICIES, did_you_mean
+from portfolio.config import COVARIANCE_METHODS, RAGGED_POLICIES
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import numeric_table, periods_per_year
+from portfolio.returns import check_choice, numeric_table, periods_per_year
 
 __all__ = [
     "METHODS",
@@ -175,10 +175,7 @@ def sample_covariance(returns: pd.DataFrame, frequency: str = "daily") -> pd.Dat
         Tickers x tickers, fraction^2/year; equals ``numpy.cov(returns.T) * 252``
         for daily returns.
     """
-    periods_per_year(frequency)
-    returns = _complete_returns(returns, "sample_covariance")
-    return _labelled_as_is(complete_covariance("sample", returns.to_numpy(), frequency),
-                           returns.columns)
+    return _checked_estimate("sample", returns, frequency, "sample_covariance")
 
 
 def ledoit_wolf_covariance(returns: pd.DataFrame, frequency: str = "daily") -> pd.DataFrame:
@@ -219,13 +216,13 @@ def oas_covariance(returns: pd.DataFrame, frequency: str = "daily") -> pd.DataFr
     return _checked_estimate("oas", returns, frequency, "oas_covariance")
 
 
-def _checked_estimate(method: str, returns: pd.DataFrame, frequency: str,
-                      function: str) -> pd.DataFrame:
-    """Check complete returns, then :func:`complete_covariance` labelled by ticker."""
+def _checked_estimate(method: str, returns: pd.DataFrame, frequency: str, function: str,
+                      half_life: float = 63) -> pd.DataFrame:
+    """Check the settings and complete returns, then :func:`complete_covariance` by ticker."""
     periods_per_year(frequency)
+    _check_half_life(half_life)
     returns = _complete_returns(returns, function)
-    return _labelled_as_is(complete_covariance(method, returns.to_numpy(), frequency),
-                           returns.columns)
+    return _estimate(method, returns, frequency, half_life)
 
 
 def complete_covariance(
@@ -313,12 +310,7 @@ def ewma_covariance(
     pandas.DataFrame
         Tickers x tickers, fraction^2/year.
     """
-    periods_per_year(frequency)
-    _check_half_life(half_life)
-    returns = _complete_returns(returns, "ewma_covariance")
-    return _labelled_as_is(
-        complete_covariance("ewma", returns.to_numpy(), frequency, half_life), returns.columns
-    )
+    return _checked_estimate("ewma", returns, frequency, "ewma_covariance", half_life)
 
 
 def _ewma(values: np.ndarray, half_life: float) -> np.ndarray:
@@ -361,12 +353,19 @@ def factor_covariance(
     Raises
     ------
     DataError
-        If a factor return is missing on a date of ``returns``, or a name has
-        fewer than k + 2 returns (k factors).
+        If a factor return is missing on a date of ``returns``, either table
+        repeats a date, or a name has fewer than k + 2 returns (k factors).
     """
-    scale = periods_per_year(frequency)
+    periods_per_year(frequency)
     returns = _numeric_returns(returns)
-    factors = _aligned_factors(factor_returns, returns.index)
+    return _fit_factor_model(returns, _aligned_factors(factor_returns, returns.index), frequency)
+
+
+def _fit_factor_model(
+    returns: pd.DataFrame, factors: pd.DataFrame, frequency: str
+) -> FactorModel:
+    """:func:`factor_covariance` on checked inputs (float returns, factors on their dates)."""
+    scale = periods_per_year(frequency)
     factor_values = factors.to_numpy()
     betas, specific, counts = _regress_each(returns, factor_values, "factor_covariance")
     factor_cov = np.atleast_2d(np.cov(factor_values, rowvar=False, ddof=1)) * scale
@@ -565,10 +564,11 @@ def covariance(
         ``min_observations`` is invalid, or ``method="factor"`` lacks factors.
     DataError
         If a name has fewer than 2 returns in the window, a regression has too
-        few rows, or factor returns miss a date of the window.
+        few rows, or factor returns miss a date of the window (or, with factor
+        returns, either table repeats a date).
     """
-    _check_choice(method, METHODS, "method")
-    _check_choice(ragged, RAGGED_MODES, "ragged")
+    check_choice(method, METHODS, "method")
+    check_choice(ragged, RAGGED_MODES, "ragged")
     periods_per_year(frequency)
     _check_half_life(half_life)
     if isinstance(min_observations, bool) or not isinstance(min_observations, int | np.integer):
@@ -602,7 +602,7 @@ def covariance(
 
     notes: list[str] = []
     if method == "factor":
-        model = factor_covariance(returns, factors, frequency)
+        model = _fit_factor_model(returns, factors, frequency)
         matrix = model.matrix
         how = f"its risk is estimated from {'/'.join(map(str, factors.columns))} factor betas"
         notes += _short_history_notes(observations, names, min_observations, how)
@@ -667,15 +667,13 @@ def covariance(
 # ---------------------------------------------------------------------------
 
 
-def _estimate(method: str, returns: pd.DataFrame, frequency: str, half_life: float):
-    """Apply a block estimator (not ``factor``) to complete returns."""
-    if method == "sample":
-        return sample_covariance(returns, frequency)
-    if method == "ledoit_wolf":
-        return ledoit_wolf_covariance(returns, frequency)
-    if method == "oas":
-        return oas_covariance(returns, frequency)
-    return ewma_covariance(returns, half_life, frequency)
+def _estimate(
+    method: str, returns: pd.DataFrame, frequency: str, half_life: float
+) -> pd.DataFrame:
+    """Apply a block estimator (not ``factor``) to returns already checked complete."""
+    return _labelled_as_is(
+        complete_covariance(method, returns.to_numpy(), frequency, half_life), returns.columns
+    )
 
 
 def _pairwise_fill(returns, block, full, short, method, frequency, half_life) -> pd.DataFrame:
@@ -781,16 +779,6 @@ def _check_enough_observations(observations: pd.Series) -> None:
             )
 
 
-def _check_choice(value, allowed: Sequence[str], key: str) -> None:
-    if value not in allowed:
-        raise ConfigError(
-            f"unknown {key} {value!r}",
-            key,
-            f"{key} must be one of {', '.join(allowed)}",
-            did_you_mean(str(value), allowed) or f"Use one of {', '.join(allowed)}",
-        )
-
-
 def _check_half_life(half_life) -> None:
     valid = isinstance(half_life, int | float | np.number) and not isinstance(half_life, bool)
     if not valid or not np.isfinite(half_life) or half_life <= 0:
@@ -844,6 +832,15 @@ def _aligned_factors(factor_returns, dates: pd.Index) -> pd.DataFrame:
     if isinstance(factor_returns, pd.Series):
         factor_returns = factor_returns.to_frame(factor_returns.name or "factor")
     factors = _numeric_returns(factor_returns)
+    for table, what in ((factors.index, "factor returns"), (dates, "returns")):
+        duplicated = table[table.duplicated()]
+        if len(duplicated):
+            raise DataError(
+                f"duplicate dates in {what}",
+                ", ".join(_date_text(date) for date in duplicated[:5]),
+                "each date must appear once to align factor returns with returns by date",
+                "Drop or merge the duplicate rows",
+            )
     missing = dates.difference(factors.index)
     if len(missing):
         raise DataError(

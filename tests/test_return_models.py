@@ -385,6 +385,28 @@ def test_expected_returns_black_litterman_uses_the_capm_prior(returns, annual_co
     pd.testing.assert_series_equal(no_views, prior)
 
 
+def test_expected_returns_black_litterman_aligns_the_covariance_by_label(returns, annual_cov):
+    views = (View("NVDA", 0.5, 0.5), View("ORCL", 0.01, 0.5, versus="MSFT"))
+    shuffled = annual_cov.loc[TICKERS[::-1], TICKERS[::-1]]
+    for method in ("capm", "black_litterman"):
+        ours = expected_returns(returns, method, cov=shuffled, risk_aversion=2.0, views=views
+                                if method == "black_litterman" else ())
+        prior = capm_implied(annual_cov, risk_aversion=2.0)
+        expected = prior if method == "capm" else black_litterman(prior, annual_cov, views)
+        pd.testing.assert_series_equal(ours, expected)
+        assert list(ours.index) == TICKERS
+
+
+def test_default_covariance_without_overlap_is_a_data_error():
+    dates = pd.bdate_range("2024-01-01", periods=8)
+    early = [0.01, -0.02, 0.03, 0.01] + [np.nan] * 4
+    late = [np.nan] * 4 + [0.02, -0.01, 0.01, 0.03]
+    disjoint = pd.DataFrame({"OLD": early, "NEW": late}, index=dates)
+    for method in ("capm", "black_litterman"):
+        with pytest.raises(DataError, match="missing or infinite entries"):
+            expected_returns(disjoint, method, risk_aversion=2.0)
+
+
 @pytest.mark.parametrize("method", EXPECTED_RETURN_METHODS)
 @pytest.mark.parametrize("ragged", [False, True])
 def test_every_configured_method_is_available(returns, ragged_returns, method, ragged):
@@ -466,6 +488,13 @@ def test_cov_with_other_tickers(prior, annual_cov):
         expected_returns(
             _synthetic_returns(), "capm", cov=annual_cov.drop(index="CRWV", columns="CRWV")
         )
+
+
+def test_non_numeric_prior_is_a_data_error(prior, annual_cov):
+    text_prior = prior.astype(object)
+    text_prior["NVDA"] = "x"
+    with pytest.raises(DataError, match=r"the prior is not all numbers \(prior\)"):
+        black_litterman(text_prior, annual_cov, [View("NVDA", 0.5, 0.5)])
 
 
 def test_market_weights_with_other_tickers(annual_cov):

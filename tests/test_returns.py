@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import PERIODS_PER_YEAR, periods_per_year, to_returns
+from portfolio.returns import PERIODS_PER_YEAR, check_choice, periods_per_year, to_returns
 
 
 def _prices(rows, dates, columns=("OLD", "NEW")):
@@ -126,6 +126,23 @@ def test_unknown_kind_is_a_config_error():
     dates = pd.bdate_range("2024-01-01", periods=3)
     with pytest.raises(ConfigError, match="simple, log"):
         to_returns(_prices([[1, 2], [2, 3], [4, 8]], dates), kind="arithmetic")
+    with pytest.raises(ConfigError, match=r"(?i)unknown return kind 'Log' \(kind\).*'log'"):
+        to_returns(_prices([[1, 2], [2, 3], [4, 8]], dates), kind="Log")
+
+
+def test_check_choice_names_value_place_choices_and_suggestion():
+    check_choice("oas", ("sample", "oas"), "method")  # allowed: no error
+    with pytest.raises(ConfigError) as info:
+        check_choice("ledoitwolf", ("sample", "ledoit_wolf"), "method", where="risk.method")
+    error = info.value
+    assert error.what == "unknown method 'ledoitwolf'"
+    assert error.where == "risk.method"
+    assert "sample, ledoit_wolf" in error.why
+    assert "ledoit_wolf" in error.fix
+    with pytest.raises(ConfigError) as info:
+        check_choice([1, 2], PERIODS_PER_YEAR, "frequency")  # unhashable, nothing close
+    assert info.value.where == "frequency"
+    assert info.value.fix == "Use one of daily, weekly, monthly"
 
 
 @settings(max_examples=25, deadline=None)

@@ -84,6 +84,34 @@ def test_complete_estimators_reject_missing_returns():
         sample_covariance(returns)
 
 
+@pytest.mark.parametrize(
+    ("function", "name"),
+    [
+        (sample_covariance, "sample_covariance"),
+        (ledoit_wolf_covariance, "ledoit_wolf_covariance"),
+        (oas_covariance, "oas_covariance"),
+        (ewma_covariance, "ewma_covariance"),
+    ],
+)
+def test_every_complete_estimator_checks_its_inputs(function, name):
+    returns, _ = _market(young={"CRWV": 80})
+    with pytest.raises(DataError, match=rf"{name} needs complete returns \(CRWV\)"):
+        function(returns)
+    with pytest.raises(DataError, match=rf"too few observations \({name}\)"):
+        function(returns[LONG].iloc[:1])
+    with pytest.raises(DataError, match="returns are not numeric"):
+        function(returns[LONG].astype(object).assign(AMD="x"))
+    with pytest.raises(ConfigError, match="frequency"):
+        function(returns[LONG], frequency="hourly")
+
+
+def test_ewma_covariance_checks_its_half_life():
+    returns, _ = _market()
+    for half_life in (0, -3.0, float("nan"), True, "63"):
+        with pytest.raises(ConfigError, match="half-life"):
+            ewma_covariance(returns, half_life)
+
+
 def test_factor_model_betas_and_variances_match_per_name_ols():
     returns, factors = _market(seed=4, young={"CRWV": 90})
     model = factor_covariance(returns, factors)
@@ -124,6 +152,30 @@ def test_factor_returns_must_cover_every_date():
     returns, factors = _market()
     with pytest.raises(DataError, match="miss 1 date"):
         factor_covariance(returns, factors.drop(factors.index[10]))
+
+
+def test_duplicated_dates_with_factor_returns_are_a_data_error():
+    returns, factors = _market()
+    repeated_factors = pd.concat([factors, factors.iloc[[3]]])
+    repeated_returns = pd.concat([returns, returns.iloc[[3]]])
+    day = str(returns.index[3].date())
+    for call in (
+        lambda: factor_covariance(returns, repeated_factors),
+        lambda: covariance(returns, "factor", factor_returns=repeated_factors),
+        lambda: covariance(returns, ragged="factor", factor_returns=repeated_factors),
+    ):
+        with pytest.raises(DataError, match=rf"duplicate dates in factor returns \({day}\)"):
+            call()
+    with pytest.raises(DataError, match=rf"duplicate dates in returns \({day}\)"):
+        covariance(repeated_returns, "factor", factor_returns=factors)
+
+
+def test_factor_method_is_the_factor_model_of_every_name():
+    returns, factors = _market(seed=6, young={"CRWV": 90})
+    estimate = covariance(returns, "factor", factor_returns=factors)
+    model = factor_covariance(returns, factors)
+    pd.testing.assert_frame_equal(estimate.matrix, model.matrix, rtol=0, atol=0)
+    assert estimate.repair == 0.0
 
 
 # --------------------------------------------------------------------------- PSD repairs
@@ -313,6 +365,11 @@ def test_bad_options_are_config_errors():
     returns, _ = _market()
     with pytest.raises(ConfigError, match="ledoit_wolf"):
         covariance(returns, "ledoitwolf")
+    suggestion = r"(?i)unknown method 'ledoitwolf'.*did you mean 'ledoit_wolf'"
+    with pytest.raises(ConfigError, match=suggestion):
+        covariance(returns, "ledoitwolf")
+    with pytest.raises(ConfigError, match=r"(?i)unknown ragged 'pairwize'.*'pairwise'"):
+        covariance(returns, ragged="pairwize")
     with pytest.raises(ConfigError, match="factor returns"):
         covariance(returns, "factor")
     with pytest.raises(ConfigError, match="ragged"):
