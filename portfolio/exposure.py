@@ -22,6 +22,7 @@ fractions (1 = the whole business rests on the hub); they are static, not per pe
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,19 +189,6 @@ class DealGraph:
     def transmitting_deals(self) -> tuple[Deal, ...]:
         """Deals whose kind enters the exposure model."""
         return tuple(deal for deal in self.deals if deal.kind in self.transmitting_kinds)
-
-    def deals_of(self, name: str) -> tuple[Deal, ...]:
-        """Every deal with ``name`` at either end."""
-        return tuple(deal for deal in self.deals if name in deal.ends)
-
-    def deals_frame(self) -> pd.DataFrame:
-        """Deals as a table: one row per deal, flows in USD bn per year."""
-        columns = ["from", "to", "amount_bn", "years", "annual_flow_bn", "kind", "assumed", "note"]
-        rows = [
-            (d.source, d.target, d.amount_bn, d.years, d.annual_flow_bn, d.kind, d.assumed, d.note)
-            for d in self.deals
-        ]
-        return pd.DataFrame(rows, columns=columns)
 
 
 @dataclass(frozen=True, eq=False)
@@ -582,14 +570,14 @@ def hub_failure_shocks(
     InputError
         A ticker of ``betas`` has no exposure.
     """
-    if not 0.0 <= severity <= 1.0:
+    if not _is_number(severity) or not 0.0 <= severity <= 1.0:
         raise ConfigError(
             f"invalid hub severity {severity!r}",
             "stress.hub_severity",
             "it is the loss of a fully exposed company, a fraction in [0, 1]",
             "write e.g. 0.5 for -50 %",
         )
-    if not -1.0 <= market_shock <= 1.0:
+    if not _is_number(market_shock) or not -1.0 <= market_shock <= 1.0:
         raise ConfigError(
             f"invalid market shock {market_shock!r}",
             "stress.market_shock",
@@ -633,6 +621,10 @@ def _revenues(graph: DealGraph) -> pd.Series:
     )
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_damping(damping: float) -> float:
     if (
         isinstance(damping, bool)
@@ -665,7 +657,7 @@ def _unique_labels(labels: Iterable[str], what: str) -> list[str]:
 def _finite_series(
     values: pd.Series, what: str, error: type[InputError] | type[DataError] = InputError
 ) -> pd.Series:
-    values = values if isinstance(values, pd.Series) else pd.Series(values, dtype=float)
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
     _unique_labels(values.index, what)
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
     bad = [str(t) for t, v in numbers.items() if not math.isfinite(v)]

@@ -20,6 +20,7 @@ Units and conventions
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.returns import periods_per_year
+from portfolio.returns import PERIODS_PER_YEAR, periods_per_year
 
 __all__ = [
     "TRADING_DAYS_PER_YEAR",
@@ -56,8 +57,8 @@ __all__ = [
     "tracking_error",
 ]
 
-TRADING_DAYS_PER_YEAR = 252
-"""Trading days in a year, used to scale annual figures to a horizon in days."""
+TRADING_DAYS_PER_YEAR = PERIODS_PER_YEAR["daily"]
+"""Trading days in a year (252), used to scale annual figures to a horizon in days."""
 
 
 @dataclass(frozen=True)
@@ -399,6 +400,11 @@ def sharpe(returns, risk_free=0.0, frequency: str = "daily") -> float:
     -------
     float
         Dimensionless; NaN if the excess returns do not vary.
+
+    Raises
+    ------
+    ConfigError
+        If ``risk_free`` is neither a real number nor a pandas Series (e.g. ``"4%"``).
     """
     excess, per_year = _excess_returns(returns, risk_free, frequency, "sharpe")
     spread = excess.std(ddof=1)
@@ -427,6 +433,11 @@ def sortino(returns, risk_free=0.0, frequency: str = "daily") -> float:
     float
         Dimensionless; +inf if no period falls below the risk-free rate and the
         mean excess is positive, NaN if there is neither downside nor gain.
+
+    Raises
+    ------
+    ConfigError
+        If ``risk_free`` is neither a real number nor a pandas Series.
     """
     excess, per_year = _excess_returns(returns, risk_free, frequency, "sortino")
     downside = np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))
@@ -620,7 +631,7 @@ def _aligned(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
                 "weights are aligned with the covariance by ticker, never by position",
                 "Pass a pandas Series indexed by ticker",
             )
-        weights = pd.Series(weights, dtype=float) if isinstance(weights, Mapping) else weights
+        weights = pd.Series(weights) if isinstance(weights, Mapping) else weights
         labels = cov.index
         missing = [t for t in labels if t not in weights.index]
         extra = [t for t in weights.index if t not in labels]
@@ -643,8 +654,8 @@ def _aligned(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
                 "each ticker must appear once",
                 "Merge the duplicate weights",
             )
-        w = weights.loc[labels].to_numpy(dtype=float)
-        sigma = cov.to_numpy(dtype=float)
+        w = _numbers(weights.loc[labels], "weights")
+        sigma = _numbers(cov, "cov")
     else:
         if isinstance(weights, pd.Series | Mapping):
             raise InputError(
@@ -653,8 +664,8 @@ def _aligned(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
                 "labelled weights cannot be aligned with an unlabelled covariance",
                 "Pass the covariance as a DataFrame indexed by ticker",
             )
-        w = np.asarray(weights, dtype=float).ravel()
-        sigma = np.asarray(cov, dtype=float)
+        w = _numbers(weights, "weights").ravel()
+        sigma = _numbers(cov, "cov")
         if sigma.shape != (len(w), len(w)):
             raise InputError(
                 "weights and covariance sizes differ",
@@ -673,10 +684,20 @@ def _aligned(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     return w, sigma, labels
 
 
+def _numbers(values, what: str) -> np.ndarray:
+    """``values`` as a float array; InputError naming ``what`` if they are not numbers."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"{what} are not numbers", what, str(exc), "Pass numbers, e.g. 0.25 for 25 %"
+        ) from None
+
+
 def _weight_values(weights) -> np.ndarray:
     if isinstance(weights, Mapping):
-        weights = pd.Series(weights, dtype=float)
-    w = np.asarray(weights, dtype=float).ravel()
+        weights = pd.Series(weights)
+    w = _numbers(weights, "weights").ravel()
     if not np.isfinite(w).all():
         raise InputError(
             "missing or infinite weight", "weights", "weights must be finite", "Fill them with 0"
@@ -725,8 +746,15 @@ def _excess_returns(returns, risk_free, frequency: str, function: str):
                 "Forward-fill the rate series onto the return dates",
             )
         annual = _clean_series(risk_free.loc[data.index], function).to_numpy()
-    else:
+    elif isinstance(risk_free, numbers.Real) and not isinstance(risk_free, bool):
         annual = float(risk_free)
+    else:
+        raise ConfigError(
+            f"invalid risk-free rate {risk_free!r}",
+            f"{function}(risk_free=...)",
+            "the risk-free rate is an annual fraction, a number or a series by date",
+            "Use e.g. 0.04 for 4 % a year",
+        )
     per_period = (1.0 + annual) ** (1.0 / per_year) - 1.0
     return data.to_numpy() - per_period, per_year
 

@@ -22,6 +22,7 @@ from portfolio.exposure import (
     parse_ecosystem,
     portfolio_exposure,
 )
+from portfolio.workflows import hub_exposure, theme_exposures
 
 PACKAGED_ECOSYSTEM = Path(__file__).parents[1] / "config" / "ecosystem.toml"
 
@@ -422,6 +423,8 @@ def test_portfolio_exposure_rejects_bad_weights():
         portfolio_exposure(pd.Series([0.5, 0.5], index=["A", "A"]), pd.Series({"A": 0.1}))
     with pytest.raises(InputError, match="non-numeric weights for B"):
         portfolio_exposure(pd.Series({"A": 0.5, "B": "x"}), pd.Series({"A": 0.1}))
+    with pytest.raises(InputError, match="non-numeric weights for B"):
+        portfolio_exposure({"A": 0.5, "B": "x"}, pd.Series({"A": 0.1}))
 
 
 def test_hub_failure_shocks_hand_computed():
@@ -443,3 +446,42 @@ def test_hub_failure_shocks_errors():
         hub_failure_shocks(exposures, pd.Series({"A": 1.0}), 50, -0.1)
     with pytest.raises(ConfigError, match="market_shock"):
         hub_failure_shocks(exposures, pd.Series({"A": 1.0}), 0.5, -10)
+    for severity in ("0.5", None, True):
+        with pytest.raises(ConfigError, match="invalid hub severity"):
+            hub_failure_shocks(exposures, pd.Series({"A": 1.0}), severity, -0.1)
+    with pytest.raises(ConfigError, match="invalid market shock"):
+        hub_failure_shocks(exposures, pd.Series({"A": 1.0}), 0.5, "-0.1")
+
+
+# --------------------------------------------------------------------------- config helpers
+
+
+def test_hub_exposure_is_the_lookthrough_of_the_configured_graph(config):
+    graph = load_ecosystem(config.ecosystem.file)
+    tickers = [*config.tickers, "CASH"]
+    expected = lookthrough_exposure(graph, "OpenAI", config.ecosystem.damping, tickers)
+    ours = hub_exposure(config, "OpenAI", tickers)
+    pd.testing.assert_series_equal(ours, expected, rtol=0, atol=0)
+    assert ours["NVDA"] > 0 and ours["CASH"] == 0.0
+    pd.testing.assert_series_equal(
+        hub_exposure(config, "OpenAI", tickers, graph=graph), expected, rtol=0, atol=0
+    )
+
+
+def test_hub_exposure_uses_a_given_graph_and_the_config_damping(config, graph):
+    # The three-company graph at the packaged damping 0.5 (hand-computed above).
+    assert config.ecosystem.damping == 0.5
+    x = hub_exposure(config, "Hub", ["B", "A", "ZZZ"], graph=graph)
+    assert list(x.index) == ["B", "A", "ZZZ"]
+    assert x["A"] == pytest.approx(0.2 / 0.995, abs=1e-12)
+    assert x["B"] == pytest.approx(0.02 / 0.995, abs=1e-12)
+    assert x["ZZZ"] == 0.0 and x.attrs["missing"] == ("ZZZ",)
+
+
+def test_theme_exposures_cover_every_capped_hub(config):
+    hubs = sorted({spec.hub for spec in config.limits.theme_caps})
+    assert hubs  # the packaged config caps OpenAI
+    exposures = theme_exposures(config)
+    assert sorted(exposures) == hubs
+    for hub in hubs:
+        assert exposures[hub] == hub_exposure(config, hub, config.tickers).to_dict()

@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 from portfolio.errors import ConfigError, DataError, InputError
 from portfolio.metrics import (
+    TRADING_DAYS_PER_YEAR,
     Drawdown,
     annualized_volatility,
     beta,
@@ -58,6 +59,20 @@ def test_risk_contributions_by_hand():
     np.testing.assert_allclose(shares.to_numpy(), [0.0216 / 0.0432, 0.0216 / 0.0432], rtol=1e-14)
 
 
+def test_unequal_risk_contributions_by_hand_are_checked_by_label():
+    # w = 70/30: Sigma w = (0.7*0.04 + 0.3*0.03, 0.7*0.03 + 0.3*0.09) = (0.037, 0.048)
+    # w_i (Sigma w)_i = (0.0259, 0.0144); variance = 0.0403
+    volatility = math.sqrt(0.0403)
+    for weights in (pd.Series({"A": 0.7, "B": 0.3}), {"B": 0.3, "A": 0.7}):
+        contributions = risk_contributions(weights, COV)
+        assert contributions["A"] == pytest.approx(0.0259 / volatility, rel=1e-13)
+        assert contributions["B"] == pytest.approx(0.0144 / volatility, rel=1e-13)
+        assert contributions["A"] > contributions["B"]  # swapped shares would fail here
+        shares = percent_risk_contributions(weights, COV)
+        assert shares["A"] == pytest.approx(0.0259 / 0.0403, rel=1e-13)  # 0.6427
+        assert shares["B"] == pytest.approx(0.0144 / 0.0403, rel=1e-13)  # 0.3573
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
@@ -83,6 +98,25 @@ def test_weights_and_covariance_must_cover_the_same_tickers():
         risk_contributions(pd.Series({"A": 0.5, "B": 0.3, "NVDA": 0.2}), COV)
     with pytest.raises(InputError, match="never by position"):
         portfolio_volatility(np.array([0.6, 0.4]), COV)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [pd.Series({"A": "x", "B": 0.5}), {"A": "x", "B": 0.5}],
+    ids=["series", "mapping"],
+)
+def test_non_numeric_weights_are_an_input_error(weights):
+    for function in (portfolio_volatility, risk_contributions, percent_risk_contributions):
+        with pytest.raises(InputError, match=r"weights are not numbers \(weights\)"):
+            function(weights, COV)
+    with pytest.raises(InputError, match="weights are not numbers"):
+        portfolio_volatility(["x", 0.5], COV.to_numpy())
+    with pytest.raises(InputError, match="weights are not numbers"):
+        hhi(weights)
+
+
+def test_trading_days_per_year_is_the_daily_annualisation():
+    assert TRADING_DAYS_PER_YEAR == 252
 
 
 def test_parametric_var_and_cvar_match_normal_oracle():
@@ -202,6 +236,13 @@ def test_sharpe_by_hand_with_rate_and_series():
     assert sharpe(MONTHLY, rates, "monthly") == pytest.approx(expected, rel=1e-12)
     with pytest.raises(DataError, match="risk-free rate missing"):
         sharpe(MONTHLY, rates.iloc[1:], "monthly")
+
+
+@pytest.mark.parametrize("rate", ["4%", None, "0.04", True])
+def test_risk_free_rate_that_is_not_a_number_is_a_config_error(rate):
+    for function in (sharpe, sortino):
+        with pytest.raises(ConfigError, match=r"invalid risk-free rate.*annual fraction"):
+            function(MONTHLY, rate, "monthly")
 
 
 def test_sortino_by_hand():
