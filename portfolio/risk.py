@@ -19,8 +19,11 @@ Choices
 -------
 * Covariance-based figures (volatility, risk contributions, parametric VaR/CVaR,
   correlation, effective number of bets) use the config's estimator over the universe
-  names that have a price at the as-of date, so a report and an optimisation of the same
-  config see the same matrix. Parametric VaR assumes a zero mean return.
+  names that have a price at the as-of date and at least
+  :data:`~portfolio.workflows.MIN_USABLE_OBSERVATIONS` returns in the lookback, so a
+  report and an optimisation of the same config see the same matrix. A held name
+  without that history (e.g. CRWV in its first weeks) is an error naming the fix; an
+  unheld one is left out with a warning. Parametric VaR assumes a zero mean return.
 * The historical back-cast applies today's weights to every day of the lookback (daily
   rebalancing to constant weights). On a day a held name has no return (before its
   listing, e.g. CRWV before 2025-03-28, or a data gap) its weight is spread pro rata over
@@ -72,9 +75,12 @@ from portfolio.metrics import (
 )
 from portfolio.returns import to_returns
 from portfolio.workflows import (
+    MIN_USABLE_OBSERVATIONS,
     DataOptions,
     MarketData,
+    RiskInputs,
     estimate_inputs,
+    hub_exposure,
     lookback_prices,
     market_data,
     theme_exposures,
@@ -413,7 +419,8 @@ def risk_report(
     ------
     InputError
         Weights that do not sum to 1, are negative or not finite; a ticker outside the
-        universe; a held ticker without a price at the as-of date.
+        universe; a held ticker without a price at the as-of date or with fewer than
+        :data:`~portfolio.workflows.MIN_USABLE_OBSERVATIONS` returns in the lookback.
     DataError, ConfigError
         From loading prices and estimating the covariance.
     """
@@ -425,10 +432,12 @@ def risk_report(
 
     valuation = None
     if isinstance(weights_or_holdings, Holdings):
-        _check_universe(weights_or_holdings.tickers(), config, weights_or_holdings.source)
+        source = weights_or_holdings.source
+        _check_universe(weights_or_holdings.tickers(), config, source)
         valuation = value_holdings(weights_or_holdings, closes)
         weights = valuation.weights
     else:
+        source = "weights"
         weights = _checked_weights(weights_or_holdings, config)
     held = _held_names(weights)
     _check_priced(held, closes, market.as_of)
@@ -443,8 +452,16 @@ def risk_report(
             "of the risk model (not held)"
         )
     inputs = estimate_inputs(replace(config, tickers=tuple(modelled)), market)
+    _check_history(held, inputs, config.risk.frequency, source, market.as_of)
     estimate = inputs.covariance
     cov = estimate.matrix
+    short = [t for t in modelled if t not in inputs.available]
+    if short:
+        warnings.append(
+            f"{', '.join(short)} {'has' if len(short) == 1 else 'have'} fewer than "
+            f"{MIN_USABLE_OBSERVATIONS} returns in the lookback and "
+            f"{'is' if len(short) == 1 else 'are'} left out of the risk model (not held)"
+        )
     warnings = list(estimate.warnings) + warnings
     risky_weights = weights.reindex(cov.index).fillna(0.0)
 
@@ -452,7 +469,10 @@ def risk_report(
     contributions = risk_contributions(risky_weights, cov)[held]
     shares = contributions / volatility if volatility > 0 else contributions * np.nan
 
-    daily = to_returns(lookback_prices(config, market), frequency="daily")
+    daily = (
+        inputs.returns if config.risk.frequency == "daily"
+        else to_returns(lookback_prices(config, market), frequency="daily")
+    )
     backcast, renormalised = backcast_returns(weights, daily)
     warnings += _backcast_notes(renormalised, daily, len(backcast))
     benchmark_returns = _benchmark_returns(daily, config)
@@ -464,7 +484,11 @@ def risk_report(
     exposures = theme_exposures(config)
     hub = config.stress.hub
     reported = weights[[*held, CASH]].rename("weight")
-    exposure = portfolio_exposure(reported, _hub_exposures(config, exposures, hub))
+    hub_exposures = (
+        pd.Series(dict(exposures[hub]), dtype=float) if hub in exposures
+        else hub_exposure(config, hub, config.tickers)
+    )
+    exposure = portfolio_exposure(reported, hub_exposures)
     caps = [spec.cap for spec in config.limits.theme_caps if spec.hub == hub]
     limits = check_all(constraints_from_config(config, exposures=exposures), weights,
                        config.tickers)
@@ -583,6 +607,22 @@ def _check_priced(held: list[str], closes: pd.Series, as_of: pd.Timestamp) -> No
         )
 
 
+def _check_history(held: list[str], inputs: RiskInputs, frequency: str, source: str,
+                   as_of: pd.Timestamp) -> None:
+    """Every held name needs enough returns in the lookback to be in the covariance."""
+    short = [t for t in held if t not in inputs.available]
+    if short:
+        names = ", ".join(short)
+        counts = ", ".join(f"{t} has {int(inputs.returns[t].count())}" for t in short)
+        raise InputError(
+            f"too little price history for {names} up to {_date_text(as_of)}",
+            f"{source}, ticker {short[0]}",
+            f"{counts} {frequency} returns in the lookback and a held name needs at least "
+            f"{MIN_USABLE_OBSERVATIONS} to be in the risk model (listed recently?)",
+            f"use a later --as-of date or give {names} a weight of 0",
+        )
+
+
 def _backcast_notes(renormalised: pd.Series, daily: pd.DataFrame, kept: int) -> list[str]:
     notes = []
     for ticker, days in renormalised.items():
@@ -688,13 +728,3 @@ def _concentration(held_weights: pd.Series, risky_weights: pd.Series, cov: pd.Da
         top5_share=top_n_share(normalised, TOP_N),
     )
 
-
-def _hub_exposures(config: Config, exposures: Mapping[str, Mapping[str, float]],
-                   hub: str) -> pd.Series:
-    """Look-through exposure per universe ticker to ``hub`` (from the theme caps if there)."""
-    if hub in exposures:
-        return pd.Series(dict(exposures[hub]), dtype=float)
-    from portfolio.exposure import load_ecosystem, lookthrough_exposure
-
-    graph = load_ecosystem(config.ecosystem.file)
-    return lookthrough_exposure(graph, hub, config.ecosystem.damping, list(config.tickers))

@@ -45,7 +45,7 @@ from portfolio.errors import ConfigError, DataError, InputError
 from portfolio.metrics import beta as beta_of
 from portfolio.returns import to_returns
 from portfolio.risk import value_holdings
-from portfolio.workflows import DataOptions, MarketData, market_data
+from portfolio.workflows import DataOptions, MarketData, hub_exposure, market_data
 
 __all__ = [
     "KINDS",
@@ -626,13 +626,8 @@ def stress_test(
 def _hub_failure(
     values: pd.Series, cash: float, config: Config, prices: pd.DataFrame
 ) -> ScenarioResult:
-    from portfolio.exposure import load_ecosystem, lookthrough_exposure
-
     settings = config.stress
-    graph = load_ecosystem(config.ecosystem.file)
-    exposures = lookthrough_exposure(
-        graph, settings.hub, config.ecosystem.damping, list(values.index)
-    )
+    exposures = hub_exposure(config, settings.hub, values.index)
     wanted = dict.fromkeys([*values.index, config.benchmark])
     columns = [t for t in wanted if t in prices.columns]  # daily_betas names a missing one
     betas = daily_betas(prices[columns], config.benchmark, lookback_days=config.risk.lookback_days)

@@ -6,7 +6,7 @@ immutable result; nothing here prints or formats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import DataError
 
 if TYPE_CHECKING:
+    from portfolio.exposure import DealGraph
     from portfolio.optimizer import Allocation
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "MarketData",
     "OptimizationRun",
     "estimate_inputs",
+    "hub_exposure",
     "lookback_prices",
     "market_data",
     "optimize_from_config",
@@ -213,17 +215,44 @@ def estimate_inputs(
     )
 
 
+def hub_exposure(
+    config: Config, hub: str, tickers: Iterable[str], *, graph: DealGraph | None = None
+) -> pd.Series:
+    """Look-through exposure of ``tickers`` to ``hub`` under the config's deal graph.
+
+    Parameters
+    ----------
+    config : Config
+        Supplies ``ecosystem.file`` (the deal graph) and ``ecosystem.damping``.
+    hub : str
+        Entity of the deal graph, e.g. ``"OpenAI"``.
+    tickers : iterable of str
+        Labels to report; names outside the graph get 0 (see
+        :func:`portfolio.exposure.lookthrough_exposure`).
+    graph : DealGraph, optional
+        The deal graph already loaded from ``config.ecosystem.file`` (saves reading it again).
+
+    Returns
+    -------
+    pandas.Series
+        Exposure per ticker, fractions in [0, 1].
+    """
+    from portfolio.exposure import load_ecosystem, lookthrough_exposure
+
+    graph = graph if graph is not None else load_ecosystem(config.ecosystem.file)
+    return lookthrough_exposure(graph, hub, config.ecosystem.damping, list(tickers))
+
+
 def theme_exposures(config: Config) -> dict[str, Mapping[str, float]]:
     """Look-through exposures of the universe to every hub named by a theme cap or stress."""
     hubs = {spec.hub for spec in config.limits.theme_caps}
     if not hubs:
         return {}
-    from portfolio.exposure import load_ecosystem, lookthrough_exposure
+    from portfolio.exposure import load_ecosystem
 
     graph = load_ecosystem(config.ecosystem.file)
-    tickers = list(config.tickers)
     return {
-        hub: lookthrough_exposure(graph, hub, config.ecosystem.damping, tickers).to_dict()
+        hub: hub_exposure(config, hub, config.tickers, graph=graph).to_dict()
         for hub in sorted(hubs)
     }
 

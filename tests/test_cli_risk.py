@@ -109,6 +109,15 @@ def test_held_ticker_without_price_at_as_of_exits_2(capsys):
     assert_one_line_error(code, out, err, "CRWV", "2024-05-31", str(HOLDINGS), "--as-of")
 
 
+def test_held_ticker_with_too_short_a_history_exits_2(capsys):
+    # CRWV listed 2025-03-28: priced on 2025-04-10 but with only 9 daily returns (< 20).
+    code, out, err = run(capsys, "risk", "--holdings", str(HOLDINGS), *BUNDLED,
+                         "--as-of", "2025-04-10")
+    assert_one_line_error(code, out, err, "CRWV", "9 daily returns", "at least 20",
+                          str(HOLDINGS), "--as-of", "weight of 0")
+    assert "internal error" not in err
+
+
 def test_bom_and_whitespace_are_accepted(capsys, tmp_path):
     path = tmp_path / "holdings.csv"
     path.write_bytes("\ufeff Ticker , Shares \r\n nvda , 10 \r\nCASH , 1000\r\n".encode())

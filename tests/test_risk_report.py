@@ -26,7 +26,13 @@ from portfolio.risk import (
     risk_report,
     value_holdings,
 )
-from portfolio.workflows import DataOptions, estimate_inputs, market_data, theme_exposures
+from portfolio.workflows import (
+    MIN_USABLE_OBSERVATIONS,
+    DataOptions,
+    estimate_inputs,
+    market_data,
+    theme_exposures,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HOLDINGS = EXAMPLES / "holdings.csv"
@@ -108,6 +114,39 @@ def test_holding_without_price_at_as_of_raises(config, holdings):
     assert str(HOLDINGS) in info.value.where
 
 
+@pytest.fixture(scope="module")
+def just_listed(config):
+    """Prices up to 2025-04-10: CRWV (listed 2025-03-28) has a price but only 9 returns."""
+    return market_data(config, dataclasses.replace(BUNDLED, as_of="2025-04-10"))
+
+
+def test_held_name_with_too_short_a_history_names_ticker_count_minimum_and_fix(
+    config, holdings, just_listed
+):
+    crwv_returns = just_listed.prices["CRWV"].pct_change(fill_method=None).count()
+    assert crwv_returns == 9 < MIN_USABLE_OBSERVATIONS == 20
+    with pytest.raises(InputError) as info:
+        risk_report(holdings, config=config, market=just_listed)
+    error = info.value
+    assert error.where == f"{HOLDINGS}, ticker CRWV"
+    for word in ("CRWV", "2025-04-10", "has 9 daily returns", "at least 20", "--as-of",
+                 "give CRWV a weight of 0"):
+        assert word in error.message
+    with pytest.raises(InputError, match=r"\(weights, ticker CRWV\).*CRWV has 9 daily"):
+        risk_report({"NVDA": 0.5, "CRWV": 0.3, "CASH": 0.2}, config=config, market=just_listed)
+
+
+def test_unheld_name_with_too_short_a_history_is_left_out_with_a_warning(config, just_listed):
+    result = risk_report({"NVDA": 0.5, "CRWV": 0.0, "CASH": 0.5}, config=config,
+                         market=just_listed)
+    assert "CRWV" not in result.covariance.matrix.index
+    assert any("CRWV" in w and "left out of the risk model" in w for w in result.warnings)
+    assert list(result.risk_contributions.index) == ["NVDA"]
+    assert result.volatility == pytest.approx(
+        0.5 * math.sqrt(result.covariance.matrix.loc["NVDA", "NVDA"]), rel=1e-12
+    )
+
+
 def test_unheld_name_without_price_is_left_out_with_a_warning(config):
     early = market_data(config, dataclasses.replace(BUNDLED, as_of="2024-06-01"))
     result = risk_report({"NVDA": 0.5, "AMD": 0.3, "CASH": 0.2}, config=config, market=early)
@@ -150,6 +189,18 @@ def test_backcast_renormalises_names_without_a_return(report, daily_returns):
     before_listing = daily_returns.index[daily_returns["CRWV"].isna()]
     assert len(before_listing) > 300  # CRWV listed 2025-03-28, inside the 3-year lookback
     assert any("CRWV" in w and "pro rata" in w for w in report.warnings)
+
+
+def test_backcast_is_daily_when_the_risk_model_is_weekly(report, config, market,
+                                                        daily_returns):
+    weekly = dataclasses.replace(config, risk=dataclasses.replace(config.risk, frequency="weekly"))
+    result = risk_report(report.weights, config=weekly, market=market)
+    assert result.covariance.frequency == "weekly"
+    expected = hand_backcast(report.weights, daily_returns)
+    assert list(result.backcast.index) == list(expected.index)
+    np.testing.assert_allclose(result.backcast.to_numpy(), expected.to_numpy(), rtol=0,
+                               atol=1e-14)
+    pd.testing.assert_series_equal(result.backcast, report.backcast)
 
 
 def test_backcast_drops_days_without_any_held_return_and_keeps_cash_at_zero():
