@@ -285,7 +285,16 @@ class OptimizationRun:
     covariance_method: str
 
 
-OBJECTIVES_WITH_RETURNS = ("max_sharpe", "utility", "min_cvar")
+# min_cvar does not use expected returns, but its allocation reports the expected return.
+_REPORTS_EXPECTED_RETURN = ("min_cvar",)
+
+
+def _wants_expected_returns(objective: str) -> bool:
+    """Whether ``optimize_from_config`` estimates expected returns for ``objective``."""
+    from portfolio.objectives import OBJECTIVES
+
+    needed = getattr(OBJECTIVES.get(objective), "NEEDS_EXPECTED_RETURNS", False)
+    return needed or objective in _REPORTS_EXPECTED_RETURN
 
 
 def optimize_from_config(
@@ -319,7 +328,7 @@ def optimize_from_config(
 
     market = market or market_data(config, options)
     objective = objective or config.optimizer.objective
-    inputs = estimate_inputs(config, market, with_returns=objective in OBJECTIVES_WITH_RETURNS)
+    inputs = estimate_inputs(config, market, with_returns=_wants_expected_returns(objective))
     constraints = constraints_from_config(
         config, exposures=theme_exposures(config), current_weights=current_weights
     )
