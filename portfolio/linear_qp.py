@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearQP", "linear_only", "linear_rows"]
+__all__ = ["LinearQP", "linear_only", "linear_rows", "ridge_hessian"]
 
 OSQP_SETTINGS = {
     "verbose": False,
@@ -83,6 +83,25 @@ def linear_rows(
     )
 
 
+def ridge_hessian(covariance: np.ndarray, gamma: float) -> np.ndarray:
+    """``2 (Sigma + gamma I)`` (n x n): the Hessian of ``w' Sigma w + gamma ||w||^2``."""
+    hessian = 2.0 * covariance
+    if gamma:
+        hessian = hessian + 2.0 * gamma * np.eye(len(covariance))
+    return hessian
+
+
+def _error_name(exc: Exception) -> str:
+    """``OSQP_NONCVX_ERROR`` for an ``OSQPException`` carrying code 4."""
+    import osqp
+
+    code = exc.args[0] if exc.args else None
+    try:
+        return osqp.SolverError(code).name
+    except ValueError:
+        return repr(code)
+
+
 class LinearQP:
     """``min w' Sigma w + gamma ||w||^2`` s.t. ``1'w = budget``, bounds and linear rows.
 
@@ -118,10 +137,7 @@ class LinearQP:
 
     def _hessian_values(self, covariance: np.ndarray) -> np.ndarray:
         """Upper-triangle values of ``P = 2 (Sigma + gamma I)`` in CSC order."""
-        hessian = 2.0 * covariance
-        if self.gamma:
-            hessian = hessian + 2.0 * self.gamma * np.eye(self.n)
-        return hessian[self._triangle]
+        return ridge_hessian(covariance, self.gamma)[self._triangle]
 
     def solve(
         self, covariance: np.ndarray, lower: np.ndarray, upper: np.ndarray
@@ -132,22 +148,27 @@ class LinearQP:
         -------
         ndarray of shape (n,) or None
             The polished optimum, or None when OSQP did not solve and polish the problem
-            (the caller then uses the cvxpy chain).
+            or raised (``last_status`` says why; the caller then uses the cvxpy chain).
         """
         import osqp
 
         values = self._hessian_values(covariance)
         low = np.concatenate([self._row_lower, lower])
         high = np.concatenate([self._row_upper, upper])
-        if self._solver is None:
-            hessian = sp.csc_matrix((values, self._triangle[0], self._indptr),
-                                    shape=(self.n, self.n))
-            self._solver = osqp.OSQP()
-            self._solver.setup(P=hessian, q=np.zeros(self.n), A=self._A, l=low, u=high,
-                               **OSQP_SETTINGS)
-        else:
-            self._solver.update(Px=values, l=low, u=high)
-        result = self._solver.solve(raise_error=False)
+        try:
+            if self._solver is None:
+                hessian = sp.csc_matrix((values, self._triangle[0], self._indptr),
+                                        shape=(self.n, self.n))
+                self._solver = osqp.OSQP()
+                self._solver.setup(P=hessian, q=np.zeros(self.n), A=self._A, l=low, u=high,
+                                   **OSQP_SETTINGS)
+            else:
+                self._solver.update(Px=values, l=low, u=high)
+            result = self._solver.solve(raise_error=False)
+        except osqp.OSQPException as exc:  # e.g. a Hessian OSQP finds non-convex
+            self._solver = None  # set up afresh on the next solve
+            self.last_status = f"OSQP error {_error_name(exc)}"
+            return None
         self.last_status = str(result.info.status)
         if self.last_status == "solved" and result.info.status_polish != 1:
             self.last_status = "solved, polish failed"

@@ -46,12 +46,12 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+from scipy.linalg.lapack import dpotrf
 
 from portfolio.active_set import ActiveSetQP, SharpeActiveSet
 from portfolio.constraints import (
     CASH,
     CashFloor,
-    Constraint,
     LimitCheck,
     MaxWeight,
     MinWeight,
@@ -67,8 +67,16 @@ from portfolio.objectives import (
     ProblemData,
     make_objective,
 )
+from portfolio.risk_models import is_psd, nearest_psd
 
-__all__ = ["Allocation", "PortfolioProblem", "SolveInfo", "covariance_factor", "optimize"]
+__all__ = [
+    "Allocation",
+    "PortfolioProblem",
+    "SolveInfo",
+    "availability_mask",
+    "covariance_factor",
+    "optimize",
+]
 
 SOLVER_CHAIN = ("CLARABEL", "OSQP", "SCS")
 BINDING_TOLERANCE = 1e-5
@@ -166,21 +174,30 @@ def covariance_factor(covariance: np.ndarray) -> np.ndarray:
     placeholder) falls back to the symmetric square root with negative eigenvalues clipped
     at 0, so that ``F' F`` is the nearest positive semi-definite matrix.
     """
-    return _factor_and_psd(covariance)[0]
-
-
-def _factor_and_psd(covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(F, F' F)`` of :func:`covariance_factor`.
-
-    ``F' F`` is the symmetrised input itself when the Cholesky factorisation succeeds.
-    """
-    sym = (covariance + covariance.T) / 2.0
+    symmetric = (covariance + covariance.T) / 2.0
     try:
-        return np.linalg.cholesky(sym).T, sym
+        return np.linalg.cholesky(symmetric).T
     except np.linalg.LinAlgError:
-        eigenvalues, eigenvectors = np.linalg.eigh(sym)
-        factor = (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
-        return factor, factor.T @ factor
+        eigenvalues, eigenvectors = np.linalg.eigh(symmetric)
+        return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+
+
+def _positive_semidefinite(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric part of ``matrix``, or the nearest PSD matrix when it is not PSD.
+
+    What every solver path sees (active set, OSQP, cvxpy, the reported volatility). For a
+    positive definite matrix the test is one Cholesky factorisation; a singular one is
+    tested by :func:`portfolio.risk_models.is_psd` (eigenvalues); a matrix with a negative
+    eigenvalue beyond rounding gets them clipped at 0
+    (:func:`portfolio.risk_models.nearest_psd`).
+    """
+    symmetric = matrix + matrix.T
+    symmetric *= 0.5  # exact: a symmetric matrix comes back bit for bit
+    # LAPACK's Cholesky directly: numpy's wrapper (inside is_psd) costs twice as much at
+    # N = 50, a few per cent of a warm re-solve.
+    if dpotrf(symmetric, lower=True, clean=False)[1] == 0 or is_psd(symmetric):
+        return symmetric
+    return nearest_psd(symmetric)[0]
 
 
 def _split_limits(constraints: Sequence[Any]) -> tuple[list[Any], list[Any], float]:
@@ -218,6 +235,57 @@ def _fast_paths(
     elif type(objective) is MaxSharpe and solver == "auto":
         paths.append(("ACTIVE_SET", SharpeActiveSet(tickers, budget, limits), "active set"))
     return tuple(paths)
+
+
+def availability_mask(
+    tickers: Sequence[str], available: Mapping[str, bool] | Sequence[bool]
+) -> np.ndarray:
+    """Which names may hold weight, bool shape ``(n,)`` in ``tickers`` order.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Order of the result (n names).
+    available : mapping ticker -> bool, or sequence of n bools in ``tickers`` order
+        A ticker missing from a mapping is not available.
+
+    Raises
+    ------
+    InputError
+        A sequence of the wrong length.
+    """
+    mask = (
+        np.array([bool(available.get(t, False)) for t in tickers], dtype=bool)
+        if isinstance(available, Mapping)
+        else np.asarray(available, dtype=bool)
+    )
+    if mask.shape != (len(tickers),):
+        raise InputError(
+            "available has the wrong length",
+            "available",
+            f"expected {len(tickers)} flags, got {mask.size}",
+            "pass a mapping ticker -> bool",
+        )
+    return mask
+
+
+def _numbers(values: Any, what: str, where: str) -> np.ndarray:
+    """``values`` (array-like or pandas, already in ticker order) as a float array.
+
+    Raises
+    ------
+    DataError
+        An entry that is not a number.
+    """
+    try:
+        if isinstance(values, pd.DataFrame | pd.Series):
+            return values.to_numpy(dtype=float)  # np.asarray costs 40 times more here
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"{what} has entries that are not numbers", where, f"could not read them ({exc})",
+            "pass annual fractions",
+        ) from None
 
 
 def _cash_weight(risky: np.ndarray) -> float:
@@ -314,11 +382,17 @@ class PortfolioProblem:
             self._build()
         return self._problem
 
-    @problem.setter
-    def problem(self, value: cp.Problem) -> None:
-        self._problem = value
-
     # -- data ------------------------------------------------------------------------
+    @property
+    def caps(self) -> np.ndarray:
+        """Per-name caps the limits set (``MaxWeight``, 1 by default), (n,) fractions."""
+        return self._upper_limits
+
+    @property
+    def floors(self) -> np.ndarray:
+        """Per-name floors the limits set (``MinWeight``, 0 by default), (n,) fractions."""
+        return self._lower_limits
+
     @property
     def upper_bounds(self) -> np.ndarray:
         """Per-name upper bounds of the last solve (caps, 0 for unavailable names), (n,)."""
@@ -364,31 +438,19 @@ class PortfolioProblem:
         if available is None:
             self._upper, self._lower = self._upper_limits, self._lower_limits
             return sigma, mu
-        mask = (
-            np.array([bool(available.get(t, False)) for t in self.tickers])
-            if isinstance(available, Mapping)
-            else np.asarray(available, dtype=bool)
-        )
-        if mask.shape != (len(self.tickers),):
-            raise InputError(
-                "available has the wrong length",
-                "available",
-                f"expected {len(self.tickers)} flags, got {mask.size}",
-                "pass a mapping ticker -> bool",
-            )
+        mask = availability_mask(self.tickers, available)
         self._upper = np.where(mask, self._upper_limits, 0.0)
         self._lower = np.where(mask, self._lower_limits, 0.0)
         return sigma, mu
 
     def _fill_parameters(self, sigma: np.ndarray, mu: np.ndarray, extra: Mapping[str, Any]) -> None:
         """Set every cvxpy Parameter (and build the problem when needed) for the chain."""
-        factor, psd = _factor_and_psd(sigma)
-        self.data.factor.value = factor
+        self.data.factor.value = covariance_factor(sigma)
         self.data.mu.value = mu
         self.data.upper.value = self._upper
         self.data.lower.value = self._lower
         if not self.parametric:
-            self.data = replace(self.data, covariance=psd)
+            self.data = replace(self.data, covariance=sigma)
         if self._problem is None or not self.parametric:
             # before set_data: build creates the objective's Parameters
             self._build()
@@ -399,13 +461,9 @@ class PortfolioProblem:
 
     def _aligned_matrix(self, covariance: pd.DataFrame | np.ndarray) -> np.ndarray:
         n = len(self.tickers)
-        if (
-            isinstance(covariance, pd.DataFrame)
-            and covariance.index.equals(self._labels)
-            and covariance.columns.equals(self._labels)
+        if isinstance(covariance, pd.DataFrame) and not (
+            covariance.index.equals(self._labels) and covariance.columns.equals(self._labels)
         ):
-            matrix = covariance.to_numpy(dtype=float)  # already in order: skip the .loc
-        elif isinstance(covariance, pd.DataFrame):
             missing = [
                 t for t in self.tickers if t not in covariance.index or t not in covariance.columns
             ]
@@ -416,9 +474,8 @@ class PortfolioProblem:
                     "the risk model must cover every ticker of the problem",
                     "estimate the covariance on the same universe",
                 )
-            matrix = covariance.loc[list(self.tickers), list(self.tickers)].to_numpy(dtype=float)
-        else:
-            matrix = np.asarray(covariance, dtype=float)
+            covariance = covariance.loc[list(self.tickers), list(self.tickers)]
+        matrix = _numbers(covariance, "the covariance", "risk model")
         if matrix.shape != (n, n):
             raise DataError(
                 "the covariance has the wrong shape",
@@ -433,12 +490,10 @@ class PortfolioProblem:
                 "every entry must be a finite number",
                 "check the returns for gaps or bad prices",
             )
-        return matrix
+        return _positive_semidefinite(matrix)
 
     def _aligned_vector(self, values: pd.Series | np.ndarray, what: str) -> np.ndarray:
-        if isinstance(values, pd.Series) and values.index.equals(self._labels):
-            vector = values.to_numpy(dtype=float)
-        elif isinstance(values, pd.Series):
+        if isinstance(values, pd.Series) and not values.index.equals(self._labels):
             missing = [t for t in self.tickers if t not in values.index]
             if missing:
                 raise InfeasibleError(
@@ -447,9 +502,8 @@ class PortfolioProblem:
                     "every ticker needs a value",
                     "estimate them on the same universe",
                 )
-            vector = values.loc[list(self.tickers)].to_numpy(dtype=float)
-        else:
-            vector = np.asarray(values, dtype=float)
+            values = values.loc[list(self.tickers)]
+        vector = _numbers(values, what, what)
         if vector.shape != (len(self.tickers),) or not np.isfinite(vector).all():
             raise DataError(
                 f"bad {what}",
@@ -551,7 +605,10 @@ class PortfolioProblem:
         Parameters
         ----------
         covariance : DataFrame or ndarray, shape (n, n)
-            Annualised covariance (fraction^2 per year), aligned by ticker label.
+            Annualised covariance (fraction^2 per year), aligned by ticker label. Its
+            symmetric part is used; when that is not positive semi-definite, every solver
+            (and the reported volatility) uses the nearest PSD matrix instead (negative
+            eigenvalues clipped at 0).
         expected_returns : Series or ndarray, shape (n,), optional
             Annual expected returns (fraction) for objectives that use them.
         available : mapping or sequence of bool, optional
@@ -620,15 +677,6 @@ class PortfolioProblem:
             info = replace(chain, fallbacks=(*info, *chain.fallbacks))
             risky = self.objective.weights(self.data)
         return np.where(np.abs(risky) < DUST, 0.0, risky), info, sigma, mu
-
-    def limit_table(self, weights: pd.Series) -> tuple[LimitCheck, ...]:
-        """Every limit row evaluated on ``weights``."""
-        return check_all(self.constraints, weights, self.tickers)
-
-    @property
-    def limit_objects(self) -> tuple[Constraint, ...]:
-        """The limit objects (penalties excluded)."""
-        return tuple(c for c in self.constraints if isinstance(c, Constraint))
 
 
 def optimize(

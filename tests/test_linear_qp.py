@@ -18,15 +18,19 @@ from portfolio.constraints import (
     check_all,
 )
 from portfolio.errors import InfeasibleError
+from portfolio.linear_qp import LinearQP, ridge_hessian
 from portfolio.optimizer import PortfolioProblem
 
 # solver option -> the fast path that must answer, and the fallback reasons it may give
+# on the degenerate example below
 FAST_PATHS = {
     "auto": ("ACTIVE_SET", ()),
     # OSQP's polish cannot settle a degenerate optimum (more active limits than names);
-    # the problem then falls back to the cvxpy chain, which must say why.
+    # the problem then falls back to the cvxpy chain (whose solver is also "OSQP"), which
+    # must say why.
     "OSQP": ("OSQP", ("OSQP (warm-started): solved, polish failed",)),
 }
+DEGENERATE = {"n": 6, "seed": 1922}
 
 
 def covariance(n, seed):
@@ -60,7 +64,7 @@ def objective(weights, sigma, gamma=0.001):
 @pytest.mark.parametrize("solver", sorted(FAST_PATHS))
 @settings(max_examples=20, deadline=None, derandomize=True)  # the same examples each run
 @given(n=st.integers(6, 40), seed=st.integers(0, 10_000))
-@example(n=6, seed=1922)  # degenerate optimum: more active limits than free names
+@example(**DEGENERATE)  # degenerate optimum: more active limits than free names
 def test_fast_path_matches_clarabel(solver, n, seed):
     tickers, sigma = covariance(n, seed)
     constraints = limits(tickers, seed)
@@ -74,7 +78,11 @@ def test_fast_path_matches_clarabel(solver, n, seed):
         return
     fast = PortfolioProblem(tickers, "min_variance", constraints, solver=solver).solve(sigma)
     name, fallbacks = FAST_PATHS[solver]
-    assert fast.solve.solver == name or fast.solve.fallbacks == fallbacks
+    assert fast.solve.solver == name
+    # Only the degenerate example may fall back to the cvxpy chain (on the CI examples the
+    # other 20 are answered by the fast path itself).
+    allowed = {(), fallbacks} if {"n": n, "seed": seed} == DEGENERATE else {()}
+    assert fast.solve.fallbacks in allowed
     gap = objective(fast.weights, sigma) - objective(reference.weights, sigma)
     assert gap <= 1e-6 * objective(reference.weights, sigma)
     assert np.abs(fast.weights - reference.weights).max() < 1e-4
@@ -94,6 +102,7 @@ def test_resolves_with_new_data_and_masks_equal_fresh_clarabel_solves(solver):
             tickers, "min_variance", constraints, solver="CLARABEL"
         ).solve(sigma, available=available)
         assert fast.solve.solver == FAST_PATHS[solver][0]
+        assert fast.solve.fallbacks == ()  # the warm re-solve answered, not the cvxpy chain
         np.testing.assert_allclose(fast.weights, reference.weights, atol=1e-5)
         if step % 3 == 0:
             assert (fast.weights[tickers[5:8]] == 0).all()
@@ -136,3 +145,24 @@ def test_problems_outside_the_fast_path_use_the_chain():
     assert turnover._fast_paths == ()
     assert turnover.solve(sigma).solve.solver == "CLARABEL"
     assert PortfolioProblem(tickers, "min_variance", solver="SCS")._fast_paths == ()
+
+
+def test_an_osqp_exception_is_a_declined_answer_not_a_traceback():
+    tickers = ["A", "B", "C"]
+    indefinite = np.array([[0.04, 0.1, 0.0], [0.1, 0.04, 0.0], [0.0, 0.0, 0.1]])
+    backend = LinearQP(tickers, 1.0, [])
+    assert backend.solve(indefinite, np.zeros(3), np.full(3, 0.6)) is None
+    assert backend.last_status == "OSQP error OSQP_NONCVX_ERROR"
+    # set up afresh afterwards: a convex problem is solved again
+    weights = backend.solve(np.diag([0.04, 0.09, 0.16]), np.zeros(3), np.full(3, 0.6))
+    assert backend.last_status == "solved"
+    inverse = 1 / np.array([0.04, 0.09, 0.16])
+    np.testing.assert_allclose(weights, inverse / inverse.sum(), atol=1e-8)
+
+
+def test_ridge_hessian_is_twice_the_ridged_covariance():
+    _, sigma = covariance(5, 0)
+    matrix = sigma.to_numpy()
+    np.testing.assert_array_equal(ridge_hessian(matrix, 0.0), 2 * matrix)
+    np.testing.assert_allclose(ridge_hessian(matrix, 0.01), 2 * (matrix + 0.01 * np.eye(5)),
+                               rtol=1e-15)

@@ -68,13 +68,17 @@ def test_every_objective_is_dpp_and_resolves_like_a_fresh_build(name):
         GroupCap(group="chips", members=("NVDA", "AMD"), cap=0.5),
     ]
     mu = pd.Series(np.linspace(0.05, 0.2, 6), index=TICKERS)
-    problem = PortfolioProblem(TICKERS, name, limits)
+    # CLARABEL: min_variance and max_sharpe would otherwise take the active-set fast path
+    problem = PortfolioProblem(TICKERS, name, limits, solver="CLARABEL")
     problem.solve(_frame(_covariance(2)), mu, **data)
     assert problem.problem.is_dpp()
+    compiled = problem.problem
     second = problem.solve(_frame(_covariance(3)), mu[::-1].set_axis(TICKERS), **data)
-    fresh = PortfolioProblem(TICKERS, name, limits).solve(
+    assert problem.problem is compiled  # re-solved through the Parameters, not rebuilt
+    fresh = PortfolioProblem(TICKERS, name, limits, solver="CLARABEL").solve(
         _frame(_covariance(3)), mu[::-1].set_axis(TICKERS), **data
     )
+    assert second.solve.solver == fresh.solve.solver == "CLARABEL"
     np.testing.assert_allclose(second.weights, fresh.weights, atol=1e-7)
     assert second.weights.sum() == pytest.approx(1.0)
     assert second.weights[CASH] == pytest.approx(0.02, abs=1e-8)

@@ -18,8 +18,9 @@ from portfolio.constraints import (
     MaxWeight,
     MinWeight,
     ThemeCap,
+    check_all,
 )
-from portfolio.errors import ConfigError, DataError, InfeasibleError, SolverError
+from portfolio.errors import ConfigError, DataError, InfeasibleError, InputError, SolverError
 from portfolio.optimizer import SOLVER_CHAIN, PortfolioProblem, optimize
 
 
@@ -69,13 +70,19 @@ def test_osqp_objective_is_within_1e6_of_a_high_accuracy_clarabel_solve(name, n)
     solved = {}
     for solver in ("CLARABEL", "OSQP"):
         problem = PortfolioProblem(tickers, name, limits, solver=solver, **options)
+        problem._fast_paths = ()  # the cvxpy problem with OSQP_OPTIONS, not the warm OSQP
         assert problem.problem.is_qp()
         solved[solver] = problem.solve(covariance, mu if uses_mu else None, **extra)
         assert solved[solver].solve.solver == solver
         assert solved[solver].solve.status == cp.OPTIMAL
+        assert solved[solver].solve.fallbacks == ()
     reference = solved["CLARABEL"].solve.objective_value
     assert solved["OSQP"].solve.objective_value == pytest.approx(reference, rel=1e-6)
     assert all(row.ok for row in solved["OSQP"].limits)
+    if name == "min_variance":  # the warm-started OSQP fast path, to the same accuracy
+        fast = PortfolioProblem(tickers, name, limits, solver="OSQP").solve(covariance)
+        assert (fast.solve.solver, fast.solve.fallbacks) == ("OSQP", ())
+        assert fast.solve.objective_value == pytest.approx(reference, rel=1e-6)
 
 
 def test_auto_uses_clarabel_and_skips_osqp_for_conic_problems():
@@ -183,24 +190,32 @@ def test_solve_info_records_solver_status_time_and_objective():
 # --------------------------------------------------------------------------- re-solves
 
 
-def test_resolving_with_a_new_covariance_equals_a_fresh_problem_and_is_faster():
+@pytest.mark.parametrize("solver", ["CLARABEL", "auto"])
+def test_resolving_with_a_new_covariance_equals_a_fresh_problem(solver):
+    """CLARABEL re-solves the compiled cvxpy problem through its Parameters; auto re-solves
+    the warm-started active set."""
     tickers, returns, covariance, _ = _market(60, seed=3)
     later = returns.iloc[40:].cov() * 252
     limits = _limits(tickers)
-    problem = PortfolioProblem(tickers, "min_variance", limits)
+    problem = PortfolioProblem(tickers, "min_variance", limits, solver=solver)
     started = time.perf_counter()
     first = problem.solve(covariance)
     first_seconds = time.perf_counter() - started
+    compiled = problem._problem
     started = time.perf_counter()
     second = problem.solve(later)
     second_seconds = time.perf_counter() - started
+    expected = "ACTIVE_SET" if solver == "auto" else solver
+    assert [a.solve.solver for a in (first, second)] == [expected, expected]
+    if solver != "auto":
+        assert problem._problem is compiled  # re-solved, not rebuilt
     for allocation, matrix in ((first, covariance), (second, later)):
-        fresh = PortfolioProblem(tickers, "min_variance", limits).solve(matrix)
+        fresh = PortfolioProblem(tickers, "min_variance", limits, solver=solver).solve(matrix)
         np.testing.assert_allclose(allocation.weights, fresh.weights, atol=1e-7)
     assert not np.allclose(first.weights, second.weights, atol=1e-4)
     print(
-        f"\nN=60 capped min-variance: first solve {first_seconds * 1e3:.1f} ms "
-        f"(compiles), re-solve {second_seconds * 1e3:.1f} ms"
+        f"\nN=60 capped min-variance ({solver}): first solve {first_seconds * 1e3:.1f} ms, "
+        f"re-solve {second_seconds * 1e3:.1f} ms"
     )
 
 
@@ -234,6 +249,66 @@ def test_bad_data_is_a_named_error():
         problem.solve(covariance.iloc[:4, :4])
     with pytest.raises(DataError, match="wrong shape"):
         problem.solve(covariance.to_numpy()[:4, :4])
+
+
+def test_non_numeric_data_is_a_named_error():
+    tickers, _, covariance, mu = _market(3)
+    text = covariance.astype(object)
+    text.iloc[0, 1] = "high"
+    with pytest.raises(DataError, match="covariance has entries that are not numbers"):
+        PortfolioProblem(tickers, "min_variance").solve(text)
+    with pytest.raises(DataError, match="expected returns has entries that are not numbers"):
+        PortfolioProblem(tickers, "max_sharpe").solve(covariance, mu.astype(object).replace(
+            {mu.iloc[0]: "x"}))
+    with pytest.raises(InputError, match="weights must be numbers"):
+        PortfolioProblem(tickers, "min_tracking_error").solve(
+            covariance, target_weights={tickers[0]: "half"})
+    scenarios = pd.DataFrame([["a", 0.01, 0.02]], columns=tickers)
+    with pytest.raises(DataError, match="scenario returns must be numbers"):
+        PortfolioProblem(tickers, "min_cvar").solve(covariance, scenarios=scenarios)
+
+
+# --------------------------------------------------------------------------- not PSD
+
+INDEFINITE = np.array([[0.04, 0.1, 0.0], [0.1, 0.04, 0.0], [0.0, 0.0, 0.1]])  # eigenvalue -0.06
+
+
+@pytest.mark.parametrize("parametric", [True, False])
+def test_a_covariance_that_is_not_psd_is_repaired_once_for_every_solver(parametric):
+    """auto (active set), OSQP (warm-started) and the cvxpy solvers see the same nearest
+    PSD matrix, so they agree (the raw matrix gave the active set a wrong optimum and
+    OSQP a non-convexity exception)."""
+    from portfolio.risk_models import nearest_psd
+
+    tickers = ["A", "B", "C"]
+    repaired, _ = nearest_psd(INDEFINITE)
+    solved = {
+        solver: PortfolioProblem(
+            tickers, "min_variance", [MaxWeight(0.6)], solver=solver, parametric=parametric
+        ).solve(INDEFINITE)
+        for solver in ("auto", "OSQP", "CLARABEL", "SCS")
+    }
+    assert solved["auto"].solve.solver == "ACTIVE_SET"
+    assert solved["OSQP"].solve.fallbacks == ()
+    # A and B are perfectly correlated once repaired: only their sum is determined.
+    for allocation in solved.values():
+        w = allocation.risky_weights.to_numpy()
+        assert allocation.solve.objective_value == pytest.approx(w @ repaired @ w, rel=1e-7)
+        assert allocation.solve.objective_value == pytest.approx(0.7 / 17, rel=1e-6)
+        assert allocation.volatility == pytest.approx(np.sqrt(0.7 / 17), rel=1e-6)
+        assert w[0] + w[1] == pytest.approx(10 / 17, abs=1e-6)
+        assert w[2] == pytest.approx(7 / 17, abs=1e-6)
+        assert all(row.ok for row in allocation.limits)
+
+
+def test_a_psd_covariance_reaches_the_solvers_unchanged():
+    from portfolio.optimizer import _positive_semidefinite
+
+    _, _, covariance, _ = _market(8)
+    matrix = covariance.to_numpy()
+    np.testing.assert_array_equal(_positive_semidefinite(matrix), matrix)
+    singular = np.outer(np.arange(1.0, 4.0), np.arange(1.0, 4.0))  # PSD, rank 1
+    np.testing.assert_array_equal(_positive_semidefinite(singular), singular)
 
 
 def test_conflicting_floors_raise_infeasible_error():
@@ -318,5 +393,5 @@ def test_random_feasible_limit_sets_are_met_by_every_objective(case):
     allocation = problem.solve(covariance, mu, **extra)
     assert allocation.weights.sum() == pytest.approx(1.0, abs=1e-9)
     assert allocation.weights[CASH] >= limits[4].floor - 1e-9
-    worst = max(row.excess for row in problem.limit_table(allocation.weights))
+    worst = max(row.excess for row in check_all(limits, allocation.weights, tickers))
     assert worst <= 1e-6, [row for row in allocation.limits if not row.ok]
