@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
-from portfolio.linear_qp import LinearQP, linear_rows
+from portfolio.linear_qp import LinearQP, linear_rows, ridge_hessian
 
-__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet"]
+__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet", "fill_budget"]
 
 # Working-set states of a variable.
 FREE, AT_LOWER, AT_UPPER, FIXED = 0, -1, 1, 2
@@ -331,12 +331,26 @@ def _snap(z: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.where(np.abs(z - upper) <= SNAP, upper, z)
 
 
-def _fill(budget: float, lower: np.ndarray, upper: np.ndarray, priority: np.ndarray
-          ) -> np.ndarray:
+def fill_budget(budget: float, lower: np.ndarray, upper: np.ndarray, priority: np.ndarray
+                ) -> np.ndarray:
     """Weights from the floors up, filling the budget in increasing ``priority`` order.
 
-    A vertex of the box and the budget (a cheap start); the general rows may not hold
-    there, and then the solver starts from an LP vertex instead.
+    Parameters
+    ----------
+    budget : float
+        Sum of the weights to reach (fraction).
+    lower, upper : ndarray, shape (n,)
+        Per-name bounds (fractions), ``sum(lower) <= budget``.
+    priority : ndarray, shape (n,)
+        Names are raised to their upper bound lowest ``priority`` first (ties in order).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        A vertex of the box and the budget (the last name raised may stop inside its
+        bounds; the sum falls short of ``budget`` only when ``sum(upper)`` does). For a
+        linear cost ``priority @ w`` it is the exact minimum over the box and the budget
+        (the fractional knapsack); the active set uses it as a cheap start.
     """
     weights = lower.copy()
     remaining = budget - weights.sum()
@@ -347,14 +361,6 @@ def _fill(budget: float, lower: np.ndarray, upper: np.ndarray, priority: np.ndar
         weights[i] += add
         remaining -= add
     return weights
-
-
-def _ridge_hessian(covariance: np.ndarray, gamma: float) -> np.ndarray:
-    """``2 (Sigma + gamma I)`` (n x n)."""
-    hessian = 2.0 * covariance
-    if gamma:
-        hessian = hessian + 2.0 * gamma * np.eye(len(covariance))
-    return hessian
 
 
 class _Backend:
@@ -418,14 +424,14 @@ class ActiveSetQP(_Backend):
             The certified optimum, or None (``last_status`` says why) when the method
             could not certify one; the caller then uses another solver.
         """
-        qp = _QP(_ridge_hessian(covariance, self.gamma), np.ones((1, self.n)),
+        qp = _QP(ridge_hessian(covariance, self.gamma), np.ones((1, self.n)),
                  np.array([self.budget]), self._rows, self._row_low, self._row_high,
                  np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
         start = None
         if self._previous is not None:
             start = np.clip(self._previous, qp.lower, qp.upper)
         if start is None or qp.violation(start) > PRIMAL_TOLERANCE:
-            start = _fill(self.budget, qp.lower, qp.upper, np.diag(qp.hessian))
+            start = fill_budget(self.budget, qp.lower, qp.upper, np.diag(qp.hessian))
         weights = self._solver.solve(qp, start)
         if weights is not None:
             self._previous = weights
@@ -468,7 +474,7 @@ class SharpeActiveSet(_Backend):
             self._solver.last_status = "a name is held at a non-zero fixed weight"
             return None
         hessian = np.zeros((n + 1, n + 1))
-        hessian[:n, :n] = _ridge_hessian(covariance, self.gamma)
+        hessian[:n, :n] = ridge_hessian(covariance, self.gamma)
         equality = np.zeros((2, n + 1))
         equality[0, :n] = excess
         equality[1, :n], equality[1, n] = 1.0, -self.budget
@@ -503,7 +509,7 @@ class SharpeActiveSet(_Backend):
         start = self._previous
         if start is None or float(excess @ start[:n]) <= 0:
             priority = -excess / np.maximum(np.diag(covariance), 1e-300)
-            start = np.append(_fill(self.budget, lower, upper, priority), 1.0)
+            start = np.append(fill_budget(self.budget, lower, upper, priority), 1.0)
         gain = float(excess @ start[:n])
         solution = self._solver.solve(qp, start / gain if gain > 0 else None)
         if solution is None or solution[n] <= 0:

@@ -44,6 +44,7 @@ __all__ = [
     "TransactionCosts",
     "check_all",
     "constraints_from_config",
+    "weights_and_cash",
     "weights_vector",
 ]
 
@@ -91,7 +92,13 @@ def weights_vector(weights: pd.Series | Mapping[str, float], tickers: Sequence[s
         If ``weights`` holds a ticker outside ``tickers`` (align by label, never by position)
         or the same ticker twice.
     """
-    series = pd.Series(weights, dtype=float)
+    try:
+        series = pd.Series(weights, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            "weights must be numbers", "weights", f"could not read them as fractions ({exc})",
+            "give every ticker a number, e.g. 0.25 for 25 %",
+        ) from None
     repeated = sorted(set(series.index[series.index.duplicated()]))
     if repeated:
         raise InputError(
@@ -106,6 +113,17 @@ def weights_vector(weights: pd.Series | Mapping[str, float], tickers: Sequence[s
             "add them to universe.tickers or remove them",
         )
     return series.reindex(list(tickers)).fillna(0.0).to_numpy()
+
+
+def weights_and_cash(
+    weights: pd.Series | Mapping[str, float], tickers: Sequence[str]
+) -> tuple[np.ndarray, float]:
+    """Risky weights in ``tickers`` order (:func:`weights_vector`) and the cash weight.
+
+    Cash is the ``CASH`` entry when there is one, else ``1 - sum(risky weights)``.
+    """
+    risky = weights_vector(weights, tickers)
+    return risky, float(weights.get(CASH, 1.0 - risky.sum()))
 
 
 class Constraint:
@@ -246,6 +264,13 @@ class _LinearRow(Constraint):
         return self.loadings(tickers) @ w + self.offset * scale
 
 
+def _finite_number(value: Any) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _membership(members: Sequence[str], tickers: Sequence[str]) -> np.ndarray:
     chosen = set(members)
     return np.array([1.0 if t in chosen else 0.0 for t in tickers])
@@ -321,11 +346,25 @@ class ThemeCap(_LinearRow):
 
     Used for the OpenAI look-through exposure (loadings from :mod:`portfolio.exposure`);
     tickers without a loading count 0.
+
+    Raises
+    ------
+    InputError
+        An exposure that is not a finite number.
     """
 
     name: str = "theme_cap"
     exposures: Mapping[str, float] = field(default_factory=dict)
     cap: float = 1.0
+
+    def __post_init__(self) -> None:
+        bad = [str(t) for t, x in self.exposures.items() if not _finite_number(x)]
+        if bad:
+            raise InputError(
+                f"exposure of {', '.join(bad)} is not a finite number", self.label(),
+                "an exposure is a finite number (fraction of the name's value)",
+                "give a number per ticker, e.g. 0.1",
+            )
 
     def loadings(self, tickers):
         """Weight of each ticker in the row, shape ``(n,)``."""
@@ -351,18 +390,13 @@ class MaxTurnover(Constraint):
     limit: float = 1.0
     current: Mapping[str, float] = field(default_factory=dict)
 
-    def _current(self, tickers: Sequence[str]) -> tuple[np.ndarray, float]:
-        w0 = weights_vector(self.current, tickers)
-        cash0 = float(self.current.get(CASH, 1.0 - w0.sum()))
-        return w0, cash0
-
     def rows(self, tickers):
         """Row labels and bounds; see :meth:`Constraint.rows`."""
         return ["max_turnover"], np.array([self.limit])
 
     def values(self, w, tickers):
         """Row values on numpy weights; see :meth:`Constraint.values`."""
-        w0, cash0 = self._current(tickers)
+        w0, cash0 = weights_and_cash(self.current, tickers)
         cash = 1.0 - w.sum()
         return np.array([0.5 * (np.abs(w - w0).sum() + abs(cash - cash0))])
 
@@ -370,7 +404,7 @@ class MaxTurnover(Constraint):
         """Rows as a cvxpy expression; see :meth:`Constraint.expression`."""
         import cvxpy as cp
 
-        w0, cash0 = self._current(tickers)
+        w0, cash0 = weights_and_cash(self.current, tickers)
         return 0.5 * (cp.norm1(w - scale * w0) + cp.abs(scale * (1 - cash0) - cp.sum(w)))
 
 

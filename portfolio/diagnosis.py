@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from portfolio.active_set import fill_budget
 from portfolio.constraints import (
-    CASH,
     CashFloor,
     Constraint,
     GroupCap,
@@ -49,7 +49,7 @@ from portfolio.constraints import (
     MaxWeight,
     MinWeight,
     ThemeCap,
-    weights_vector,
+    weights_and_cash,
 )
 from portfolio.errors import InfeasibleError, InputError
 
@@ -235,12 +235,10 @@ def config_key(label: str, constraints: Sequence[Any] = ()) -> str:
 
 @dataclass(frozen=True)
 class _Structure:
-    """What a problem's limits fix once: configured bounds, group members, loadings."""
+    """What a problem's limits fix once: group members, theme loadings, turnover start."""
 
-    caps: np.ndarray  # configured caps, shape (n,)
-    floors: np.ndarray  # configured floors, shape (n,)
     masks: dict[int, np.ndarray]  # id(GroupCap / GroupFloor) -> membership, bool shape (n,)
-    loadings: dict[int, tuple[np.ndarray, np.ndarray]]  # id(ThemeCap) -> (loadings, argsort)
+    loadings: dict[int, np.ndarray]  # id(ThemeCap) -> loadings, shape (n,)
     current: dict[int, tuple[np.ndarray, float]]  # id(MaxTurnover) -> (w0, cash0)
 
 
@@ -254,23 +252,15 @@ def _structure(problem: PortfolioProblem) -> _Structure:
     if cached is not None:
         return cached
     tickers = tuple(problem.tickers)
-    n = len(tickers)
-    caps, floors = np.ones(n), np.zeros(n)
     masks, loadings, current = {}, {}, {}
     for item in problem.constraints:
-        if isinstance(item, MaxWeight):
-            caps = np.minimum(caps, item.caps(tickers))
-        elif isinstance(item, MinWeight):
-            floors = np.maximum(floors, item.floors(tickers))
-        elif isinstance(item, GroupCap | GroupFloor):
+        if isinstance(item, GroupCap | GroupFloor):
             masks[id(item)] = item.loadings(tickers) > 0
         elif isinstance(item, ThemeCap):
-            values = item.loadings(tickers)
-            loadings[id(item)] = (values, np.argsort(values, kind="stable"))
+            loadings[id(item)] = item.loadings(tickers)
         elif isinstance(item, MaxTurnover):
-            w0 = weights_vector(item.current, tickers)
-            current[id(item)] = (w0, float(item.current.get(CASH, 1.0 - w0.sum())))
-    structure = _Structure(caps, floors, masks, loadings, current)
+            current[id(item)] = weights_and_cash(item.current, tickers)
+    structure = _Structure(masks, loadings, current)
     _STRUCTURES[problem] = structure
     return structure
 
@@ -282,18 +272,12 @@ class _Box:
     tickers: tuple[str, ...]
     upper: np.ndarray  # caps after the availability mask
     lower: np.ndarray  # floors after the availability mask
+    caps: np.ndarray  # configured caps (PortfolioProblem.caps)
+    floors: np.ndarray  # configured floors (PortfolioProblem.floors)
     budget: float
     cash_floor: float
     constraints: tuple[Any, ...]
     structure: _Structure
-
-    @property
-    def caps(self) -> np.ndarray:
-        return self.structure.caps
-
-    @property
-    def floors(self) -> np.ndarray:
-        return self.structure.floors
 
     def mask(self, group: GroupCap | GroupFloor) -> np.ndarray:
         return self.structure.masks[id(group)]
@@ -365,8 +349,9 @@ class _Box:
 def _box(problem: PortfolioProblem) -> _Box:
     upper = np.asarray(problem.upper_bounds, dtype=float)
     lower = np.asarray(problem.lower_bounds, dtype=float)
-    return _Box(tuple(problem.tickers), upper, lower, float(problem.budget),
-                float(problem.cash_floor), tuple(problem.constraints), _structure(problem))
+    return _Box(tuple(problem.tickers), upper, lower, problem.caps, problem.floors,
+                float(problem.budget), float(problem.cash_floor), tuple(problem.constraints),
+                _structure(problem))
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -399,8 +384,7 @@ def minimum_turnover(
     float
         Minimal one-way turnover (fraction of portfolio value).
     """
-    w0 = weights_vector(current, tickers)
-    return _minimum_turnover(w0, float(current.get(CASH, 1.0 - w0.sum())), lower, upper, budget)
+    return _minimum_turnover(*weights_and_cash(current, tickers), lower, upper, budget)
 
 
 def _minimum_turnover(w0: np.ndarray, cash0: float, lower: np.ndarray, upper: np.ndarray,
@@ -548,25 +532,10 @@ def _check_group_cap(box: _Box, group: GroupCap) -> Diagnosis | None:
     return None
 
 
-def _knapsack_min(loadings: np.ndarray, order: np.ndarray, box: _Box) -> tuple[float, np.ndarray]:
-    """Exact ``min loadings @ w`` over the box-and-budget set (fill the cheapest first).
-
-    ``order`` sorts ``loadings`` ascending.
-    """
-    w = box.lower.copy()
-    rest = box.budget - w.sum()
-    for i in order:
-        if rest <= 0:
-            break
-        add = min(box.upper[i] - w[i], rest)
-        w[i] += add
-        rest -= add
-    return float(loadings @ w), w
-
-
 def _check_theme_cap(box: _Box, theme: ThemeCap) -> Diagnosis | None:
-    loadings, order = box.structure.loadings[id(theme)]
-    least, w = _knapsack_min(loadings, order, box)
+    loadings = box.structure.loadings[id(theme)]
+    w = fill_budget(box.budget, box.lower, box.upper, loadings)  # the least exposure, exactly
+    least = float(loadings @ w)
     if theme.cap >= least - TOLERANCE:
         return None
     key, label = config_key(theme.label()), theme.label()

@@ -24,7 +24,7 @@ import pandas as pd
 from portfolio.constraints import CASH, check_all
 from portfolio.errors import DataError, InputError
 from portfolio.objectives import Objective, ProblemData, feasible_set
-from portfolio.optimizer import PortfolioProblem
+from portfolio.optimizer import PortfolioProblem, availability_mask
 
 if TYPE_CHECKING:
     from portfolio.config import Config
@@ -154,7 +154,7 @@ def efficient_frontier(
     tickers: Sequence[str] | None = None,
     solver: str = "auto",
     risk_free_rate: float = 0.0,
-    available: Mapping[str, bool] | None = None,
+    available: Mapping[str, bool] | Sequence[bool] | None = None,
 ) -> Frontier:
     """Trace ``points`` minimum-variance portfolios from least risk to most return.
 
@@ -175,7 +175,7 @@ def efficient_frontier(
         ``"auto"`` or a cvxpy solver name.
     risk_free_rate : float
         Annual rate (fraction) for the Sharpe column.
-    available : mapping of str to bool, optional
+    available : mapping of str to bool, or sequence of bool in ticker order, optional
         Names allowed in the portfolio (others, e.g. not listed yet, are held at 0 and
         get no asset point); default all.
 
@@ -199,7 +199,7 @@ def efficient_frontier(
                          f"need a whole number from 2 to {MAX_POINTS}", "use e.g. points=20")
     names, sigma, mu = _aligned(covariance, expected_returns, tickers)
     top = PortfolioProblem(names, _MaxReturn(), constraints, solver=solver)
-    highest = float(mu @ top.solve(sigma, mu, available=available).risky_weights.to_numpy())
+    highest = top.solve(sigma, mu, available=available).expected_return
     problem = PortfolioProblem(names, _TargetReturn(), constraints, solver=solver)
     lowest = problem.solve(sigma, mu, available=available, target_return=None)
     start = float(lowest.expected_return)
@@ -227,7 +227,7 @@ def efficient_frontier(
         index=pd.Index(names, name="ticker"),
     )
     if available is not None:
-        assets = assets.loc[[bool(available.get(t, False)) for t in names]]
+        assets = assets.loc[availability_mask(names, available)]
     return Frontier(points=table, weights=weights, risk_free_rate=float(risk_free_rate),
                     assets=assets)
 

@@ -34,7 +34,6 @@ every :meth:`~portfolio.optimizer.PortfolioProblem.solve`).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from portfolio.constraints import CASH, L2Regularization, TransactionCosts, weights_vector
+from portfolio.constraints import L2Regularization, TransactionCosts, weights_vector
 from portfolio.errors import ConfigError, DataError, InfeasibleError
 
 __all__ = [
@@ -74,7 +73,7 @@ OSQP_OPTIONS = {
     "polish_refine_iter": 10,
     "scaling": 10,
     "adaptive_rho": True,
-}  # osqp >= 1
+}
 SCS_OPTIONS = {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}
 
 
@@ -195,17 +194,6 @@ def _risk(data: ProblemData, w: Any) -> Any:
     return data.variance(w) + (gamma * cp.sum_squares(w) if gamma else 0.0)
 
 
-@functools.cache
-def _osqp_options() -> dict[str, Any]:
-    """:data:`OSQP_OPTIONS`, with ``polish`` for osqp < 1 (renamed ``polishing`` in 1.0)."""
-    import osqp
-
-    options = dict(OSQP_OPTIONS)
-    if int(osqp.__version__.split(".")[0]) < 1:
-        options["polish"] = options.pop("polishing")
-    return options
-
-
 def _pct(value: float) -> str:
     return f"{100 * value:.3g} %"
 
@@ -246,9 +234,8 @@ class Objective:
 
     def solver_options(self, solver: str) -> dict[str, Any]:
         """Keyword arguments for ``Problem.solve`` with this solver (high accuracy)."""
-        if solver == "OSQP":
-            return dict(_osqp_options())
-        return dict({"CLARABEL": CLARABEL_OPTIONS, "SCS": SCS_OPTIONS}.get(solver, {}))
+        options = {"CLARABEL": CLARABEL_OPTIONS, "OSQP": OSQP_OPTIONS, "SCS": SCS_OPTIONS}
+        return dict(options.get(solver, {}))
 
 
 class MinVariance(Objective):
@@ -672,18 +659,24 @@ class MinCVaR(Objective):
 
 def _scenario_matrix(source: pd.DataFrame | np.ndarray, tickers: Sequence[str]) -> np.ndarray:
     """``(T, n)`` float matrix in ``tickers`` order; NaN -> 0."""
-    if isinstance(source, pd.DataFrame):
+    labelled = isinstance(source, pd.DataFrame)
+    if labelled:
         _check_columns(source.columns, tickers, "scenarios")
-        matrix = source[list(tickers)].to_numpy(dtype=float)
-    else:
-        matrix = np.asarray(source, dtype=float)
-        if matrix.ndim != 2 or matrix.shape[1] != len(tickers):
-            raise DataError(
-                "scenarios have the wrong shape",
-                "scenarios",
-                f"expected (T, {len(tickers)}), got {matrix.shape}",
-                "pass a DataFrame with one column per ticker",
-            )
+    try:
+        matrix = (source[list(tickers)].to_numpy(dtype=float) if labelled
+                  else np.asarray(source, dtype=float))
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            "scenario returns must be numbers", "scenarios", f"could not read them ({exc})",
+            "pass periodic simple returns (fractions), one column per ticker",
+        ) from None
+    if matrix.ndim != 2 or matrix.shape[1] != len(tickers):
+        raise DataError(
+            "scenarios have the wrong shape",
+            "scenarios",
+            f"expected (T, {len(tickers)}), got {matrix.shape}",
+            "pass a DataFrame with one column per ticker",
+        )
     if matrix.shape[0] == 0:
         raise DataError(
             "no scenarios", "scenarios", "CVaR needs at least one period", "use a longer lookback"
@@ -779,9 +772,7 @@ class MinTrackingError(Objective):
                 "set optimizer.tracking_benchmark or pass target_weights=",
             )
         if target_weights is not None:
-            target = weights_vector(
-                {k: v for k, v in dict(target_weights).items() if k != CASH}, data.tickers
-            )
+            target = weights_vector(target_weights, data.tickers)  # CASH is ignored
             self._target_factor.value = np.asarray(data.factor.value) @ target
             self._cross.value = np.zeros(n)
             self._benchmark_variance.value = 0.0

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.active_set import ActiveSetQP, SharpeActiveSet
+from portfolio.active_set import ActiveSetQP, SharpeActiveSet, fill_budget
 from portfolio.constraints import (
     CashFloor,
     GroupCap,
@@ -16,7 +16,7 @@ from portfolio.constraints import (
     MinWeight,
     ThemeCap,
 )
-from portfolio.errors import InfeasibleError
+from portfolio.errors import InfeasibleError, SolverError
 from portfolio.optimizer import PortfolioProblem
 
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
@@ -149,6 +149,26 @@ def test_a_singular_covariance_gets_the_same_optimum_whichever_path_answers():
     assert allocation.solve.objective_value == pytest.approx(reference[1], rel=1e-6, abs=1e-12)
 
 
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), seed=st.integers(0, 2**32 - 1))
+def test_fill_budget_is_the_least_linear_cost_over_the_box_and_budget(n, seed):
+    """Filling the cheapest names first is the exact LP optimum (the fractional knapsack)."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(seed)
+    lower = rng.uniform(0, 0.1, n) * (rng.random(n) < 0.5)
+    upper = lower + rng.uniform(0, 0.5, n)
+    budget = float(rng.uniform(lower.sum(), upper.sum()))
+    cost = rng.normal(size=n)
+    cost[rng.random(n) < 0.3] = 0.0  # ties
+    weights = fill_budget(budget, lower, upper, cost)
+    assert weights.sum() == pytest.approx(budget, abs=1e-12)
+    assert (weights >= lower).all() and (weights <= upper).all()
+    result = linprog(cost, A_eq=np.ones((1, n)), b_eq=[budget],
+                     bounds=list(zip(lower, upper)), method="highs")
+    assert cost @ weights == pytest.approx(result.fun, abs=1e-9)
+
+
 # --------------------------------------------------------------------------- max Sharpe
 
 
@@ -161,7 +181,7 @@ def sharpe_problems(draw):
     return tickers, sigma, lower, upper, budget, limits, mu
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(sharpe_problems())
 def test_max_sharpe_matches_clarabel_through_the_optimiser(problem):
     tickers, sigma, lower, upper, budget, limits, mu = problem
@@ -178,6 +198,10 @@ def test_max_sharpe_matches_clarabel_through_the_optimiser(problem):
             solved[solver] = problem_.solve(sigma, mu, available=available)
         except InfeasibleError:
             solved[solver] = None
+        except SolverError:
+            if solver != "CLARABEL":
+                raise
+            solved[solver] = None  # Clarabel failed numerically: no reference to compare with
     reference, fast = solved["CLARABEL"], solved["auto"]
     if reference is None or reference.solve.status != cp.OPTIMAL:
         return

@@ -25,6 +25,7 @@ from portfolio.constraints import (
     TransactionCosts,
     check_all,
     constraints_from_config,
+    weights_and_cash,
     weights_vector,
 )
 from portfolio.errors import InputError
@@ -61,6 +62,25 @@ def test_weights_vector_rejects_unknown_tickers_by_name():
 def test_weights_vector_rejects_a_repeated_ticker():
     with pytest.raises(InputError, match="repeated weight for A"):
         weights_vector(pd.Series([0.1, 0.2], index=["A", "A"]), TICKERS)
+
+
+def test_weights_vector_rejects_text_with_a_named_error():
+    with pytest.raises(InputError, match="weights must be numbers"):
+        weights_vector({"A": "a quarter"}, TICKERS)
+
+
+def test_weights_and_cash_takes_cash_as_given_or_as_the_rest():
+    risky, cash = weights_and_cash({"B": 0.5, CASH: 0.3}, TICKERS)
+    np.testing.assert_array_equal(risky, [0.0, 0.5, 0.0, 0.0])
+    assert cash == 0.3
+    assert weights_and_cash({"A": 0.25, "D": 0.5}, TICKERS)[1] == pytest.approx(0.25)
+
+
+def test_theme_cap_rejects_exposures_that_are_not_numbers():
+    with pytest.raises(InputError, match=r"exposure of B, C is not a finite number \(theme_cap"):
+        ThemeCap(name="openai", exposures={"A": 0.5, "B": "high", "C": float("nan")}, cap=0.2)
+    assert ThemeCap(name="openai", exposures={"A": np.float64(0.5), "B": 1}).loadings(
+        ["A", "B", "C"]).tolist() == [0.5, 1.0, 0.0]
 
 
 # --------------------------------------------------------------------------- check by hand

@@ -135,6 +135,21 @@ def test_bad_inputs_are_named_errors():
         efficient_frontier(cov.to_numpy(), mu.to_numpy())
 
 
+def test_available_as_a_mapping_or_a_sequence_gives_the_same_frontier():
+    cov, mu = market()
+    flags = [True, True, False, True, True, True]
+    by_name = efficient_frontier(cov, mu, LIMITS, points=5,
+                                 available=dict(zip(TICKERS, flags)))
+    by_position = efficient_frontier(cov, mu, LIMITS, points=5, available=flags)
+    pd.testing.assert_frame_equal(by_position.points, by_name.points)
+    pd.testing.assert_frame_equal(by_position.weights, by_name.weights)
+    pd.testing.assert_frame_equal(by_position.assets, by_name.assets)
+    assert "C" not in by_position.assets.index
+    assert (by_position.weights["C"] == 0).all()
+    with pytest.raises(InputError, match="available has the wrong length"):
+        efficient_frontier(cov, mu, LIMITS, available=flags[:-1])
+
+
 def test_infeasible_limits_raise_the_diagnosis():
     cov, mu = market()
     with pytest.raises(InfeasibleError) as info:
