@@ -364,7 +364,7 @@ def frontier_from_config(
         DataOptions,
         estimate_inputs,
         market_data,
-        optimize_from_config,
+        solve_config,
         theme_exposures,
     )
 
@@ -388,8 +388,7 @@ def frontier_from_config(
         sigma, mu, constraints, points=points or config.optimizer.frontier_points,
         solver=config.optimizer.solver, risk_free_rate=rf, available=available,
     )
-    run = optimize_from_config(config, market=market, current_weights=current_weights)
-    allocation = run.allocation
+    allocation = solve_config(config, inputs, constraints)
     optimum = _mark(f"optimum ({allocation.objective})", allocation.weights, sigma, mu, rf,
                     constraints)
     return FrontierRun(

@@ -324,27 +324,50 @@ def optimize_from_config(
     -------
     OptimizationRun
     """
-    from portfolio.optimizer import PortfolioProblem
-
     market = market or market_data(config, options)
     objective = objective or config.optimizer.objective
     inputs = estimate_inputs(config, market, with_returns=_wants_expected_returns(objective))
     constraints = constraints_from_config(
         config, exposures=theme_exposures(config), current_weights=current_weights
     )
-    options_for = _objective_options(config, objective)
-    problem = PortfolioProblem(
-        config.tickers, objective, constraints, solver=config.optimizer.solver, **options_for
-    )
-    extra = _objective_data(config, objective, inputs)
-    allocation = problem.solve(
-        inputs.padded_covariance(config.tickers), inputs.expected_returns,
-        available={t: t in inputs.available for t in config.tickers}, **extra,
-    )
+    allocation = solve_config(config, inputs, constraints, objective)
     return OptimizationRun(
         allocation=allocation, as_of=market.as_of, data_source=market.frame.source,
         notice=market.frame.notice, warnings=inputs.warnings,
         covariance_method=config.risk.method,
+    )
+
+
+def solve_config(
+    config: Config, inputs: RiskInputs, constraints: Sequence[Any], objective: str | None = None
+) -> Any:
+    """The allocation of a config's objective on inputs already estimated (no I/O).
+
+    Parameters
+    ----------
+    config : Config
+        Universe, solver and objective settings.
+    inputs : RiskInputs
+        From :func:`estimate_inputs`.
+    constraints : sequence
+        From :func:`portfolio.constraints.constraints_from_config`.
+    objective : str, optional
+        Overrides ``config.optimizer.objective``.
+
+    Returns
+    -------
+    portfolio.optimizer.Allocation
+    """
+    from portfolio.optimizer import PortfolioProblem
+
+    objective = objective or config.optimizer.objective
+    problem = PortfolioProblem(config.tickers, objective, constraints,
+                               solver=config.optimizer.solver,
+                               **_objective_options(config, objective))
+    return problem.solve(
+        inputs.padded_covariance(config.tickers), inputs.expected_returns,
+        available={t: t in inputs.available for t in config.tickers},
+        **_objective_data(config, objective, inputs),
     )
 
 
