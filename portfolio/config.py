@@ -359,6 +359,22 @@ class Config:
         extra = (self.benchmark, *tracked, *self.risk.factors)
         return tuple(dict.fromkeys((*self.tickers, *extra)))
 
+    def check_known(self, tickers: Iterable[str], where: str) -> None:
+        """Raise InputError for the first ticker (CASH aside) outside the universe.
+
+        ``where`` names the user's file or argument the tickers come from.
+        """
+        from portfolio.errors import InputError
+
+        for ticker in tickers:
+            if ticker != CASH and ticker not in self.tickers:
+                raise InputError(
+                    f"unknown ticker {ticker!r}", where,
+                    f"it is not in the configured universe ({self.source})",
+                    did_you_mean(str(ticker), self.tickers)
+                    or f"add {ticker} to universe.tickers or remove it",
+                )
+
     def group_of(self, ticker: str) -> str | None:
         """Return the first group containing ``ticker``, or None."""
         for name, members in self.groups.items():

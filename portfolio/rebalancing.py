@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from portfolio.config import Config, did_you_mean, load_config
+from portfolio.config import Config, load_config
 from portfolio.constraints import CASH, Constraint, LimitCheck, check_all, constraints_from_config
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
 from portfolio.errors import InputError
@@ -239,7 +239,7 @@ def drift_check(
         From loading prices.
     """
     config = config if config is not None else load_config()
-    _check_universe(holdings.tickers(), config, holdings.source)
+    config.check_known(holdings.tickers(), holdings.source)
     market = market if market is not None else market_data(config, options)
     valuation = value_holdings(holdings, market.prices.loc[market.as_of])
     limits = check_all(_limit_objects(config), valuation.weights, config.tickers)
@@ -299,7 +299,7 @@ def rebalance(
         From loading prices and optimising.
     """
     config = config if config is not None else load_config()
-    _check_universe(holdings.tickers(), config, holdings.source)
+    config.check_known(holdings.tickers(), holdings.source)
     market = market if market is not None else market_data(config, options)
     closes = market.prices.loc[market.as_of]
     current = value_holdings(holdings, closes).weights
@@ -380,18 +380,6 @@ def _limit_objects(config: Config) -> tuple[Any, ...]:
     return constraints_from_config(config, exposures=theme_exposures(config))
 
 
-def _check_universe(tickers: Sequence[str], config: Config, where: str) -> None:
-    for ticker in tickers:
-        if ticker != CASH and ticker not in config.tickers:
-            raise InputError(
-                f"unknown ticker {ticker!r}",
-                where,
-                f"it is not in the configured universe ({config.source})",
-                did_you_mean(str(ticker), config.tickers)
-                or f"add {ticker} to universe.tickers or remove it",
-            )
-
-
 def _full_target(weights: pd.Series, config: Config) -> pd.Series:
     """Every universe ticker (0 when absent) then CASH, as floats."""
     index = [*config.tickers, CASH]
@@ -420,7 +408,7 @@ def _checked_target(
             f"duplicate ticker {repeated[0]} in the target weights", where,
             "each ticker may appear once", "merge the duplicate weights",
         )
-    _check_universe(tickers, config, where)
+    config.check_known(tickers, where)
     weights: dict[str, float] = {}
     for ticker, (_, raw) in zip(tickers, items):
         try:

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from portfolio.config import CASH, Config, did_you_mean, load_config
+from portfolio.config import CASH, Config, load_config
 from portfolio.constraints import LimitCheck, check_all, constraints_from_config
 from portfolio.data.holdings import Holdings
 from portfolio.errors import DataError, InputError
@@ -433,7 +433,7 @@ def risk_report(
     valuation = None
     if isinstance(weights_or_holdings, Holdings):
         source = weights_or_holdings.source
-        _check_universe(weights_or_holdings.tickers(), config, source)
+        config.check_known(weights_or_holdings.tickers(), source)
         valuation = value_holdings(weights_or_holdings, closes)
         weights = valuation.weights
     else:
@@ -534,17 +534,6 @@ def _date_text(value: Any) -> str:
         return "the as-of date"
 
 
-def _check_universe(tickers: Any, config: Config, where: str) -> None:
-    for ticker in tickers:
-        if ticker != CASH and ticker not in config.tickers:
-            hint = did_you_mean(str(ticker), config.tickers)
-            raise InputError(
-                f"unknown ticker {ticker!r}", where,
-                f"it is not in the configured universe ({config.source})",
-                hint or f"add {ticker} to universe.tickers or remove it",
-            )
-
-
 def _checked_weights(weights: pd.Series | Mapping[str, float], config: Config) -> pd.Series:
     """Validate weights (fractions, may include CASH, sum 1) and add CASH if absent."""
     if not isinstance(weights, pd.Series | Mapping):
@@ -567,7 +556,7 @@ def _checked_weights(weights: pd.Series | Mapping[str, float], config: Config) -
             f"duplicate ticker {duplicated[0]} in the weights", "weights",
             "each ticker may appear once", "merge the duplicate weights",
         )
-    _check_universe(series.index, config, "weights")
+    config.check_known(series.index, "weights")
     for ticker, value in series.items():
         if not math.isfinite(value) or value < 0 or value > 1 + WEIGHT_SUM_TOLERANCE:
             raise InputError(
