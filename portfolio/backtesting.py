@@ -299,7 +299,7 @@ def parse_backtest(
             )
     base = load_config(base_path)
     if root.has("tickers"):
-        base = replace(base, tickers=_checked_tickers(root, "tickers"))
+        base = replace(base, tickers=root.tickers("tickers"))
     start = _date(root, "start")
     end = _date(root, "end")
     if start is not None and end is not None and start >= end:
@@ -327,7 +327,7 @@ def parse_backtest(
         raise root.error("initial_capital", "must be above 0", "e.g. initial_capital = 100000")
     cost_bps = root.number("cost_bps", base.trading.cost_bps, low=0.0, high=10_000.0)
     min_fee = root.number("min_fee", base.trading.min_fee, low=0.0)
-    benchmarks = _checked_tickers(root, "benchmarks", (base.benchmark,))
+    benchmarks = root.tickers("benchmarks", (base.benchmark,))
     cash_yield = _cash_yield(root)
     strategies = tuple(_parse_strategy(item, base) for item in root.tables("strategies"))
     if not strategies:
@@ -376,18 +376,6 @@ def _file_hash(path: Path) -> str:
 def _mapping_hash(data: Mapping[str, Any]) -> str:
     text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _checked_tickers(table: Table, key: str, default: Sequence[str] = ()) -> tuple[str, ...]:
-    tickers = table.strings(key, default)
-    if not tickers:
-        raise table.error(key, "at least one ticker is needed", f'write {key} = ["SPY"]')
-    duplicates = sorted({t for t in tickers if tickers.count(t) > 1})
-    if duplicates:
-        raise table.error(key, f"{duplicates[0]} appears twice", "list each ticker once")
-    if CASH in tickers:
-        raise table.error(key, "CASH is not a ticker", "remove CASH; cash is always held")
-    return tickers
 
 
 def _date(table: Table, key: str) -> str | None:

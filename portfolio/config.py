@@ -603,6 +603,22 @@ class Table:
             raise self.error(name, "expected a list of strings", f'write {name} = ["A", "B"]')
         return tuple(value)
 
+    def tickers(self, name: str, default: Iterable[str] = ()) -> tuple[str, ...]:
+        """Return a non-empty list of distinct tickers (CASH is not one)."""
+        tickers = self.strings(name, default)
+        where = self.where(name)
+        if not tickers:
+            raise ConfigError("no tickers", where, "at least one ticker is needed",
+                              f'write {name} = ["NVDA", "AMD", ...]')
+        duplicates = sorted({t for t in tickers if tickers.count(t) > 1})
+        if duplicates:
+            raise ConfigError(f"duplicate ticker {duplicates[0]}", where,
+                              "each ticker may appear once", "remove the repeated entry")
+        if CASH in tickers:
+            raise ConfigError("CASH is not a ticker", where, "cash is always part of the portfolio",
+                              "remove CASH (set limits.cash_floor for a cash reserve)")
+        return tickers
+
     def tables(self, name: str) -> list[Table]:
         """Return an array of tables (``[[name]]``)."""
         value = self.raw(name, [])
@@ -666,23 +682,7 @@ def parse_config(
     """
     root = Table(dict(data), source, "")
     universe_table = root.table("universe")
-    tickers = universe_table.strings("tickers")
-    if not tickers:
-        raise ConfigError(
-            "empty universe", f"{source}, key universe.tickers", "at least one ticker is needed",
-            'write tickers = ["NVDA", "AMD", ...] under [universe]',
-        )
-    duplicates = sorted({t for t in tickers if tickers.count(t) > 1})
-    if duplicates:
-        raise ConfigError(
-            f"duplicate ticker {duplicates[0]}", f"{source}, key universe.tickers",
-            "each ticker may appear once", "remove the repeated entry",
-        )
-    if CASH in tickers:
-        raise ConfigError(
-            "CASH is not a ticker", f"{source}, key universe.tickers",
-            "cash is always part of the portfolio", "remove CASH and set limits.cash_floor instead",
-        )
+    tickers = universe_table.tickers("tickers")
     benchmark = universe_table.string("benchmark", "SPY")
     universe_table.finish()
 
