@@ -52,7 +52,7 @@ from portfolio.constraints import CASH, Constraint, LimitCheck, check_all, const
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
 from portfolio.errors import InputError
 from portfolio.orders import Order, RebalancePlan, TradingCosts, plan_rebalance
-from portfolio.risk import RiskReport, risk_report, value_holdings
+from portfolio.risk import RiskReport, risk_context, risk_report, value_holdings
 from portfolio.workflows import (
     DataOptions,
     MarketData,
@@ -329,8 +329,9 @@ def rebalance(
         shares, float(holdings.cash), closes, target_weights, settings, limits, config.tickers
     )
 
-    before = risk_report(holdings, config=config, market=market)
-    after = risk_report(_after_holdings(plan), config=config, market=market)
+    context = risk_context(config, market)  # one estimate for both reports
+    before = risk_report(holdings, context=context)
+    after = risk_report(_after_holdings(plan), context=context)
     target_rows = check_all(limits, target_weights, config.tickers)
     met_by_target = {row.name for row in target_rows if row.ok}
     unreachable = tuple(row for row in after.breaches if row.name in met_by_target)

@@ -91,9 +91,11 @@ __all__ = [
     "HORIZONS_DAYS",
     "OTHER_GROUP",
     "Concentration",
+    "RiskContext",
     "RiskReport",
     "Valuation",
     "backcast_returns",
+    "risk_context",
     "risk_report",
     "value_holdings",
 ]
@@ -386,6 +388,101 @@ def backcast_returns(weights: pd.Series, returns: pd.DataFrame) -> tuple[pd.Seri
 # --------------------------------------------------------------------------- the report
 
 
+@dataclass(frozen=True)
+class RiskContext:
+    """What every risk report on one config and one market shares, estimated once.
+
+    Attributes
+    ----------
+    config : Config
+        The configuration (with the covariance method override applied).
+    market : MarketData
+        Prices up to the as-of date.
+    closes : Series
+        As-of closes (USD) by ticker.
+    inputs : RiskInputs
+        Covariance and returns of the names priced at the as-of date.
+    daily : DataFrame
+        Daily simple returns of the lookback (dates x tickers), for the back-cast.
+    benchmark_returns : Series
+        Daily returns of the benchmark over the lookback.
+    hub_exposures : Series
+        Look-through exposure (fraction of position value) of each ticker to the
+        stress hub.
+    limits : tuple
+        The config's limit objects (theme caps included).
+    exposure_cap : float or None
+        The tightest theme cap on the stress hub.
+    warnings : tuple of str
+        The covariance warnings and the names left out of the risk model.
+    """
+
+    config: Config
+    market: MarketData
+    closes: pd.Series
+    inputs: Any
+    daily: pd.DataFrame
+    benchmark_returns: pd.Series
+    hub_exposures: pd.Series
+    limits: tuple[Any, ...]
+    exposure_cap: float | None
+    warnings: tuple[str, ...]
+
+
+def risk_context(
+    config: Config | None = None,
+    market: MarketData | None = None,
+    options: DataOptions = DEFAULT_DATA_OPTIONS,
+    covariance_method: str | None = None,
+) -> RiskContext:
+    """Estimate what :func:`risk_report` needs for any portfolio of ``config``'s universe.
+
+    Pass the result as ``context=`` to report on several portfolios (before and after a
+    rebalance) with one estimate. Parameters as for :func:`risk_report`.
+    """
+    config = config if config is not None else load_config()
+    if covariance_method is not None:
+        config = replace(config, risk=replace(config.risk, method=covariance_method))
+    market = market if market is not None else market_data(config, options)
+    closes = market.prices.loc[market.as_of]
+
+    modelled = [t for t in config.tickers if t in closes.index and np.isfinite(closes[t])]
+    warnings: list[str] = []
+    left_out = [t for t in config.tickers if t not in modelled]
+    if left_out:
+        warnings.append(
+            f"{', '.join(left_out)} {'has' if len(left_out) == 1 else 'have'} no price on "
+            f"{_date_text(market.as_of)} and {'is' if len(left_out) == 1 else 'are'} left out "
+            "of the risk model (not held)"
+        )
+    inputs = estimate_inputs(replace(config, tickers=tuple(modelled)), market)
+    short = [t for t in modelled if t not in inputs.available]
+    if short:
+        warnings.append(
+            f"{', '.join(short)} {'has' if len(short) == 1 else 'have'} fewer than "
+            f"{MIN_USABLE_OBSERVATIONS} returns in the lookback and "
+            f"{'is' if len(short) == 1 else 'are'} left out of the risk model (not held)"
+        )
+    daily = (
+        inputs.returns if config.risk.frequency == "daily"
+        else to_returns(lookback_prices(config, market), frequency="daily")
+    )
+    exposures = theme_exposures(config)
+    hub = config.stress.hub
+    hub_exposures = (
+        pd.Series(dict(exposures[hub]), dtype=float) if hub in exposures
+        else hub_exposure(config, hub, config.tickers)
+    )
+    caps = [spec.cap for spec in config.limits.theme_caps if spec.hub == hub]
+    return RiskContext(
+        config=config, market=market, closes=closes, inputs=inputs, daily=daily,
+        benchmark_returns=_benchmark_returns(daily, config), hub_exposures=hub_exposures,
+        limits=tuple(constraints_from_config(config, exposures=exposures)),
+        exposure_cap=min(caps) if caps else None,
+        warnings=(*inputs.covariance.warnings, *warnings),
+    )
+
+
 def risk_report(
     weights_or_holdings: Holdings | pd.Series | Mapping[str, float],
     *,
@@ -393,6 +490,7 @@ def risk_report(
     market: MarketData | None = None,
     options: DataOptions = DEFAULT_DATA_OPTIONS,
     covariance_method: str | None = None,
+    context: RiskContext | None = None,
 ) -> RiskReport:
     """Risk of a portfolio: volatility, VaR/CVaR, drawdown, contributions, limits, exposure.
 
@@ -409,6 +507,9 @@ def risk_report(
         Price source and as-of date when ``market`` is not given.
     covariance_method : str, optional
         Overrides ``config.risk.method`` (sample, ledoit_wolf, oas, ewma, factor).
+    context : RiskContext, optional
+        From :func:`risk_context`: the estimates to reuse (``config``, ``market``,
+        ``options`` and ``covariance_method`` are then ignored).
 
     Returns
     -------
@@ -424,16 +525,19 @@ def risk_report(
     DataError, ConfigError
         From loading prices and estimating the covariance.
     """
-    config = config if config is not None else load_config()
-    if covariance_method is not None:
-        config = replace(config, risk=replace(config.risk, method=covariance_method))
-    market = market if market is not None else market_data(config, options)
-    closes = market.prices.loc[market.as_of]
+    if context is not None:
+        config = context.config
+    elif config is None:
+        config = load_config()
+    if isinstance(weights_or_holdings, Holdings):  # before any price is loaded
+        config.check_known(weights_or_holdings.tickers(), weights_or_holdings.source)
+    if context is None:
+        context = risk_context(config, market, options, covariance_method)
+    config, market, closes = context.config, context.market, context.closes
 
     valuation = None
     if isinstance(weights_or_holdings, Holdings):
         source = weights_or_holdings.source
-        config.check_known(weights_or_holdings.tickers(), source)
         valuation = value_holdings(weights_or_holdings, closes)
         weights = valuation.weights
     else:
@@ -441,57 +545,27 @@ def risk_report(
         weights = _checked_weights(weights_or_holdings, config)
     held = _held_names(weights)
     _check_priced(held, closes, market.as_of)
-
-    modelled = [t for t in config.tickers if t in closes.index and np.isfinite(closes[t])]
-    warnings: list[str] = []
-    left_out = [t for t in config.tickers if t not in modelled]
-    if left_out:
-        warnings.append(
-            f"{', '.join(left_out)} {'has' if len(left_out) == 1 else 'have'} no price on "
-            f"{_date_text(market.as_of)} and {'is' if len(left_out) == 1 else 'are'} left out "
-            "of the risk model (not held)"
-        )
-    inputs = estimate_inputs(replace(config, tickers=tuple(modelled)), market)
-    _check_history(held, inputs, config.risk.frequency, source, market.as_of)
-    estimate = inputs.covariance
+    _check_history(held, context.inputs, config.risk.frequency, source, market.as_of)
+    estimate = context.inputs.covariance
     cov = estimate.matrix
-    short = [t for t in modelled if t not in inputs.available]
-    if short:
-        warnings.append(
-            f"{', '.join(short)} {'has' if len(short) == 1 else 'have'} fewer than "
-            f"{MIN_USABLE_OBSERVATIONS} returns in the lookback and "
-            f"{'is' if len(short) == 1 else 'are'} left out of the risk model (not held)"
-        )
-    warnings = list(estimate.warnings) + warnings
+    warnings = list(context.warnings)
     risky_weights = weights.reindex(cov.index).fillna(0.0)
 
     volatility = portfolio_volatility(risky_weights, cov)
     contributions = risk_contributions(risky_weights, cov)[held]
     shares = contributions / volatility if volatility > 0 else contributions * np.nan
 
-    daily = (
-        inputs.returns if config.risk.frequency == "daily"
-        else to_returns(lookback_prices(config, market), frequency="daily")
-    )
-    backcast, renormalised = backcast_returns(weights, daily)
-    warnings += _backcast_notes(renormalised, daily, len(backcast))
-    benchmark_returns = _benchmark_returns(daily, config)
+    backcast, renormalised = backcast_returns(weights, context.daily)
+    warnings += _backcast_notes(renormalised, context.daily, len(backcast))
+    benchmark_returns = context.benchmark_returns
 
     var = _tail_table(parametric_var, historical_var, risky_weights, cov, backcast)
     cvar = _tail_table(parametric_cvar, historical_cvar, risky_weights, cov, backcast)
     total = valuation.total if valuation is not None else None
 
-    exposures = theme_exposures(config)
-    hub = config.stress.hub
     reported = weights[[*held, CASH]].rename("weight")
-    hub_exposures = (
-        pd.Series(dict(exposures[hub]), dtype=float) if hub in exposures
-        else hub_exposure(config, hub, config.tickers)
-    )
-    exposure = portfolio_exposure(reported, hub_exposures)
-    caps = [spec.cap for spec in config.limits.theme_caps if spec.hub == hub]
-    limits = check_all(constraints_from_config(config, exposures=exposures), weights,
-                       config.tickers)
+    exposure = portfolio_exposure(reported, context.hub_exposures)
+    limits = check_all(context.limits, weights, config.tickers)
 
     return RiskReport(
         weights=reported,
@@ -512,8 +586,8 @@ def risk_report(
         concentration=_concentration(weights[held], risky_weights, cov, volatility),
         limits=limits,
         exposure=exposure,
-        exposure_hub=hub,
-        exposure_cap=min(caps) if caps else None,
+        exposure_hub=config.stress.hub,
+        exposure_cap=context.exposure_cap,
         backcast=backcast,
         covariance=estimate,
         covariance_method=config.risk.method,
