@@ -8,7 +8,7 @@ Ledoit-Wolf covariance of the 504 daily returns strictly before the rebalance da
 capped minimum variance (cap 5 %, fully invested), trades at that day's close, weights
 drifting with prices in between, zero costs and zero cash yield.
 
-* ``portfolio``: :func:`portfolio.backtesting.backtest` on a backtest config built in a
+* ``portfolio``: :func:`portfolio.backtesting.engine.backtest` on a backtest config built in a
   temporary folder (base config with the synthetic universe, ``use_limits = "caps"``),
   the synthetic prices passed as ``market=`` -- the whole engine (one compiled
   ``PortfolioProblem`` re-solved per date, metrics, run manifest).
@@ -96,8 +96,8 @@ def rebalance_rows(dates: pd.DatetimeIndex, first: int) -> list[int]:
 
 
 def backtest_config(market: Market, folder: Path):
-    """A validated :class:`portfolio.backtesting.BacktestConfig` for the synthetic market."""
-    from portfolio.backtesting import parse_backtest
+    """A validated :class:`portfolio.backtesting.engine.BacktestConfig` for the synthetic market."""
+    from portfolio.backtesting.engine import parse_backtest
 
     names = ", ".join(f'"{t}"' for t in market.tickers)
     base = folder / "synthetic.toml"
@@ -131,7 +131,7 @@ def backtest_config(market: Market, folder: Path):
 
 def ours_backtest(market: Market, config) -> tuple[pd.DataFrame, pd.Series]:
     """Run the engine; return the rebalance weights (dates x names) and the equity."""
-    from portfolio.backtesting import backtest
+    from portfolio.backtesting.engine import backtest
 
     result = backtest(config, market=market.prices)
     strategy = result.strategies[STRATEGY]

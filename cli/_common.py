@@ -131,7 +131,7 @@ def load_config() -> Any:
 
 def data_options() -> Any:
     """The library's DataOptions built from the global options."""
-    from portfolio.workflows import DataOptions
+    from portfolio.jobs.market import DataOptions
 
     s = settings()
     return DataOptions(

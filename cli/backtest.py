@@ -30,8 +30,8 @@ def backtest(config_file, output_dir, fmt):
     Prices strictly before each rebalance date drive the strategy; trades execute at that
     day's close. Writes the output folder and prints the metrics table.
     """
-    from portfolio.backtesting import backtest as run_backtest
-    from portfolio.backtesting import load_backtest, write_backtest_outputs
+    from portfolio.backtesting.engine import backtest as run_backtest
+    from portfolio.backtesting.engine import load_backtest, write_backtest_outputs
     from portfolio.report.backtest import backtest_report
 
     if settings().config_path:

@@ -29,7 +29,7 @@ def _png_path(ctx, param, value):
 def frontier(points, holdings, plot, fmt, output):
     """Minimum-variance portfolios from least risk to most return, under the config's limits."""
     from portfolio.data.holdings import read_holdings
-    from portfolio.frontier import frontier_from_config
+    from portfolio.optimization.frontier import frontier_from_config
     from portfolio.report.frontier import frontier_report, plot_frontier
 
     config = load_config()

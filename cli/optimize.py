@@ -14,7 +14,7 @@ OBJECTIVE_NAMES = ("min_variance", "max_sharpe", "utility", "risk_parity",
 def optimize(objective, fmt, output):
     """Propose an allocation that respects every limit of the config."""
     from portfolio.report.optimize import optimization_report
-    from portfolio.workflows import optimize_from_config
+    from portfolio.jobs.market import optimize_from_config
 
     run = optimize_from_config(load_config(), data_options(), objective=objective)
     notice(run.notice)

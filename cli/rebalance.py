@@ -26,8 +26,8 @@ def rebalance(holdings_path, target_path, fractional, check, fmt, output):
         raise click.UsageError("--check takes no --target or --fractional",
                                ctx=click.get_current_context())
     from portfolio.data.holdings import read_holdings, read_target_weights
-    from portfolio.rebalancing import drift_check
-    from portfolio.rebalancing import rebalance as rebalance_job
+    from portfolio.jobs.rebalance import drift_check
+    from portfolio.jobs.rebalance import rebalance as rebalance_job
     from portfolio.report.rebalance import drift_report, rebalance_report
 
     config = load_config()

@@ -17,7 +17,7 @@ def risk(holdings_path, weights_path, fmt, output):
                                ctx=click.get_current_context())
     from portfolio.data.holdings import read_holdings, read_target_weights
     from portfolio.report.risk import risk_report_document
-    from portfolio.risk import risk_report
+    from portfolio.analytics.risk import risk_report
 
     config = load_config()
     if holdings_path is not None:

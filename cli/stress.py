@@ -24,7 +24,7 @@ def stress(holdings_path, scenario, fmt, output):
     """P&L of the holdings under a hub failure, historical replays and custom shocks."""
     from portfolio.data.holdings import read_holdings
     from portfolio.report.stress import stress_report_document
-    from portfolio.stress import stress_test
+    from portfolio.analytics.stress import stress_test
 
     config = load_config()
     holdings = read_holdings(holdings_path, known_tickers=config.tickers)

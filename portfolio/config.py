@@ -138,7 +138,7 @@ class Limits:
     max_turnover : float or None
         Maximum one-way turnover ``sum |w - w_current| / 2`` against current weights.
     theme_caps : tuple of ThemeCapSpec
-        Look-through exposure caps (see :mod:`portfolio.exposure`).
+        Look-through exposure caps (see :mod:`portfolio.analytics.exposure`).
     """
 
     max_weight: float = 1.0

@@ -55,6 +55,6 @@ def config():
 @pytest.fixture(scope="session")
 def market(config):
     """Bundled prices for the default config's tickers (loaded once per test session)."""
-    from portfolio.workflows import DataOptions, market_data
+    from portfolio.jobs.market import DataOptions, market_data
 
     return market_data(config, DataOptions(source="bundled", offline=True))

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.active_set import ActiveSetQP, SharpeActiveSet, fill_budget
-from portfolio.constraints import (
+from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet, fill_budget
+from portfolio.optimization.constraints import (
     CashFloor,
     GroupCap,
     GroupFloor,
@@ -17,7 +17,7 @@ from portfolio.constraints import (
     ThemeCap,
 )
 from portfolio.errors import InfeasibleError, SolverError
-from portfolio.optimizer import PortfolioProblem
+from portfolio.optimization.problem import PortfolioProblem
 
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
 

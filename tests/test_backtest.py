@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import portfolio.optimizer
-from portfolio import metrics as metrics_module
-from portfolio.backtesting import (
+import portfolio.optimization.problem
+from portfolio.analytics import metrics as metrics_module
+from portfolio.backtesting.engine import (
     BacktestResult,
     _Book,
     _build_market,
@@ -32,10 +32,10 @@ from portfolio.backtesting import (
 from portfolio.config import packaged_config_path
 from portfolio.data.bundled import treasury_bill_rates
 from portfolio.errors import ConfigError, DataError
-from portfolio.objectives import OBJECTIVES
+from portfolio.optimization.objectives import OBJECTIVES
 from portfolio.report import render
 from portfolio.report.backtest import backtest_report
-from portfolio.returns import to_returns
+from portfolio.estimate.returns import to_returns
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE")
@@ -345,13 +345,13 @@ def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, mon
     prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
     write_base(folder, max_weight=0.3, cash_floor=0.0, name="tight.toml")
     built = []
-    original = portfolio.optimizer.PortfolioProblem.__init__
+    original = portfolio.optimization.problem.PortfolioProblem.__init__
 
     def counting_init(self, *args, **kwargs):
         built.append(args[1] if len(args) > 1 else kwargs.get("objective"))
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(portfolio.optimizer.PortfolioProblem, "__init__", counting_init)
+    monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
     result = run(folder, prices, [MINVAR, POLICY], base="tight.toml", start="2021-03-15",
                  min_history_days=20)
     assert built == ["min_variance", "min_variance"]  # once per strategy, not per date
@@ -656,7 +656,7 @@ def test_cli_backtest_of_the_packaged_example_end_to_end(tmp_path):
 
 
 def test_manifest_price_hash_is_stable_and_sees_any_change():
-    from portfolio.backtesting import _frame_hash
+    from portfolio.backtesting.engine import _frame_hash
 
     prices = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [4.0, 5.0, 6.0]},
                           index=pd.date_range("2024-01-01", periods=3))
@@ -683,7 +683,7 @@ def test_cash_alone_earns_exactly_the_rate_its_sharpe_is_measured_against(folder
     previous = {d: strategy.equity.index[strategy.equity.index.get_loc(d) - 1] for d in dates}
     cash_returns = pd.Series([cash_value[d] / cash_value[previous[d]] - 1 for d in dates],
                              index=pd.DatetimeIndex(dates))
-    # the per-day rate portfolio.metrics subtracts for Sharpe / Sortino
+    # the per-day rate portfolio.analytics.metrics subtracts for Sharpe / Sortino
     per_day = (1.0 + result.cash_rate.loc[cash_returns.index]) ** (1 / 252) - 1
     np.testing.assert_allclose(cash_returns.to_numpy(), per_day.to_numpy(), rtol=1e-9)
     # rate / 252 would credit ~2 % more a day: a T-bill Sharpe of ~100 against itself
@@ -715,7 +715,7 @@ def test_a_universe_without_prices_in_the_period_is_a_data_error(folder, tmp_pat
     unlisted[list(TICKERS)] = np.nan
     with pytest.raises(DataError, match="no prices for the universe in the period"):
         run(folder, unlisted, [EQUAL])
-    from portfolio.workflows import DataOptions
+    from portfolio.jobs.market import DataOptions
 
     with pytest.raises(DataError, match="no prices for the universe in the period"):
         backtest(make_config(folder, [EQUAL]), market=prices,

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from portfolio.constraints import CashFloor, GroupCap, L2Regularization, MaxWeight
-from portfolio.optimizer import PortfolioProblem, covariance_factor, optimize
+from portfolio.optimization.constraints import CashFloor, GroupCap, L2Regularization, MaxWeight
+from portfolio.optimization.problem import PortfolioProblem, covariance_factor, optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_backtest

@@ -20,7 +20,7 @@ import pytest
 from cli_helpers import assert_one_line_error, run
 
 from portfolio.config import load_config
-from portfolio.workflows import DataOptions, market_data
+from portfolio.jobs.market import DataOptions, market_data
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLDINGS = ROOT / "examples" / "holdings.csv"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolio.config import load_config
-from portfolio.constraints import (
+from portfolio.optimization.constraints import (
     CASH,
     CashFloor,
     Constraint,

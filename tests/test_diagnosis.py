@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.constraints import (
+from portfolio.optimization.constraints import (
     CASH,
     CashFloor,
     GroupCap,
@@ -24,7 +24,7 @@ from portfolio.constraints import (
     ThemeCap,
     check_all,
 )
-from portfolio.diagnosis import (
+from portfolio.optimization.diagnosis import (
     Relaxation,
     arithmetic_diagnosis,
     config_key,
@@ -33,7 +33,7 @@ from portfolio.diagnosis import (
     relax,
 )
 from portfolio.errors import InfeasibleError, InputError
-from portfolio.optimizer import PortfolioProblem
+from portfolio.optimization.problem import PortfolioProblem
 
 TICKERS = ["A", "B", "C", "D", "E", "F"]
 

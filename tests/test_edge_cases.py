@@ -7,8 +7,8 @@ import json
 import numpy as np
 from cli_helpers import run
 
-from portfolio.frontier import efficient_frontier, frontier_from_config
-from portfolio.workflows import market_data
+from portfolio.optimization.frontier import efficient_frontier, frontier_from_config
+from portfolio.jobs.market import market_data
 
 
 def test_frontier_before_a_listing_holds_the_unlisted_name_at_zero(capsys, tmp_path):
@@ -25,8 +25,8 @@ def test_frontier_before_a_listing_holds_the_unlisted_name_at_zero(capsys, tmp_p
 
 
 def test_efficient_frontier_keeps_unavailable_names_at_zero(config, market):
-    from portfolio.constraints import constraints_from_config
-    from portfolio.workflows import estimate_inputs, theme_exposures
+    from portfolio.optimization.constraints import constraints_from_config
+    from portfolio.jobs.market import estimate_inputs, theme_exposures
 
     inputs = estimate_inputs(config, market, with_returns=True)
     tickers = list(config.tickers)
@@ -42,7 +42,7 @@ def test_efficient_frontier_keeps_unavailable_names_at_zero(config, market):
 
 
 def test_frontier_from_config_early_as_of(config):
-    from portfolio.workflows import DataOptions
+    from portfolio.jobs.market import DataOptions
 
     market = market_data(config, DataOptions(source="bundled", offline=True, as_of="2024-12-25"))
     run_ = frontier_from_config(config, market=market, points=2)

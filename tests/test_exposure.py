@@ -11,9 +11,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from portfolio import exposure as exposure_module
+from portfolio.analytics import exposure as exposure_module
 from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.exposure import (
+from portfolio.analytics.exposure import (
     dependence_matrix,
     direct_exposure,
     hub_failure_shocks,
@@ -22,7 +22,7 @@ from portfolio.exposure import (
     parse_ecosystem,
     portfolio_exposure,
 )
-from portfolio.workflows import hub_exposure, theme_exposures
+from portfolio.jobs.market import hub_exposure, theme_exposures
 
 PACKAGED_ECOSYSTEM = Path(__file__).parents[1] / "config" / "ecosystem.toml"
 

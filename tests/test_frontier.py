@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from cli.main import main
-from portfolio.constraints import (
+from portfolio.optimization.constraints import (
     CASH,
     CashFloor,
     GroupCap,
@@ -23,14 +23,14 @@ from portfolio.constraints import (
     constraints_from_config,
 )
 from portfolio.errors import InfeasibleError, InputError
-from portfolio.frontier import (
+from portfolio.optimization.frontier import (
     Frontier,
     FrontierRun,
     MarkedPortfolio,
     efficient_frontier,
     frontier_from_config,
 )
-from portfolio.optimizer import PortfolioProblem
+from portfolio.optimization.problem import PortfolioProblem
 from portfolio.report import render
 from portfolio.report.frontier import frontier_report, plot_frontier
 
@@ -244,7 +244,7 @@ def test_plot_into_a_missing_folder_is_an_input_error(run, tmp_path):
 def bundled_run(tmp_path_factory):
     from portfolio.config import load_config
     from portfolio.data.holdings import Holdings
-    from portfolio.workflows import DataOptions
+    from portfolio.jobs.market import DataOptions
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PORTFOLIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
@@ -255,7 +255,7 @@ def bundled_run(tmp_path_factory):
 
 
 def test_frontier_from_config_marks_the_optimum_and_the_holdings(bundled_run):
-    from portfolio.workflows import theme_exposures
+    from portfolio.jobs.market import theme_exposures
 
     config, result = bundled_run
     points = result.frontier.points

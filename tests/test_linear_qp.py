@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from portfolio.constraints import (
+from portfolio.optimization.constraints import (
     CashFloor,
     GroupCap,
     GroupFloor,
@@ -18,8 +18,8 @@ from portfolio.constraints import (
     check_all,
 )
 from portfolio.errors import InfeasibleError
-from portfolio.linear_qp import LinearQP, ridge_hessian
-from portfolio.optimizer import PortfolioProblem
+from portfolio.optimization.linear_qp import LinearQP, ridge_hessian
+from portfolio.optimization.problem import PortfolioProblem
 
 # solver option -> the fast path that must answer, and the fallback reasons it may give
 # on the degenerate example below

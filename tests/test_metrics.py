@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 
 from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.metrics import (
+from portfolio.analytics.metrics import (
     TRADING_DAYS_PER_YEAR,
     Drawdown,
     annualized_volatility,

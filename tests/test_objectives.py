@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
-from portfolio.constraints import (
+from portfolio.optimization.constraints import (
     CASH,
     CashFloor,
     GroupCap,
@@ -15,8 +15,8 @@ from portfolio.constraints import (
     TransactionCosts,
 )
 from portfolio.errors import ConfigError, DataError, InfeasibleError
-from portfolio.objectives import OBJECTIVES, make_objective, risk_budget_shares
-from portfolio.optimizer import PortfolioProblem, optimize
+from portfolio.optimization.objectives import OBJECTIVES, make_objective, risk_budget_shares
+from portfolio.optimization.problem import PortfolioProblem, optimize
 
 TICKERS = ["NVDA", "AMD", "MSFT", "GOOGL", "TSM", "ORCL"]
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.constraints import (
+from portfolio.optimization.constraints import (
     CASH,
     CashFloor,
     GroupCap,
@@ -21,7 +21,7 @@ from portfolio.constraints import (
     check_all,
 )
 from portfolio.errors import ConfigError, DataError, InfeasibleError, InputError, SolverError
-from portfolio.optimizer import SOLVER_CHAIN, PortfolioProblem, optimize
+from portfolio.optimization.problem import SOLVER_CHAIN, PortfolioProblem, optimize
 
 
 def _market(n: int, seed: int = 0):
@@ -278,7 +278,7 @@ def test_a_covariance_that_is_not_psd_is_repaired_once_for_every_solver(parametr
     """auto (active set), OSQP (warm-started) and the cvxpy solvers see the same nearest
     PSD matrix, so they agree (the raw matrix gave the active set a wrong optimum and
     OSQP a non-convexity exception)."""
-    from portfolio.risk_models import nearest_psd
+    from portfolio.estimate.covariance import nearest_psd
 
     tickers = ["A", "B", "C"]
     repaired, _ = nearest_psd(INDEFINITE)
@@ -302,7 +302,7 @@ def test_a_covariance_that_is_not_psd_is_repaired_once_for_every_solver(parametr
 
 
 def test_a_psd_covariance_reaches_the_solvers_unchanged():
-    from portfolio.optimizer import _positive_semidefinite
+    from portfolio.optimization.problem import _positive_semidefinite
 
     _, _, covariance, _ = _market(8)
     matrix = covariance.to_numpy()

@@ -1,4 +1,4 @@
-"""Tests of the order-generation engine (portfolio.orders); synthetic prices, no network."""
+"""Tests of the order-generation engine (portfolio.trading.orders); synthetic prices, no network."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import portfolio.orders as rebalance
+import portfolio.trading.orders as rebalance
 from portfolio.errors import DataError, InputError, PortfolioError
-from portfolio.orders import (
+from portfolio.trading.orders import (
     CASH,
     Order,
     TradingCosts,

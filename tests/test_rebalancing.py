@@ -1,4 +1,4 @@
-"""Tests of portfolio.rebalancing (the job) and portfolio.report.rebalance.
+"""Tests of portfolio.jobs.rebalance (the job) and portfolio.report.rebalance.
 
 Invariants (round trip, cash floor, limits kept or reported, no-trade band, costs) and
 hand-computed oracles. Prices: the bundled dataset (no network), loaded once per module.
@@ -17,15 +17,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from portfolio.constraints import check_all, constraints_from_config
+from portfolio.optimization.constraints import check_all, constraints_from_config
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
 from portfolio.errors import InputError
-from portfolio.orders import TradingCosts, apply_orders, plan_rebalance
-from portfolio.rebalancing import RebalanceRun, drift_check, rebalance
+from portfolio.trading.orders import TradingCosts, apply_orders, plan_rebalance
+from portfolio.jobs.rebalance import RebalanceRun, drift_check, rebalance
 from portfolio.report import fmt_pct, render
 from portfolio.report.rebalance import drift_report, rebalance_report
-from portfolio.risk import risk_report
-from portfolio.workflows import DataOptions, market_data, theme_exposures
+from portfolio.analytics.risk import risk_report
+from portfolio.jobs.market import DataOptions, market_data, theme_exposures
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BUNDLED = DataOptions(source="bundled", offline=True)

@@ -15,7 +15,7 @@ from pypfopt import expected_returns as pypfopt_er
 
 from portfolio.config import EXPECTED_RETURN_METHODS, View
 from portfolio.errors import ConfigError, DataError
-from portfolio.return_models import (
+from portfolio.estimate.expected import (
     black_litterman,
     capm_beta_returns,
     capm_implied,

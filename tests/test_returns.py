@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import PERIODS_PER_YEAR, check_choice, periods_per_year, to_returns
+from portfolio.estimate.returns import PERIODS_PER_YEAR, check_choice, periods_per_year, to_returns
 
 
 def _prices(rows, dates, columns=("OLD", "NEW")):

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from sklearn.covariance import OAS, LedoitWolf
 
 from portfolio.errors import ConfigError, DataError
-from portfolio.risk_models import (
+from portfolio.estimate.covariance import (
     METHODS,
     CovarianceEstimate,
     covariance,

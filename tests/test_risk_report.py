@@ -1,4 +1,4 @@
-"""Tests of portfolio.risk and portfolio.report.risk against hand-computed oracles.
+"""Tests of portfolio.analytics.risk and portfolio.report.risk against hand-computed oracles.
 
 Market data is the bundled dataset (no network), loaded once per module.
 """
@@ -15,18 +15,18 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from portfolio.constraints import check_all, constraints_from_config
+from portfolio.optimization.constraints import check_all, constraints_from_config
 from portfolio.data.holdings import Holdings, read_holdings
 from portfolio.errors import InputError
 from portfolio.report import render
 from portfolio.report.risk import risk_report_document
-from portfolio.risk import (
+from portfolio.analytics.risk import (
     OTHER_GROUP,
     backcast_returns,
     risk_report,
     value_holdings,
 )
-from portfolio.workflows import (
+from portfolio.jobs.market import (
     MIN_USABLE_OBSERVATIONS,
     DataOptions,
     estimate_inputs,

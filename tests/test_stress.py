@@ -14,8 +14,8 @@ from portfolio.config import CustomScenario, parse_config
 from portfolio.data.holdings import Holdings, read_holdings
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.exposure import load_ecosystem, lookthrough_exposure
-from portfolio.stress import (
+from portfolio.analytics.exposure import load_ecosystem, lookthrough_exposure
+from portfolio.analytics.stress import (
     REPLAY_WINDOWS,
     custom_scenario,
     hub_failure_scenario,
@@ -23,7 +23,7 @@ from portfolio.stress import (
     scenario_names,
     stress_test,
 )
-from portfolio.workflows import DataOptions, MarketData
+from portfolio.jobs.market import DataOptions, MarketData
 
 EXAMPLE_HOLDINGS = Path(__file__).parents[1] / "examples" / "holdings.csv"
 BUNDLED = DataOptions(source="bundled", offline=True)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from portfolio.config import ThemeCapSpec
-from portfolio.constraints import CashFloor, MaxWeight, ThemeCap
-from portfolio.exposure import load_ecosystem, lookthrough_exposure
-from portfolio.optimizer import PortfolioProblem
-from portfolio.workflows import optimize_from_config
+from portfolio.optimization.constraints import CashFloor, MaxWeight, ThemeCap
+from portfolio.analytics.exposure import load_ecosystem, lookthrough_exposure
+from portfolio.optimization.problem import PortfolioProblem
+from portfolio.jobs.market import optimize_from_config
 
 
 def independent_exposure(config, weights):

@@ -1,7 +1,7 @@
 """Presentation of a backtest: the metrics Report, the output files' text and the PNG plots.
 
 Nothing is computed here beyond drawdown curves for the plot; every figure comes from
-:class:`portfolio.backtesting.BacktestResult`. Plots use matplotlib's Agg backend, imported
+:class:`portfolio.backtesting.engine.BacktestResult`. Plots use matplotlib's Agg backend, imported
 inside the functions so that importing this module stays light.
 """
 
@@ -55,7 +55,7 @@ def backtest_report(result: Any, files: Sequence[Any] = ()) -> Report:
     Parameters
     ----------
     result : BacktestResult
-        From :func:`portfolio.backtesting.backtest`.
+        From :func:`portfolio.backtesting.engine.backtest`.
     files : sequence of path, optional
         Output files written, listed in the JSON data.
 

@@ -34,7 +34,7 @@ def _marked_data(marked: Any) -> dict[str, Any] | None:
 
 
 def frontier_report(run: Any) -> Report:
-    """Points, the optimum and the current holdings of a :class:`~portfolio.frontier.FrontierRun`.
+    """Points, the optimum and the current holdings of a :class:`~portfolio.optimization.frontier.FrontierRun`.
 
     JSON: ``points`` (list of ``{volatility, expected_return, sharpe, weights}``),
     ``optimum`` and ``current`` (``{label, volatility, expected_return, sharpe, weights}``

@@ -26,7 +26,7 @@ def limits_data(limits: Any) -> list[dict[str, Any]]:
 
 
 def optimization_report(run: Any) -> Report:
-    """Weights, risk, solver and limits of an :class:`~portfolio.workflows.OptimizationRun`."""
+    """Weights, risk, solver and limits of an :class:`~portfolio.jobs.market.OptimizationRun`."""
     allocation = run.allocation
     weights = allocation.weights
     order = [*weights.drop("CASH").sort_values(ascending=False).index, "CASH"]

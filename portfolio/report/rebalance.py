@@ -1,4 +1,4 @@
-"""Reports for a :class:`~portfolio.rebalancing.RebalanceRun` and a drift check.
+"""Reports for a :class:`~portfolio.jobs.rebalance.RebalanceRun` and a drift check.
 
 Display cells are formatted strings (percents of portfolio value, USD with thousands
 separators); the JSON ``data`` keeps plain numbers:
@@ -331,7 +331,7 @@ def _data(run: Any) -> dict[str, Any]:
 
 
 def rebalance_report(run: Any) -> Report:
-    """Turn a :class:`~portfolio.rebalancing.RebalanceRun` into a :class:`Report`.
+    """Turn a :class:`~portfolio.jobs.rebalance.RebalanceRun` into a :class:`Report`.
 
     Summary sentences first (breaches before, what the orders fix, their count, cost,
     turnover, risk before and after, limits rounding could not keep); sections: orders,
@@ -353,7 +353,7 @@ def rebalance_report(run: Any) -> Report:
 
 
 def drift_report(check: Any) -> Report:
-    """Turn a :class:`~portfolio.rebalancing.DriftCheck` into a :class:`Report`.
+    """Turn a :class:`~portfolio.jobs.rebalance.DriftCheck` into a :class:`Report`.
 
     The summary names every breach (or says that all limits hold); one section, the
     limit table. ``data``: ``ok``, ``breaches`` and ``limits`` ([{name, value, limit,

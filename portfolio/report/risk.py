@@ -1,4 +1,4 @@
-"""Report for a :class:`~portfolio.risk.RiskReport` (presentation only).
+"""Report for a :class:`~portfolio.analytics.risk.RiskReport` (presentation only).
 
 Display cells are formatted strings (percents of portfolio value, USD with thousands
 separators); the JSON ``data`` keeps plain fractions and USD numbers:
@@ -232,7 +232,7 @@ def _data(report: Any) -> dict[str, Any]:
 
 
 def risk_report_document(report: Any) -> Report:
-    """Turn a :class:`~portfolio.risk.RiskReport` into a :class:`Report`.
+    """Turn a :class:`~portfolio.analytics.risk.RiskReport` into a :class:`Report`.
 
     Sections: positions, groups, value at risk, risk measures, concentration, correlation,
     limits. ``data`` is the JSON object described in the module docstring.

@@ -1,4 +1,4 @@
-"""Report for a :class:`~portfolio.stress.StressReport` (presentation only)."""
+"""Report for a :class:`~portfolio.analytics.stress.StressReport` (presentation only)."""
 
 from __future__ import annotations
 

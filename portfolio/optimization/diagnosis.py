@@ -21,7 +21,7 @@ Model
 Weights ``w`` (shape ``(n,)``, fractions) over ``problem.tickers``; cash is implicit and
 the optimiser invests exactly the budget ``B = 1 - cash_floor``. Long-only (``w >= 0``)
 and the availability mask are structural and never relaxed. A row label is the label of
-:class:`~portfolio.constraints.LimitCheck` (``"group_cap[semiconductors]"``); the budget
+:class:`~portfolio.optimization.constraints.LimitCheck` (``"group_cap[semiconductors]"``); the budget
 row is ``"cash_floor"`` and relaxes both ways (lowering the cash floor invests more,
 raising it invests less); a name that cannot be held at the date (availability mask)
 appears as ``"available[T]"``. :func:`config_key` maps row labels to configuration keys.
@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from portfolio.active_set import fill_budget
-from portfolio.constraints import (
+from portfolio.optimization.active_set import fill_budget
+from portfolio.optimization.constraints import (
     CashFloor,
     Constraint,
     GroupCap,
@@ -54,7 +54,7 @@ from portfolio.constraints import (
 from portfolio.errors import InfeasibleError, InputError
 
 if TYPE_CHECKING:
-    from portfolio.optimizer import PortfolioProblem
+    from portfolio.optimization.problem import PortfolioProblem
 
 __all__ = [
     "Diagnosis",

@@ -33,7 +33,7 @@ Money
 * Cash earns the T-bill yield: each trading day ``(1 + IRX / 100) ** (1 / 252) - 1`` of
   the previous day (``cash_yield = "tbill"``, the bundled 13-week rate), or
   ``(1 + cash_yield) ** (1 / 252) - 1`` for a fixed annual number. Sharpe and Sortino
-  are measured in excess of the same per-day rate (:mod:`portfolio.metrics` de-compounds
+  are measured in excess of the same per-day rate (:mod:`portfolio.analytics.metrics` de-compounds
   it the same way), so cash alone has zero excess return.
 
 Strategies
@@ -50,7 +50,7 @@ Strategies
     The base config's objective under all its limits, incl. the look-through theme cap
     (the article's policy).
 
-Every optimised strategy compiles ONE :class:`~portfolio.optimizer.PortfolioProblem`
+Every optimised strategy compiles ONE :class:`~portfolio.optimization.problem.PortfolioProblem`
 and re-solves it through Parameters at each date; names not available yet are held at
 0 through the ``available`` mask. A failed solve (infeasible limits, solver failure,
 unusable data at that date) keeps the positions as they are and is recorded in
@@ -86,10 +86,10 @@ from portfolio.config import (
     load_config,
     read_toml,
 )
-from portfolio.constraints import CashFloor, MaxWeight, check_all, constraints_from_config
+from portfolio.optimization.constraints import CashFloor, MaxWeight, check_all, constraints_from_config
 from portfolio.data.prices import PriceFrame
 from portfolio.errors import ConfigError, DataError, InfeasibleError, SolverError
-from portfolio.workflows import DataOptions, MarketData
+from portfolio.jobs.market import DataOptions, MarketData
 
 __all__ = [
     "LIMIT_SETS",
@@ -704,7 +704,7 @@ def performance_metrics(
     costs: pd.Series | None = None,
     failures: int = 0,
 ) -> PerformanceMetrics:
-    """Summary figures of a daily equity curve (wiring of :mod:`portfolio.metrics`).
+    """Summary figures of a daily equity curve (wiring of :mod:`portfolio.analytics.metrics`).
 
     Parameters
     ----------
@@ -725,7 +725,7 @@ def performance_metrics(
     -------
     PerformanceMetrics
     """
-    from portfolio import metrics
+    from portfolio.analytics import metrics
 
     returns = _equity_returns(equity, initial_capital)
     years = len(returns) / TRADING_DAYS
@@ -941,7 +941,7 @@ class _Inputs:
 
     covariance: pd.DataFrame | np.ndarray  # (n, n) in universe order, annual
     expected_returns: pd.Series | None
-    risk_inputs: Any  # portfolio.workflows.RiskInputs for the objective's extra data
+    risk_inputs: Any  # portfolio.jobs.market.RiskInputs for the objective's extra data
 
 
 # Objective data that needs the returns table (the numpy fast path has none).
@@ -956,8 +956,8 @@ class _Estimator:
     return depends only on its own two prices, so a window's returns are a slice of them.
     When the names available at a date all have complete returns in the window (the
     usual case), the covariance is estimated on that numpy slice directly
-    (:func:`portfolio.risk_models.complete_covariance`), which gives the same matrix as
-    :func:`portfolio.risk_models.covariance` on the window without its table handling.
+    (:func:`portfolio.estimate.covariance.complete_covariance`), which gives the same matrix as
+    :func:`portfolio.estimate.covariance.covariance` on the window without its table handling.
     Ragged windows, factor models and estimates that need expected returns or the
     returns table go through the general path.
     """
@@ -970,7 +970,7 @@ class _Estimator:
         self._means: dict[tuple, pd.Series] = {}
         self._daily: pd.DataFrame | None = None
         if config.base.risk.frequency == "daily":
-            from portfolio.returns import to_returns
+            from portfolio.estimate.returns import to_returns
 
             try:
                 self._daily = to_returns(market.prices).reindex(market.dates)
@@ -991,7 +991,7 @@ class _Estimator:
             if self._daily is not None:
                 window = self._daily.iloc[self._window_rows(i)].dropna(how="all")
             else:
-                from portfolio.returns import to_returns
+                from portfolio.estimate.returns import to_returns
 
                 prices = self.market.prices.iloc[max(0, i - self.config.lookback_days - 1): i]
                 window = to_returns(prices, frequency=self.config.base.risk.frequency)
@@ -1001,7 +1001,7 @@ class _Estimator:
     def _complete_covariance(self, i: int, available: np.ndarray, method: str
                              ) -> np.ndarray | None:
         """The padded covariance from the numpy slice, or None when the window is ragged."""
-        from portfolio.risk_models import complete_covariance, is_psd
+        from portfolio.estimate.covariance import complete_covariance, is_psd
 
         risk = self.config.base.risk
         if self._daily is None or method not in _BLOCK_METHODS:
@@ -1025,7 +1025,7 @@ class _Estimator:
 
         ``data`` names the objective data the strategy needs (``Objective.DATA``).
         """
-        from portfolio.workflows import RiskInputs
+        from portfolio.jobs.market import RiskInputs
 
         tickers = list(self.market.tickers)
         names = tuple(t for t, ok in zip(tickers, available) if ok)
@@ -1056,7 +1056,7 @@ class _Estimator:
     def _covariance(self, i: int, names: tuple[str, ...], method: str, returns: pd.DataFrame):
         key = (i, names, method)
         if key not in self._covariances:
-            from portfolio.risk_models import covariance
+            from portfolio.estimate.covariance import covariance
 
             risk = self.config.base.risk
             universe = returns[list(names)]
@@ -1073,7 +1073,7 @@ class _Estimator:
     def _mean(self, i, names, spec, returns, matrix, rf) -> pd.Series:
         key = (i, names, spec.expected_returns, spec.covariance)
         if key not in self._means:
-            from portfolio.return_models import expected_returns
+            from portfolio.estimate.expected import expected_returns
 
             base = self.config.base
             views = tuple(v for v in base.optimizer.views
@@ -1112,8 +1112,8 @@ class _Optimized:
     rebalances = True
 
     def __init__(self, spec: StrategySpec, config: BacktestConfig, estimator: _Estimator) -> None:
-        from portfolio.optimizer import PortfolioProblem
-        from portfolio.workflows import _objective_options
+        from portfolio.optimization.problem import PortfolioProblem
+        from portfolio.jobs.market import _objective_options
 
         self.spec = spec
         self.config = config
@@ -1126,7 +1126,7 @@ class _Optimized:
         )
 
     def target(self, i: int, available: np.ndarray, market: _Market) -> tuple[np.ndarray, str]:
-        from portfolio.workflows import _objective_data
+        from portfolio.jobs.market import _objective_data
 
         rf = float(market.cash_rate.iloc[i])
         objective = self.problem.objective
@@ -1150,7 +1150,7 @@ def _limit_objects(base: Config, use_limits: str) -> tuple[Any, ...]:
     if use_limits == "caps":
         return (MaxWeight(limits.max_weight, MappingProxyType(dict(limits.max_weight_overrides))),
                 CashFloor(limits.cash_floor))
-    from portfolio.workflows import theme_exposures
+    from portfolio.jobs.market import theme_exposures
 
     return constraints_from_config(base, exposures=theme_exposures(base))
 

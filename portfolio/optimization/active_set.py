@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg.lapack import dgesv
 
-from portfolio.linear_qp import LinearQP, linear_rows, ridge_hessian
+from portfolio.optimization.linear_qp import LinearQP, linear_rows, ridge_hessian
 
 __all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet", "fill_budget"]
 
@@ -374,7 +374,7 @@ class _Backend:
         Sum of the risky weights (``1 - cash_floor``).
     limits : sequence
         Linear limit objects (``linear_form``) and L2 penalties, as for
-        :class:`portfolio.linear_qp.LinearQP`.
+        :class:`portfolio.optimization.linear_qp.LinearQP`.
     max_iterations : int, optional
         Iteration limit; default ``10 n + 100``.
     """
@@ -444,7 +444,7 @@ class SharpeActiveSet(_Backend):
     """Maximum Sharpe ratio over the budget, bounds and linear rows (homogenised form).
 
     Parameters as for :class:`_Backend`; an L2 penalty is a ridge on the risk, as in
-    :class:`portfolio.objectives.MaxSharpe`.
+    :class:`portfolio.optimization.objectives.MaxSharpe`.
     """
 
     def solve(

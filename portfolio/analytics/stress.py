@@ -1,7 +1,7 @@
 """Stress scenarios: hub failure through the deal graph, historical replays, custom shocks.
 
 Every scenario gives each holding a *shock* -- a simple return, as a fraction -- and values
-the holdings at the as-of close (:func:`portfolio.risk.value_holdings`): the P&L of
+the holdings at the as-of close (:func:`portfolio.analytics.risk.value_holdings`): the P&L of
 a position is ``value_i * shock_i`` (USD) and the scenario's P&L is their sum; cash earns 0.
 ``pnl_pct`` divides by the total portfolio value including cash. A shock is floored at -1
 (a long position cannot lose more than its value).
@@ -10,7 +10,7 @@ Scenario kinds
 --------------
 ``hub_failure``
     ``shock_i = -severity * x_i + beta_i * market_shock``, where ``x_i`` is the holding's
-    look-through exposure to the hub (:func:`portfolio.exposure.lookthrough_exposure`) and
+    look-through exposure to the hub (:func:`portfolio.analytics.exposure.lookthrough_exposure`) and
     ``beta_i`` its beta to the config benchmark, estimated by :func:`daily_betas` on daily
     simple returns over the last ``risk.lookback_days`` rows of prices. A name listed for
     less than the lookback (CRWV) uses the dates it shares with the benchmark in that window;
@@ -42,10 +42,10 @@ import pandas as pd
 from portfolio.config import CASH, Config, CustomScenario, did_you_mean, load_config
 from portfolio.data.holdings import Holdings
 from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.metrics import beta as beta_of
-from portfolio.returns import to_returns
-from portfolio.risk import value_holdings
-from portfolio.workflows import DataOptions, MarketData, hub_exposure, market_data
+from portfolio.analytics.metrics import beta as beta_of
+from portfolio.estimate.returns import to_returns
+from portfolio.analytics.risk import value_holdings
+from portfolio.jobs.market import DataOptions, MarketData, hub_exposure, market_data
 
 __all__ = [
     "KINDS",
@@ -393,7 +393,7 @@ def hub_failure_scenario(
     -------
     ScenarioResult
     """
-    from portfolio.exposure import hub_failure_shocks
+    from portfolio.analytics.exposure import hub_failure_shocks
 
     _require_labels(betas, values.index, "betas")
     shocks = hub_failure_shocks(exposures, betas.reindex(values.index), severity, market_shock)

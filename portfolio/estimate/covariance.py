@@ -65,7 +65,7 @@ from sklearn.covariance import ledoit_wolf_shrinkage, oas
 
 from portfolio.config import COVARIANCE_METHODS, RAGGED_POLICIES
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import check_choice, numeric_table, periods_per_year
+from portfolio.estimate.returns import check_choice, numeric_table, periods_per_year
 
 __all__ = [
     "METHODS",

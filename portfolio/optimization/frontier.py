@@ -21,15 +21,15 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from portfolio.constraints import CASH, check_all
+from portfolio.optimization.constraints import CASH, check_all
 from portfolio.errors import DataError, InputError
-from portfolio.objectives import Objective, ProblemData, feasible_set
-from portfolio.optimizer import PortfolioProblem, availability_mask
+from portfolio.optimization.objectives import Objective, ProblemData, feasible_set
+from portfolio.optimization.problem import PortfolioProblem, availability_mask
 
 if TYPE_CHECKING:
     from portfolio.config import Config
     from portfolio.data.holdings import Holdings
-    from portfolio.workflows import DataOptions, MarketData
+    from portfolio.jobs.market import DataOptions, MarketData
 
 __all__ = [
     "Frontier",
@@ -165,7 +165,7 @@ def efficient_frontier(
     expected_returns : Series or ndarray, shape (n,)
         Annual expected returns (fractions).
     constraints : sequence
-        Limit objects (:func:`portfolio.constraints.constraints_from_config`); penalties
+        Limit objects (:func:`portfolio.optimization.constraints.constraints_from_config`); penalties
         are ignored.
     points : int
         Number of points (>= 2, <= 500); fewer when the return range is empty.
@@ -306,7 +306,7 @@ class FrontierRun:
 
 def _holdings_weights(holdings: Holdings, prices: pd.Series, tickers: Sequence[str]) -> pd.Series:
     """Weights (``tickers`` then ``"CASH"``) of holdings valued at the as-of ``prices``."""
-    from portfolio.risk import value_holdings
+    from portfolio.analytics.risk import value_holdings
 
     outside = [t for t in holdings.shares if t not in set(tickers)]
     if outside:
@@ -359,8 +359,8 @@ def frontier_from_config(
     FrontierRun
         The frontier, the config objective's optimum and the current holdings' point.
     """
-    from portfolio.constraints import constraints_from_config
-    from portfolio.workflows import (
+    from portfolio.optimization.constraints import constraints_from_config
+    from portfolio.jobs.market import (
         DataOptions,
         estimate_inputs,
         market_data,

@@ -18,9 +18,9 @@ Solver policy
 -------------
 Minimum variance and maximum Sharpe with only linear limits (the backtests' and the
 walk-forward's problems) first go through fast paths built once: a dense active-set method
-(:mod:`portfolio.active_set`, warm-started, every answer KKT-certified) and, for minimum
+(:mod:`portfolio.optimization.active_set`, warm-started, every answer KKT-certified) and, for minimum
 variance when it cannot certify an answer, OSQP set up once and updated in place
-(:mod:`portfolio.linear_qp`, accepted only when polished). The cvxpy Parameters are only
+(:mod:`portfolio.optimization.linear_qp`, accepted only when polished). The cvxpy Parameters are only
 filled when no fast path answers. Otherwise ``solver="auto"`` runs Clarabel, then OSQP (only
 for problems cvxpy recognises as QPs), then SCS; a solver that raises, or returns an
 inaccurate or unbounded status, is recorded in :attr:`SolveInfo.fallbacks` as
@@ -30,7 +30,7 @@ with a dense 500 x 500 factor (cvxpy 1.9), Clarabel solves in about 0.9 s agains
 OSQP at the tolerances that match it (OSQP needs thousands of ADMM iterations on a dense KKT
 system; Clarabel about 10 interior-point steps); at N = 100 they are within a few ms of each
 other. OSQP runs with tolerances 1e-9, scaling and polishing
-(:data:`portfolio.objectives.OSQP_OPTIONS`) on the annualised covariance, which keeps its
+(:data:`portfolio.optimization.objectives.OSQP_OPTIONS`) on the annualised covariance, which keeps its
 objective within 1e-6 relative of a high-accuracy Clarabel solve.
 """
 
@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy.linalg.lapack import dpotrf
 
-from portfolio.active_set import ActiveSetQP, SharpeActiveSet
-from portfolio.constraints import (
+from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet
+from portfolio.optimization.constraints import (
     CASH,
     CashFloor,
     LimitCheck,
@@ -58,8 +58,8 @@ from portfolio.constraints import (
     check_all,
 )
 from portfolio.errors import ConfigError, DataError, InfeasibleError, InputError, SolverError
-from portfolio.linear_qp import LinearQP, linear_only
-from portfolio.objectives import (
+from portfolio.optimization.linear_qp import LinearQP, linear_only
+from portfolio.optimization.objectives import (
     OBJECTIVES,
     MaxSharpe,
     MinVariance,
@@ -67,7 +67,7 @@ from portfolio.objectives import (
     ProblemData,
     make_objective,
 )
-from portfolio.risk_models import is_psd, nearest_psd
+from portfolio.estimate.covariance import is_psd, nearest_psd
 
 __all__ = [
     "Allocation",
@@ -187,9 +187,9 @@ def _positive_semidefinite(matrix: np.ndarray) -> np.ndarray:
 
     What every solver path sees (active set, OSQP, cvxpy, the reported volatility). For a
     positive definite matrix the test is one Cholesky factorisation; a singular one is
-    tested by :func:`portfolio.risk_models.is_psd` (eigenvalues); a matrix with a negative
+    tested by :func:`portfolio.estimate.covariance.is_psd` (eigenvalues); a matrix with a negative
     eigenvalue beyond rounding gets them clipped at 0
-    (:func:`portfolio.risk_models.nearest_psd`).
+    (:func:`portfolio.estimate.covariance.nearest_psd`).
     """
     symmetric = matrix + matrix.T
     symmetric *= 0.5  # exact: a symmetric matrix comes back bit for bit
@@ -302,9 +302,9 @@ class PortfolioProblem:
     tickers : sequence of str
         Order of the weight vector.
     objective : str or Objective
-        One of :data:`portfolio.objectives.OBJECTIVES` or an objective object.
+        One of :data:`portfolio.optimization.objectives.OBJECTIVES` or an objective object.
     constraints : sequence
-        Limit and penalty objects from :mod:`portfolio.constraints`.
+        Limit and penalty objects from :mod:`portfolio.optimization.constraints`.
     solver : str
         ``"auto"`` (Clarabel, then OSQP, then SCS) or a cvxpy solver name.
     parametric : bool
@@ -588,7 +588,7 @@ class PortfolioProblem:
         return None, tuple(reasons)
 
     def _infeasible(self) -> InfeasibleError:
-        from portfolio.diagnosis import diagnose_infeasible
+        from portfolio.optimization.diagnosis import diagnose_infeasible
 
         return self.objective.explain_infeasible(self.data) or diagnose_infeasible(self)
 
@@ -660,7 +660,7 @@ class PortfolioProblem:
 
     def _solve(self, covariance, expected_returns, available, extra):
         """Risky weights, SolveInfo and the aligned covariance and expected returns."""
-        from portfolio.diagnosis import check_feasibility_arithmetic
+        from portfolio.optimization.diagnosis import check_feasibility_arithmetic
 
         sigma, mu = self._prepare(covariance, expected_returns, available, extra)
         # The arithmetic checks depend only on the limits and the bounds: a re-solve with
@@ -698,11 +698,11 @@ def optimize(
     returns_or_risk_model : DataFrame or CovarianceEstimate
         Periodic simple returns (dates x tickers, fractions) from which the covariance is
         estimated with ``covariance_method``, or an estimate from
-        :func:`portfolio.risk_models.covariance`.
+        :func:`portfolio.estimate.covariance.covariance`.
     objective : str
-        One of :data:`portfolio.objectives.OBJECTIVES`.
+        One of :data:`portfolio.optimization.objectives.OBJECTIVES`.
     constraints : sequence
-        Limit and penalty objects (:func:`portfolio.constraints.constraints_from_config`).
+        Limit and penalty objects (:func:`portfolio.optimization.constraints.constraints_from_config`).
     covariance : DataFrame, optional
         Annualised covariance that overrides the estimate.
     expected_returns : Series, optional
@@ -724,7 +724,7 @@ def optimize(
     returns = None
     if covariance is None:
         if isinstance(returns_or_risk_model, pd.DataFrame):
-            from portfolio.risk_models import covariance as estimate
+            from portfolio.estimate.covariance import covariance as estimate
 
             returns = returns_or_risk_model
             covariance = estimate(returns, covariance_method, frequency=frequency).matrix

@@ -5,7 +5,7 @@ per ticker, NaN where a name has no price (before its listing, on a local
 holiday). Returns keep those holes: a name's first return is at its second
 price, and a return is NaN whenever either of its two prices is missing, so a
 return never spans a listing or a gap. Risk models deal with the resulting
-ragged histories (see :mod:`portfolio.risk_models`).
+ragged histories (see :mod:`portfolio.estimate.covariance`).
 
 Annualisation: 252 periods per year for daily data, 52 weekly, 12 monthly.
 """

@@ -3,10 +3,10 @@
 An objective receives :class:`ProblemData` (Parameters for the covariance factor, the
 expected returns and the per-name bounds, plus the other limit objects) and returns the
 cvxpy problem and the expression of the risky weights. Every problem is DPP: data enter
-only through cvxpy Parameters, so :class:`portfolio.optimizer.PortfolioProblem` compiles
+only through cvxpy Parameters, so :class:`portfolio.optimization.problem.PortfolioProblem` compiles
 it once and re-solves it by setting Parameter values. The one exception is a problem built
 for a single solve (``PortfolioProblem(..., parametric=False)``, used by
-:func:`portfolio.optimizer.optimize`): the risk term (:meth:`ProblemData.variance`) then
+:func:`portfolio.optimization.problem.optimize`): the risk term (:meth:`ProblemData.variance`) then
 takes the covariance as a constant, which is cheaper to compile and to solve.
 
 Units: weights are fractions of portfolio value; the covariance ``Sigma = F' F`` is
@@ -29,7 +29,7 @@ name                     problem (``w`` risky weights, ``sum(w) = budget``)     
 
 Each objective class lists ``OPTIONS`` (keyword arguments of its constructor, fixed when the
 problem is built) and ``DATA`` (keyword arguments of :meth:`Objective.set_data`, given at
-every :meth:`~portfolio.optimizer.PortfolioProblem.solve`).
+every :meth:`~portfolio.optimization.problem.PortfolioProblem.solve`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from portfolio.constraints import L2Regularization, TransactionCosts, weights_vector
+from portfolio.optimization.constraints import L2Regularization, TransactionCosts, weights_vector
 from portfolio.errors import ConfigError, DataError, InfeasibleError
 
 __all__ = [
@@ -137,7 +137,7 @@ def feasible_set(data: ProblemData, w: Any, scale: Any = 1.0) -> list:
     With a variable ``scale`` (max-Sharpe's ``kappa``, risk parity's ``sum(x) / budget``)
     every constant is multiplied by it, so ``w / scale`` lies in the feasible set.
     """
-    from portfolio.constraints import Constraint
+    from portfolio.optimization.constraints import Constraint
 
     homogenised = not isinstance(scale, int | float)
     constraints = [
@@ -787,7 +787,7 @@ def _benchmark_moments(
     returns: pd.DataFrame | None, benchmark: pd.Series, data: ProblemData, frequency: str
 ) -> tuple[np.ndarray, float]:
     """Annualised ``Cov(R_i, r_b)`` (n,) and ``Var(r_b)`` on common dates."""
-    from portfolio.returns import periods_per_year
+    from portfolio.estimate.returns import periods_per_year
 
     periods = periods_per_year(frequency)
     if not isinstance(returns, pd.DataFrame) or not isinstance(benchmark, pd.Series):

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from portfolio.config import Config
-from portfolio.constraints import constraints_from_config
+from portfolio.optimization.constraints import constraints_from_config
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import DataError
 
 if TYPE_CHECKING:
-    from portfolio.exposure import DealGraph
-    from portfolio.optimizer import Allocation
+    from portfolio.analytics.exposure import DealGraph
+    from portfolio.optimization.problem import Allocation
 
 __all__ = [
     "DataOptions",
@@ -166,9 +166,9 @@ def estimate_inputs(
     in ``warnings``; the optimiser holds them at 0.
     """
     from portfolio.data.bundled import treasury_bill_rate
-    from portfolio.return_models import expected_returns
-    from portfolio.returns import to_returns
-    from portfolio.risk_models import covariance
+    from portfolio.estimate.expected import expected_returns
+    from portfolio.estimate.returns import to_returns
+    from portfolio.estimate.covariance import covariance
 
     returns = to_returns(lookback_prices(config, market), frequency=config.risk.frequency)
     counts = returns.reindex(columns=list(config.tickers)).count()
@@ -228,7 +228,7 @@ def hub_exposure(
         Entity of the deal graph, e.g. ``"OpenAI"``.
     tickers : iterable of str
         Labels to report; names outside the graph get 0 (see
-        :func:`portfolio.exposure.lookthrough_exposure`).
+        :func:`portfolio.analytics.exposure.lookthrough_exposure`).
     graph : DealGraph, optional
         The deal graph already loaded from ``config.ecosystem.file`` (saves reading it again).
 
@@ -237,7 +237,7 @@ def hub_exposure(
     pandas.Series
         Exposure per ticker, fractions in [0, 1].
     """
-    from portfolio.exposure import load_ecosystem, lookthrough_exposure
+    from portfolio.analytics.exposure import load_ecosystem, lookthrough_exposure
 
     graph = graph if graph is not None else load_ecosystem(config.ecosystem.file)
     return lookthrough_exposure(graph, hub, config.ecosystem.damping, list(tickers))
@@ -248,7 +248,7 @@ def theme_exposures(config: Config) -> dict[str, Mapping[str, float]]:
     hubs = {spec.hub for spec in config.limits.theme_caps}
     if not hubs:
         return {}
-    from portfolio.exposure import load_ecosystem
+    from portfolio.analytics.exposure import load_ecosystem
 
     graph = load_ecosystem(config.ecosystem.file)
     return {
@@ -291,7 +291,7 @@ _REPORTS_EXPECTED_RETURN = ("min_cvar",)
 
 def _wants_expected_returns(objective: str) -> bool:
     """Whether ``optimize_from_config`` estimates expected returns for ``objective``."""
-    from portfolio.objectives import OBJECTIVES
+    from portfolio.optimization.objectives import OBJECTIVES
 
     needed = getattr(OBJECTIVES.get(objective), "NEEDS_EXPECTED_RETURNS", False)
     return needed or objective in _REPORTS_EXPECTED_RETURN
@@ -350,15 +350,15 @@ def solve_config(
     inputs : RiskInputs
         From :func:`estimate_inputs`.
     constraints : sequence
-        From :func:`portfolio.constraints.constraints_from_config`.
+        From :func:`portfolio.optimization.constraints.constraints_from_config`.
     objective : str, optional
         Overrides ``config.optimizer.objective``.
 
     Returns
     -------
-    portfolio.optimizer.Allocation
+    portfolio.optimization.problem.Allocation
     """
-    from portfolio.optimizer import PortfolioProblem
+    from portfolio.optimization.problem import PortfolioProblem
 
     objective = objective or config.optimizer.objective
     problem = PortfolioProblem(config.tickers, objective, constraints,
@@ -397,7 +397,7 @@ def proxy_filled_returns(
 
 
 def _objective_options(config: Config, objective: str) -> dict[str, Any]:
-    from portfolio.objectives import OBJECTIVES
+    from portfolio.optimization.objectives import OBJECTIVES
 
     settings = config.optimizer
     available = {
@@ -410,7 +410,7 @@ def _objective_options(config: Config, objective: str) -> dict[str, Any]:
 
 
 def _objective_data(config: Config, objective: str, inputs: RiskInputs) -> dict[str, Any]:
-    from portfolio.objectives import OBJECTIVES
+    from portfolio.optimization.objectives import OBJECTIVES
 
     accepted = getattr(OBJECTIVES.get(objective), "DATA", ())
     data: dict[str, Any] = {}

@@ -344,7 +344,7 @@ class CashFloor(_LinearRow):
 class ThemeCap(_LinearRow):
     """Cap on a linear exposure: ``sum_i w_i * loading_i <= cap``.
 
-    Used for the OpenAI look-through exposure (loadings from :mod:`portfolio.exposure`);
+    Used for the OpenAI look-through exposure (loadings from :mod:`portfolio.analytics.exposure`);
     tickers without a loading count 0.
 
     Raises
@@ -462,7 +462,7 @@ def constraints_from_config(
     config : Config
         Validated configuration.
     exposures : mapping hub -> (ticker -> exposure), optional
-        Look-through exposures for the theme caps (see :mod:`portfolio.exposure`); when
+        Look-through exposures for the theme caps (see :mod:`portfolio.analytics.exposure`); when
         omitted, theme caps are left out.
     current_weights : mapping, optional
         Current weights (incl. ``CASH``) for turnover limits and transaction costs.

@@ -3,7 +3,7 @@
 :func:`risk_report` is the one entry point (the ``portfolio risk`` command calls it). It
 values the holdings at the as-of close (:func:`value_holdings`), estimates the config's
 covariance over the lookback (the same estimate the optimizer uses, through
-:func:`portfolio.workflows.estimate_inputs`) and returns an immutable :class:`RiskReport`.
+:func:`portfolio.jobs.market.estimate_inputs`) and returns an immutable :class:`RiskReport`.
 
 Units
 -----
@@ -20,7 +20,7 @@ Choices
 * Covariance-based figures (volatility, risk contributions, parametric VaR/CVaR,
   correlation, effective number of bets) use the config's estimator over the universe
   names that have a price at the as-of date and at least
-  :data:`~portfolio.workflows.MIN_USABLE_OBSERVATIONS` returns in the lookback, so a
+  :data:`~portfolio.jobs.market.MIN_USABLE_OBSERVATIONS` returns in the lookback, so a
   report and an optimisation of the same config see the same matrix. A held name
   without that history (e.g. CRWV in its first weeks) is an error naming the fix; an
   unheld one is left out with a warning. Parametric VaR assumes a zero mean return.
@@ -35,11 +35,11 @@ Choices
 * Concentration is measured on the **risky** weights renormalised to sum to 1 (cash left
   out): HHI in [1/N, 1], effective number of names 1/HHI, top-5 share of the invested
   part. The effective number of bets is 1 / sum(p_i^2) of the percent risk
-  contributions p (:func:`portfolio.metrics.effective_number_of_bets`).
+  contributions p (:func:`portfolio.analytics.metrics.effective_number_of_bets`).
 * Groups: each name counts in its first group of ``config.groups``; names in no group are
   counted in ``"other"``, so the group contributions add up to the volatility.
 * The limit table uses the same limit objects as the optimizer
-  (:func:`portfolio.constraints.constraints_from_config`, DESIGN.md principle 4).
+  (:func:`portfolio.optimization.constraints.constraints_from_config`, DESIGN.md principle 4).
 """
 
 from __future__ import annotations
@@ -54,11 +54,11 @@ import numpy as np
 import pandas as pd
 
 from portfolio.config import CASH, Config, load_config
-from portfolio.constraints import LimitCheck, check_all, constraints_from_config
+from portfolio.optimization.constraints import LimitCheck, check_all, constraints_from_config
 from portfolio.data.holdings import Holdings
 from portfolio.errors import DataError, InputError
-from portfolio.exposure import ExposureReport, portfolio_exposure
-from portfolio.metrics import (
+from portfolio.analytics.exposure import ExposureReport, portfolio_exposure
+from portfolio.analytics.metrics import (
     Drawdown,
     beta,
     effective_number_of_bets,
@@ -73,8 +73,8 @@ from portfolio.metrics import (
     top_n_share,
     tracking_error,
 )
-from portfolio.returns import to_returns
-from portfolio.workflows import (
+from portfolio.estimate.returns import to_returns
+from portfolio.jobs.market import (
     MIN_USABLE_OBSERVATIONS,
     DataOptions,
     MarketData,
@@ -521,7 +521,7 @@ def risk_report(
     InputError
         Weights that do not sum to 1, are negative or not finite; a ticker outside the
         universe; a held ticker without a price at the as-of date or with fewer than
-        :data:`~portfolio.workflows.MIN_USABLE_OBSERVATIONS` returns in the lookback.
+        :data:`~portfolio.jobs.market.MIN_USABLE_OBSERVATIONS` returns in the lookback.
     DataError, ConfigError
         From loading prices and estimating the covariance.
     """

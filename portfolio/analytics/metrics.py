@@ -6,7 +6,7 @@ Units and conventions
   ticker; they are aligned to a covariance's labels, never by position. Plain
   numpy arrays are accepted only together with a plain-array covariance.
 - Covariances are **annualised** (fraction^2/year), tickers x tickers, as
-  produced by :mod:`portfolio.risk_models`.
+  produced by :mod:`portfolio.estimate.covariance`.
 - Return series are **periodic simple returns** (fractions per period) of a
   stated ``frequency`` (``daily`` = 252 periods a year, ``weekly`` = 52,
   ``monthly`` = 12), indexed by date; NaN is an error (drop or fill first).
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.returns import PERIODS_PER_YEAR, periods_per_year
+from portfolio.estimate.returns import PERIODS_PER_YEAR, periods_per_year
 
 __all__ = [
     "TRADING_DAYS_PER_YEAR",

@@ -1,7 +1,7 @@
 """The rebalancing job: current holdings + a target -> orders, before/after risk and limits.
 
 :func:`rebalance` is what ``portfolio rebalance`` runs; :func:`drift_check` is
-``portfolio rebalance --check``.  The order arithmetic lives in :mod:`portfolio.orders`
+``portfolio rebalance --check``.  The order arithmetic lives in :mod:`portfolio.trading.orders`
 (pure, no config); this module wires it to a :class:`~portfolio.config.Config`, the prices
 at the as-of close and the risk report.
 
@@ -14,17 +14,17 @@ the value after fees.
 
 Steps of :func:`rebalance`
 --------------------------
-1. Value the holdings at the as-of close (:func:`~portfolio.risk.value_holdings`).
+1. Value the holdings at the as-of close (:func:`~portfolio.analytics.risk.value_holdings`).
 2. The target: a weights mapping (e.g. from ``--target FILE``), or the config's optimiser
    result computed with the current weights (for turnover limits and costs).
-3. Orders from :func:`~portfolio.orders.plan_rebalance` with the config's
+3. Orders from :func:`~portfolio.trading.orders.plan_rebalance` with the config's
    ``[trading]`` settings (cost in bps plus a minimum fee per order, the no-trade band,
    whole shares unless ``fractional``) and ``limits.cash_floor``.
 4. **Limit repair.**  Rounding to whole shares (and the no-trade band) can push a name
    just over a cap the target sits on, e.g. GOOGL at 20.03 % against a 20 % cap.  Every
    limit the target meets is evaluated on the after-trade weights with the same limit
-   objects the optimiser uses (:func:`~portfolio.constraints.constraints_from_config` +
-   :func:`~portfolio.constraints.check_all`).  For each one broken, the target of one
+   objects the optimiser uses (:func:`~portfolio.optimization.constraints.constraints_from_config` +
+   :func:`~portfolio.optimization.constraints.check_all`).  For each one broken, the target of one
    name in the limit is moved to or from cash by the excess plus half a share -- the name
    with the most room under the other limits -- and the orders are planned again, at most
    :data:`MAX_REPAIR_ROUNDS` times.  The plan kept breaks no limit that plain rounding
@@ -33,7 +33,7 @@ Steps of :func:`rebalance`
    still broken is reported there as ``"rounding makes <limit> unreachable by <x> %"``.
    Limits the target itself breaches are reported as such (the orders cannot meet them
    either).
-5. Risk before and after (:func:`~portfolio.risk.risk_report`) on the same market
+5. Risk before and after (:func:`~portfolio.analytics.risk.risk_report`) on the same market
    data.
 """
 
@@ -48,12 +48,12 @@ import numpy as np
 import pandas as pd
 
 from portfolio.config import Config, load_config
-from portfolio.constraints import CASH, Constraint, LimitCheck, check_all, constraints_from_config
+from portfolio.optimization.constraints import CASH, Constraint, LimitCheck, check_all, constraints_from_config
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
 from portfolio.errors import InputError
-from portfolio.orders import Order, RebalancePlan, TradingCosts, plan_rebalance
-from portfolio.risk import RiskReport, risk_context, risk_report, value_holdings
-from portfolio.workflows import (
+from portfolio.trading.orders import Order, RebalancePlan, TradingCosts, plan_rebalance
+from portfolio.analytics.risk import RiskReport, risk_context, risk_report, value_holdings
+from portfolio.jobs.market import (
     DataOptions,
     MarketData,
     market_data,

@@ -32,7 +32,7 @@ import pandas as pd
 
 from portfolio.config import EXPECTED_RETURN_METHODS, View, did_you_mean
 from portfolio.errors import ConfigError, DataError
-from portfolio.returns import check_choice, numeric_table, periods_per_year
+from portfolio.estimate.returns import check_choice, numeric_table, periods_per_year
 
 __all__ = [
     "black_litterman",

@@ -37,7 +37,7 @@ OSQP_SETTINGS = {
 
 def linear_only(limits: Sequence[Any]) -> bool:
     """Whether every limit is a linear row or an L2 penalty (what the fast paths take)."""
-    from portfolio.constraints import L2Regularization, _LinearRow
+    from portfolio.optimization.constraints import L2Regularization, _LinearRow
 
     return all(isinstance(item, _LinearRow | L2Regularization) for item in limits)
 
@@ -64,7 +64,7 @@ def linear_rows(
     gamma : float
         Sum of the L2 penalty weights.
     """
-    from portfolio.constraints import CashFloor, L2Regularization
+    from portfolio.optimization.constraints import CashFloor, L2Regularization
 
     gamma = sum(item.gamma for item in limits if isinstance(item, L2Regularization))
     rows, low, high = [], [], []
