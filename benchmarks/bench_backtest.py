@@ -97,7 +97,7 @@ def rebalance_rows(dates: pd.DatetimeIndex, first: int) -> list[int]:
 
 def backtest_config(market: Market, folder: Path):
     """A validated :class:`portfolio.backtesting.engine.BacktestConfig` for the synthetic market."""
-    from portfolio.backtesting.engine import parse_backtest
+    from portfolio.backtesting.spec import parse_backtest
 
     names = ", ".join(f'"{t}"' for t in market.tickers)
     base = folder / "synthetic.toml"
@@ -131,7 +131,7 @@ def backtest_config(market: Market, folder: Path):
 
 def ours_backtest(market: Market, config) -> tuple[pd.DataFrame, pd.Series]:
     """Run the engine; return the rebalance weights (dates x names) and the equity."""
-    from portfolio.backtesting.engine import backtest
+    from portfolio.jobs.backtest import backtest
 
     result = backtest(config, market=market.prices)
     strategy = result.strategies[STRATEGY]

@@ -243,7 +243,7 @@ def ours_walk_forward(
 ) -> np.ndarray:
     """ONE ``PortfolioProblem`` re-solved with a Ledoit-Wolf estimate per step (steps x n)."""
     from portfolio import MaxWeight, PortfolioProblem
-    from portfolio.estimate.covariance import ledoit_wolf_covariance
+    from portfolio.estimate.estimators import ledoit_wolf_covariance
 
     problem = PortfolioProblem(
         list(returns.columns), "min_variance", [MaxWeight(cap)], solver=solver

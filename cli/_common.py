@@ -15,6 +15,29 @@ import click
 FORMATS = ("table", "json", "csv", "markdown")
 
 
+class LazyChoice(click.Choice):
+    """A choice whose values come from the library, loaded only when click needs them.
+
+    ``portfolio --help`` then stays free of the library; ``portfolio optimize --help`` and
+    a run with the option load the names from their one home (e.g. the objective registry).
+    """
+
+    def __init__(self, load: Callable[[], tuple[str, ...]]) -> None:
+        self._load = load
+        self._loaded: tuple[str, ...] | None = None
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        if self._loaded is None:
+            self._loaded = tuple(self._load())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: tuple[str, ...]) -> None:  # set by click.Choice.__init__
+        pass
+
+
 @dataclass
 class Settings:
     """Global options, merged from before and after the command name."""

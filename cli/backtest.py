@@ -2,7 +2,7 @@ from pathlib import Path
 
 import click
 
-from cli._common import (
+from ._common import (
     FORMATS,
     check_output_dir,
     data_options,
@@ -30,9 +30,9 @@ def backtest(config_file, output_dir, fmt):
     Prices strictly before each rebalance date drive the strategy; trades execute at that
     day's close. Writes the output folder and prints the metrics table.
     """
-    from portfolio.backtesting.engine import backtest as run_backtest
-    from portfolio.backtesting.engine import load_backtest, write_backtest_outputs
-    from portfolio.report.backtest import backtest_report
+    from portfolio.backtesting.spec import load_backtest
+    from portfolio.jobs.backtest import backtest as run_backtest
+    from portfolio.report.backtest import backtest_report, write_backtest_outputs
 
     if settings().config_path:
         notice("Note: --config is not used by backtest; set base_config in the backtest file.")

@@ -1,6 +1,6 @@
 import click
 
-from cli._common import (
+from ._common import (
     echo,
     emit,
     global_options,

@@ -1,6 +1,6 @@
 import click
 
-from cli._common import (
+from ._common import (
     check_output_file,
     data_options,
     emit,
@@ -29,14 +29,15 @@ def _png_path(ctx, param, value):
 def frontier(points, holdings, plot, fmt, output):
     """Minimum-variance portfolios from least risk to most return, under the config's limits."""
     from portfolio.data.holdings import read_holdings
-    from portfolio.optimization.frontier import frontier_from_config
-    from portfolio.report.frontier import frontier_report, plot_frontier
+    from portfolio.data.output import write_atomic
+    from portfolio.jobs.frontier import frontier_from_config
+    from portfolio.report.frontier import frontier_png, frontier_report
 
     config = load_config()
     held = read_holdings(holdings, known_tickers=config.tickers) if holdings else None
     run = frontier_from_config(config, data_options(), points=points, holdings=held)
     notice(run.notice)
     if plot:
-        plot_frontier(run, plot)
+        write_atomic(plot, frontier_png(run))
         notice(f"Wrote {plot}")
     emit(frontier_report(run), fmt, output)

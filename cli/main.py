@@ -12,17 +12,19 @@ import sys
 
 import click
 
-from cli._common import global_options
+from ._common import global_options
 
 COMMANDS = {
-    "data": ("cli.data", "data"),
-    "optimize": ("cli.optimize", "optimize"),
-    "frontier": ("cli.frontier", "frontier"),
-    "risk": ("cli.risk", "risk"),
-    "stress": ("cli.stress", "stress"),
-    "rebalance": ("cli.rebalance", "rebalance"),
-    "backtest": ("cli.backtest", "backtest"),
+    "data": (".data", "data"),
+    "optimize": (".optimize", "optimize"),
+    "frontier": (".frontier", "frontier"),
+    "risk": (".risk", "risk"),
+    "stress": (".stress", "stress"),
+    "rebalance": (".rebalance", "rebalance"),
+    "backtest": (".backtest", "backtest"),
 }
+"""Sub-command modules, relative to this package (``cli`` in a checkout, ``portfolio.cli``
+when installed)."""
 
 # click >= 8.2 raises this for a group run without a command (8.1 prints the help and exits 0)
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -39,9 +41,9 @@ class LazyGroup(click.Group):
             return None
         module_name, attribute = COMMANDS[name]
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(module_name, __package__)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
+            if exc.name == f"{__package__}{module_name}":
                 return None
             raise
         return getattr(module, attribute)

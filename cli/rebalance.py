@@ -1,6 +1,6 @@
 import click
 
-from cli._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import data_options, emit, global_options, load_config, notice, output_options
 
 LIMIT_BREACH_EXIT = 3
 

@@ -1,6 +1,6 @@
 import click
 
-from cli._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import data_options, emit, global_options, load_config, notice, output_options
 
 
 @click.command()
@@ -16,8 +16,8 @@ def risk(holdings_path, weights_path, fmt, output):
         raise click.UsageError("give exactly one of --holdings FILE or --weights FILE",
                                ctx=click.get_current_context())
     from portfolio.data.holdings import read_holdings, read_target_weights
+    from portfolio.jobs.risk import risk_report
     from portfolio.report.risk import risk_report_document
-    from portfolio.analytics.risk import risk_report
 
     config = load_config()
     if holdings_path is not None:

@@ -1,6 +1,6 @@
 import click
 
-from cli._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import data_options, emit, global_options, load_config, notice, output_options
 
 
 @click.command()
@@ -23,8 +23,8 @@ from cli._common import data_options, emit, global_options, load_config, notice,
 def stress(holdings_path, scenario, fmt, output):
     """P&L of the holdings under a hub failure, historical replays and custom shocks."""
     from portfolio.data.holdings import read_holdings
+    from portfolio.jobs.stress import stress_test
     from portfolio.report.stress import stress_report_document
-    from portfolio.analytics.stress import stress_test
 
     config = load_config()
     holdings = read_holdings(holdings_path, known_tickers=config.tickers)

@@ -1,96 +1,193 @@
 """Portfolio exposure, risk, allocation, rebalancing and backtests for the AI build-out.
 
-The public API is listed in ``__all__``. Names load lazily (``import portfolio`` stays
-cheap); see the README for a tour.
+The public API is listed in ``__all__`` and imported here explicitly. ``import portfolio``
+stays light: cvxpy loads only when a problem runs through it, scikit-learn only when one of
+its estimators is asked for, matplotlib only when a PNG is drawn. The metric functions are
+reachable as ``portfolio.metrics`` (return series: Sharpe, drawdown, beta...) and
+``portfolio.risk_measures`` (weights and covariance: volatility, VaR, contributions...).
+See the README for a tour and the module map.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from portfolio.analytics import metrics as metrics  # portfolio.metrics.sharpe(...)
+from portfolio.analytics import risk_measures as risk_measures
+from portfolio.analytics.exposure import (
+    DealGraph,
+    ExposureReport,
+    lookthrough_exposure,
+    portfolio_exposure,
+)
+from portfolio.analytics.risk import RiskModel, RiskReport
+from portfolio.analytics.stress import ScenarioResult, StressReport
+from portfolio.analytics.valuation import Valuation, value_holdings
+from portfolio.backtesting.market import LookAheadError, PastView
+from portfolio.backtesting.results import BacktestResult, PerformanceMetrics, StrategyResult
+from portfolio.backtesting.spec import BacktestConfig, load_backtest, parse_backtest
+from portfolio.backtesting.strategies import BaseStrategy, Strategy, Target
+from portfolio.config import (
+    Config,
+    View,
+    load_config,
+    load_ecosystem,
+    packaged_config_path,
+    parse_config,
+)
+from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
+from portfolio.data.prices import PriceFrame, load_prices
+from portfolio.errors import (
+    ConfigError,
+    DataError,
+    InfeasibleError,
+    InputError,
+    PortfolioError,
+    SolverError,
+)
+from portfolio.estimate.covariance import CovarianceEstimate, covariance
+from portfolio.estimate.equilibrium import black_litterman
+from portfolio.estimate.expected import expected_returns
+from portfolio.estimate.inputs import RiskInputs, RiskSettings, estimate_inputs
+from portfolio.estimate.returns import to_returns
+from portfolio.jobs.backtest import backtest
+from portfolio.jobs.frontier import FrontierRun, frontier_from_config
+from portfolio.jobs.limits import constraints_from_config
+from portfolio.jobs.market import DataOptions, MarketData, market_data
+from portfolio.jobs.optimize import OptimizationRun, optimize_from_config
+from portfolio.jobs.rebalance import DriftCheck, RebalanceRun, drift_check, rebalance
+from portfolio.jobs.risk import risk_context, risk_report
+from portfolio.jobs.stress import stress_test
+from portfolio.optimization.constraints import (
+    CashFloor,
+    GroupCap,
+    GroupFloor,
+    L2Regularization,
+    LimitCheck,
+    MaxTurnover,
+    MaxWeight,
+    MinWeight,
+    ThemeCap,
+    TransactionCosts,
+)
+from portfolio.optimization.frontier import Frontier, efficient_frontier
+from portfolio.optimization.objectives import (
+    OBJECTIVES,
+    MaxDiversification,
+    MaxSharpe,
+    MinCVaR,
+    MinTrackingError,
+    MinVariance,
+    Objective,
+    RiskParity,
+    Utility,
+    make_objective,
+)
+from portfolio.optimization.problem import PortfolioProblem, optimize
+from portfolio.optimization.results import Allocation, SolveInfo
+from portfolio.report.backtest import write_backtest_outputs
+from portfolio.trading.orders import (
+    Order,
+    RebalancePlan,
+    TradingCosts,
+    apply_orders,
+    plan_rebalance,
+)
+from portfolio.weights import CASH, parse_weights
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    # data
-    "load_prices": "portfolio.data.prices",
-    "PriceFrame": "portfolio.data.prices",
-    "read_holdings": "portfolio.data.holdings",
-    "read_target_weights": "portfolio.data.holdings",
-    "Holdings": "portfolio.data.holdings",
-    # config
-    "load_config": "portfolio.config",
-    "parse_config": "portfolio.config",
-    "Config": "portfolio.config",
-    "View": "portfolio.config",
-    "packaged_config_path": "portfolio.config",
-    # returns and risk
-    "to_returns": "portfolio.estimate.returns",
-    "covariance": "portfolio.estimate.covariance",
-    "expected_returns": "portfolio.estimate.expected",
-    # limits and optimisation
-    "MaxWeight": "portfolio.optimization.constraints",
-    "MinWeight": "portfolio.optimization.constraints",
-    "GroupCap": "portfolio.optimization.constraints",
-    "GroupFloor": "portfolio.optimization.constraints",
-    "CashFloor": "portfolio.optimization.constraints",
-    "MaxTurnover": "portfolio.optimization.constraints",
-    "ThemeCap": "portfolio.optimization.constraints",
-    "TransactionCosts": "portfolio.optimization.constraints",
-    "L2Regularization": "portfolio.optimization.constraints",
-    "constraints_from_config": "portfolio.optimization.constraints",
-    "optimize": "portfolio.optimization.problem",
-    "Allocation": "portfolio.optimization.problem",
-    "PortfolioProblem": "portfolio.optimization.problem",
-    "black_litterman": "portfolio.estimate.expected",
-    "efficient_frontier": "portfolio.optimization.frontier",
-    "Frontier": "portfolio.optimization.frontier",
-    # risk, exposure, stress
-    "risk_report": "portfolio.analytics.risk",
-    "RiskReport": "portfolio.analytics.risk",
-    "value_holdings": "portfolio.analytics.risk",
-    "load_ecosystem": "portfolio.analytics.exposure",
-    "lookthrough_exposure": "portfolio.analytics.exposure",
-    "portfolio_exposure": "portfolio.analytics.exposure",
-    "stress_test": "portfolio.analytics.stress",
-    "StressReport": "portfolio.analytics.stress",
-    # rebalancing
-    "plan_rebalance": "portfolio.trading.orders",
-    "apply_orders": "portfolio.trading.orders",
-    "rebalance": "portfolio.jobs.rebalance",
-    "drift_check": "portfolio.jobs.rebalance",
-    "RebalanceRun": "portfolio.jobs.rebalance",
-    # backtests
-    "backtest": "portfolio.backtesting.engine",
-    "load_backtest": "portfolio.backtesting.engine",
-    "parse_backtest": "portfolio.backtesting.engine",
-    "write_backtest_outputs": "portfolio.backtesting.engine",
-    "BacktestConfig": "portfolio.backtesting.engine",
-    "BacktestResult": "portfolio.backtesting.engine",
-    # jobs
-    "frontier_from_config": "portfolio.optimization.frontier",
-    "DataOptions": "portfolio.jobs.market",
-    "market_data": "portfolio.jobs.market",
-    "optimize_from_config": "portfolio.jobs.market",
-    # errors
-    "PortfolioError": "portfolio.errors",
-    "ConfigError": "portfolio.errors",
-    "DataError": "portfolio.errors",
-    "InputError": "portfolio.errors",
-    "InfeasibleError": "portfolio.errors",
-    "SolverError": "portfolio.errors",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'portfolio' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__ = [
+    "CASH",
+    "OBJECTIVES",
+    "Allocation",
+    "BacktestConfig",
+    "BacktestResult",
+    "BaseStrategy",
+    "CashFloor",
+    "Config",
+    "ConfigError",
+    "CovarianceEstimate",
+    "DataError",
+    "DataOptions",
+    "DealGraph",
+    "DriftCheck",
+    "ExposureReport",
+    "Frontier",
+    "FrontierRun",
+    "GroupCap",
+    "GroupFloor",
+    "Holdings",
+    "InfeasibleError",
+    "InputError",
+    "L2Regularization",
+    "LimitCheck",
+    "LookAheadError",
+    "MarketData",
+    "MaxDiversification",
+    "MaxSharpe",
+    "MaxTurnover",
+    "MaxWeight",
+    "MinCVaR",
+    "MinTrackingError",
+    "MinVariance",
+    "MinWeight",
+    "Objective",
+    "OptimizationRun",
+    "Order",
+    "PastView",
+    "PerformanceMetrics",
+    "PortfolioError",
+    "PortfolioProblem",
+    "PriceFrame",
+    "RebalancePlan",
+    "RebalanceRun",
+    "RiskInputs",
+    "RiskModel",
+    "RiskParity",
+    "RiskReport",
+    "RiskSettings",
+    "ScenarioResult",
+    "SolveInfo",
+    "SolverError",
+    "Strategy",
+    "StrategyResult",
+    "StressReport",
+    "Target",
+    "ThemeCap",
+    "TradingCosts",
+    "TransactionCosts",
+    "Utility",
+    "Valuation",
+    "View",
+    "apply_orders",
+    "backtest",
+    "black_litterman",
+    "constraints_from_config",
+    "covariance",
+    "drift_check",
+    "efficient_frontier",
+    "estimate_inputs",
+    "expected_returns",
+    "frontier_from_config",
+    "load_backtest",
+    "load_config",
+    "load_ecosystem",
+    "load_prices",
+    "lookthrough_exposure",
+    "make_objective",
+    "market_data",
+    "optimize",
+    "optimize_from_config",
+    "packaged_config_path",
+    "parse_backtest",
+    "parse_config",
+    "parse_weights",
+    "plan_rebalance",
+    "portfolio_exposure",
+    "read_holdings",
+    "read_target_weights",
+    "rebalance",
+    "risk_context",
+    "risk_report",
+    "stress_test",
+    "to_returns",
+    "value_holdings",
+    "write_backtest_outputs",
+]

@@ -7,6 +7,9 @@ ticker), *why* and *how to fix it* -- so the CLI can print one line of the form
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -14,6 +17,8 @@ __all__ = [
     "InputError",
     "PortfolioError",
     "SolverError",
+    "check_choice",
+    "did_you_mean",
 ]
 
 
@@ -105,3 +110,53 @@ class InfeasibleError(PortfolioError):
         self.conflicts = tuple(conflicts)
         self.suggestion = suggestion or fix
         super().__init__(what, where, why, fix or suggestion)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``"did you mean 'x'?"`` for the closest choice (case-insensitive), or ``""``."""
+    choices = list(choices)
+    upper = {str(c).upper(): c for c in choices}
+    match = difflib.get_close_matches(str(word).upper(), list(upper), n=1, cutoff=0.6)
+    return f"did you mean '{upper[match[0]]}'?" if match else ""
+
+
+def check_choice(
+    value: object,
+    allowed: Iterable[str],
+    name: str,
+    *,
+    where: str | None = None,
+    error: type[PortfolioError] = InputError,
+) -> None:
+    """Raise ``error`` (an :class:`InputError` by default) when ``value`` is not allowed.
+
+    Parameters
+    ----------
+    value : object
+        The chosen name (e.g. a method); compared with ``==`` to each allowed name.
+    allowed : iterable of str
+        The valid names, listed in the message in this order.
+    name : str
+        What is chosen, e.g. ``"ragged"`` or ``"expected-return method"``; the message
+        reads "unknown <name> '<value>'".
+    where : str, optional
+        Where the choice is made (the argument or config key); default ``name``.
+    error : type
+        The error class: :class:`InputError` for a function argument,
+        :class:`ConfigError` for a config key.
+
+    Raises
+    ------
+    PortfolioError
+        ``unknown <name> <value!r> (<where>): it must be one of <allowed>. Did you mean ...``
+    """
+    allowed = tuple(allowed)
+    if value in allowed:
+        return
+    listed = ", ".join(allowed)
+    raise error(
+        f"unknown {name} {value!r}",
+        where or name,
+        f"it must be one of {listed}",
+        did_you_mean(str(value), allowed) or f"Use one of {listed}",
+    )

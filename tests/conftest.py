@@ -47,7 +47,7 @@ def no_network(monkeypatch):
 @pytest.fixture(scope="session")
 def config():
     """The packaged default configuration."""
-    from portfolio.config import load_config
+    from portfolio.config.parse import load_config
 
     return load_config()
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portfolio.errors import InfeasibleError, SolverError
 from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet, fill_budget
 from portfolio.optimization.constraints import (
     CashFloor,
@@ -16,7 +17,6 @@ from portfolio.optimization.constraints import (
     MinWeight,
     ThemeCap,
 )
-from portfolio.errors import InfeasibleError, SolverError
 from portfolio.optimization.problem import PortfolioProblem
 
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}

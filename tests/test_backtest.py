@@ -15,27 +15,22 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import portfolio.estimate.inputs as estimate_inputs_module
 import portfolio.optimization.problem
 from portfolio.analytics import metrics as metrics_module
-from portfolio.backtesting.engine import (
-    BacktestResult,
-    _Book,
-    _build_market,
-    _Estimator,
-    backtest,
-    load_backtest,
-    parse_backtest,
-    performance_metrics,
-    walk_forward_dates,
-    write_backtest_outputs,
-)
-from portfolio.config import packaged_config_path
+from portfolio.backtesting.engine import _Book
+from portfolio.backtesting.market import PastView, build_market
+from portfolio.backtesting.results import BacktestResult, performance_metrics
+from portfolio.backtesting.spec import load_backtest, parse_backtest
+from portfolio.backtesting.splits import walk_forward_dates
+from portfolio.config.paths import packaged_config_path
 from portfolio.data.bundled import treasury_bill_rates
-from portfolio.errors import ConfigError, DataError
+from portfolio.errors import ConfigError, DataError, InputError
+from portfolio.estimate.returns import to_returns
+from portfolio.jobs.backtest import backtest
 from portfolio.optimization.objectives import OBJECTIVES
 from portfolio.report import render
-from portfolio.report.backtest import backtest_report
-from portfolio.estimate.returns import to_returns
+from portfolio.report.backtest import backtest_report, write_backtest_outputs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TICKERS = ("AAA", "BBB", "CCC", "DDD", "EEE")
@@ -138,7 +133,7 @@ def test_walk_forward_dates_take_the_first_trading_day_of_each_period():
         pd.Timestamp(d) for d in ("2024-12-18", "2024-12-23", "2024-12-30", "2025-01-06")]
     drift = list(walk_forward_dates(index, "2024-03-06", "2024-03-12", "drift"))
     assert drift == list(index[(index >= "2024-03-06") & (index <= "2024-03-12")])
-    with pytest.raises(ConfigError, match=r"(?i)did you mean 'monthly'"):
+    with pytest.raises(InputError, match=r"(?i)did you mean 'monthly'"):
         list(walk_forward_dates(index, None, None, "montly"))
 
 
@@ -354,7 +349,8 @@ def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, mon
     monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
     result = run(folder, prices, [MINVAR, POLICY], base="tight.toml", start="2021-03-15",
                  min_history_days=20)
-    assert built == ["min_variance", "min_variance"]  # once per strategy, not per date
+    names = [getattr(objective, "name", objective) for objective in built]
+    assert names == ["min_variance", "min_variance"]  # once per strategy, not per date
     minvar = result.strategies["minvar"]
     # 3 names x 30 % cannot hold 100 %: infeasible until DDD/EEE have 20 prices
     assert minvar.failures
@@ -391,11 +387,11 @@ def test_window_returns_are_the_returns_of_the_window_prices(folder):
     prices.loc[: prices.index[89], "EEE"] = np.nan  # lists inside some windows
     prices.iloc[120, 2] = np.nan  # a gap
     config = make_config(folder, [EQUAL])
-    market, _, _ = _build_market(config, prices, [])
-    estimator = _Estimator(config, market)
+    market, _, _ = build_market(config, prices, [])
     for i in (5, 41, 90, 91, 121, 150, 199):
         window = prices.iloc[max(0, i - config.lookback_days - 1): i]
-        pd.testing.assert_frame_equal(estimator.returns(i), to_returns(window),
+        past = PastView.at(market, i)
+        pd.testing.assert_frame_equal(past.returns(config.lookback_days), to_returns(window),
                                       check_freq=False)
 
 
@@ -404,18 +400,18 @@ def test_the_numpy_covariance_path_gives_the_general_paths_weights(folder, monke
     prices.loc[: prices.index[159], "EEE"] = np.nan  # ragged windows after EEE lists
     strategies = [MINVAR, POLICY, {"name": "rp", "kind": "risk_parity"}]
     used = []
-    original = _Estimator._complete_covariance
+    original = estimate_inputs_module._complete_window_estimate
 
-    def recording(self, *args):
-        matrix = original(self, *args)
-        used.append(matrix is not None)
-        return matrix
+    def recording(*args):
+        estimate = original(*args)
+        used.append(estimate is not None)
+        return estimate
 
-    monkeypatch.setattr(_Estimator, "_complete_covariance", recording)
+    monkeypatch.setattr(estimate_inputs_module, "_complete_window_estimate", recording)
     fast = run(folder, prices, strategies, start="2021-03-15", rebalance="weekly",
                min_history_days=20)
     assert any(used) and not all(used)  # both paths ran
-    monkeypatch.setattr(_Estimator, "_complete_covariance", lambda self, *args: None)
+    monkeypatch.setattr(estimate_inputs_module, "_complete_window_estimate", lambda *args: None)
     general = run(folder, prices, strategies, start="2021-03-15", rebalance="weekly",
                   min_history_days=20)
     for name, strategy in fast.strategies.items():

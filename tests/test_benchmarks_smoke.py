@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from portfolio.optimization.constraints import CashFloor, GroupCap, L2Regularization, MaxWeight
-from portfolio.optimization.problem import PortfolioProblem, covariance_factor, optimize
+from portfolio.optimization.cvxpy_chain import covariance_factor
+from portfolio.optimization.problem import PortfolioProblem, optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_backtest
@@ -180,7 +181,7 @@ def test_one_shot_problem_matches_the_compiled_one(objective, ridge):
 
 def test_one_shot_problem_solves_again_with_new_data():
     problem = PortfolioProblem(TICKERS, "min_variance", [MaxWeight(0.3)], parametric=False)
-    assert problem._problem is None  # built by solve (or never: the fast path needs none)
+    assert problem._chain is None  # built by solve (or never: the fast path needs none)
     first = problem.solve(COVARIANCE)
     scaled = problem.solve(COVARIANCE * 4)
     np.testing.assert_allclose(scaled.weights, first.weights, atol=1e-6)

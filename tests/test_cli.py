@@ -24,11 +24,11 @@ from cli_helpers import run
 from test_config import BAD_CONFIGS, BASE_TOML
 
 from cli.main import main
-from portfolio.config import load_config
-from portfolio.optimization.constraints import check_all, constraints_from_config
+from portfolio.config.parse import load_config
 from portfolio.data.bundled import BUNDLED_TICKERS
 from portfolio.data.cache import PriceCache
-from portfolio.jobs.market import theme_exposures
+from portfolio.jobs.limits import constraints_from_config, theme_exposures
+from portfolio.optimization.constraints import check_all
 
 HEAVY_MODULES = ("pandas", "numpy", "cvxpy", "yfinance", "sklearn", "matplotlib", "scipy")
 SCRIPT = Path(sys.executable).parent / "portfolio"
@@ -352,9 +352,9 @@ def must_not_run(*args, **kwargs):
 @pytest.mark.parametrize("where", ["missing-folder", "fifo"])
 def test_a_bad_plot_path_is_refused_before_the_frontier_runs(tmp_path, capsys, monkeypatch,
                                                              where):
-    import portfolio.optimization.frontier
+    import portfolio.jobs.frontier
 
-    monkeypatch.setattr(portfolio.optimization.frontier, "frontier_from_config", must_not_run)
+    monkeypatch.setattr(portfolio.jobs.frontier, "frontier_from_config", must_not_run)
     plot = tmp_path / "nodir" / "f.png"
     if where == "fifo":
         plot = tmp_path / "f.png"
@@ -379,10 +379,11 @@ def test_an_output_fifo_is_refused_and_left_alone(tmp_path, capsys):
 def test_an_output_dir_under_a_file_is_refused_before_the_backtest_runs(
     tmp_path, capsys, monkeypatch, output_dir
 ):
-    import portfolio.backtesting.engine
+    import portfolio.backtesting.spec
+    import portfolio.jobs.backtest
 
-    monkeypatch.setattr(portfolio.backtesting.engine, "load_backtest", must_not_run)
-    monkeypatch.setattr(portfolio.backtesting.engine, "backtest", must_not_run)
+    monkeypatch.setattr(portfolio.backtesting.spec, "load_backtest", must_not_run)
+    monkeypatch.setattr(portfolio.jobs.backtest, "backtest", must_not_run)
     (tmp_path / "afile").write_text("not a folder")
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "--offline", "backtest", "policy.toml",
@@ -399,9 +400,9 @@ def test_an_output_dir_check_accepts_new_and_existing_folders(tmp_path, capsys, 
     def stop(*args, **kwargs):  # reached only when the folder passed the check
         raise InputError("reached the run", "test")
 
-    import portfolio.backtesting.engine
+    import portfolio.backtesting.spec
 
-    monkeypatch.setattr(portfolio.backtesting.engine, "load_backtest", stop)
+    monkeypatch.setattr(portfolio.backtesting.spec, "load_backtest", stop)
     for folder in (tmp_path, tmp_path / "new" / "nested"):
         code, _, err = run(capsys, "--offline", "backtest", "policy.toml",
                            "--output-dir", str(folder))

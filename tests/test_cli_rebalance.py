@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import assert_one_line_error, run
 
-from portfolio.config import load_config
+from portfolio.config.parse import load_config
 from portfolio.jobs.market import DataOptions, market_data
 
 ROOT = Path(__file__).resolve().parents[1]

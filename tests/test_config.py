@@ -10,14 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.config import (
-    COVARIANCE_METHODS,
-    Config,
-    default_config_path,
-    load_config,
-    packaged_config_path,
-    parse_config,
-)
+from portfolio.config import COVARIANCE_METHODS
+from portfolio.config.parse import load_config, parse_config
+from portfolio.config.paths import default_config_path, packaged_config_path
+from portfolio.config.schema import Config
 from portfolio.data.bundled import BUNDLED_TICKERS
 from portfolio.errors import ConfigError
 

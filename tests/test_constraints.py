@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.config import load_config
+from portfolio.config.parse import load_config
+from portfolio.errors import InputError
+from portfolio.jobs.limits import constraints_from_config
 from portfolio.optimization.constraints import (
-    CASH,
     CashFloor,
     Constraint,
     GroupCap,
@@ -24,11 +25,8 @@ from portfolio.optimization.constraints import (
     ThemeCap,
     TransactionCosts,
     check_all,
-    constraints_from_config,
-    weights_and_cash,
-    weights_vector,
 )
-from portfolio.errors import InputError
+from portfolio.weights import CASH, weights_and_cash, weights_vector
 
 TICKERS = ("A", "B", "C", "D")
 

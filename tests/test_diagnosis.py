@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portfolio.errors import InfeasibleError, InputError
 from portfolio.optimization.constraints import (
-    CASH,
     CashFloor,
     GroupCap,
     GroupFloor,
@@ -24,16 +24,15 @@ from portfolio.optimization.constraints import (
     ThemeCap,
     check_all,
 )
-from portfolio.optimization.diagnosis import (
+from portfolio.optimization.diagnosis import elastic_diagnosis, relax
+from portfolio.optimization.feasibility import (
     Relaxation,
     arithmetic_diagnosis,
     config_key,
-    elastic_diagnosis,
     minimum_turnover,
-    relax,
 )
-from portfolio.errors import InfeasibleError, InputError
 from portfolio.optimization.problem import PortfolioProblem
+from portfolio.weights import CASH
 
 TICKERS = ["A", "B", "C", "D", "E", "F"]
 

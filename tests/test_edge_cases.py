@@ -7,8 +7,9 @@ import json
 import numpy as np
 from cli_helpers import run
 
-from portfolio.optimization.frontier import efficient_frontier, frontier_from_config
+from portfolio.jobs.frontier import frontier_from_config
 from portfolio.jobs.market import market_data
+from portfolio.optimization.frontier import efficient_frontier
 
 
 def test_frontier_before_a_listing_holds_the_unlisted_name_at_zero(capsys, tmp_path):
@@ -25,10 +26,10 @@ def test_frontier_before_a_listing_holds_the_unlisted_name_at_zero(capsys, tmp_p
 
 
 def test_efficient_frontier_keeps_unavailable_names_at_zero(config, market):
-    from portfolio.optimization.constraints import constraints_from_config
-    from portfolio.jobs.market import estimate_inputs, theme_exposures
+    from portfolio.jobs.limits import constraints_from_config, theme_exposures
+    from portfolio.jobs.optimize import config_inputs
 
-    inputs = estimate_inputs(config, market, with_returns=True)
+    inputs = config_inputs(config, market, with_returns=True)
     tickers = list(config.tickers)
     available = {t: t != "NVDA" for t in tickers}
     constraints = constraints_from_config(config, exposures=theme_exposures(config))

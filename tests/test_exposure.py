@@ -11,18 +11,17 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from portfolio.analytics import exposure as exposure_module
-from portfolio.errors import ConfigError, DataError, InputError
 from portfolio.analytics.exposure import (
     dependence_matrix,
     direct_exposure,
     hub_failure_shocks,
-    load_ecosystem,
     lookthrough_exposure,
-    parse_ecosystem,
     portfolio_exposure,
 )
-from portfolio.jobs.market import hub_exposure, theme_exposures
+from portfolio.config import ecosystem as ecosystem_module
+from portfolio.config.ecosystem import load_ecosystem, parse_ecosystem
+from portfolio.errors import ConfigError, DataError, InputError
+from portfolio.jobs.limits import hub_exposure, theme_exposures
 
 PACKAGED_ECOSYSTEM = Path(__file__).parents[1] / "config" / "ecosystem.toml"
 
@@ -185,18 +184,18 @@ def test_divergent_damping_is_a_config_error_with_fix():
     }
     graph = parse_ecosystem(data)
     lookthrough_exposure(graph, "Hub", damping=0.45)
-    with pytest.raises(ConfigError, match=r"(?i)lower the damping below 0\.500"):
+    with pytest.raises(InputError, match=r"(?i)lower the damping below 0\.500"):
         lookthrough_exposure(graph, "Hub", damping=0.6)
 
 
 @pytest.mark.parametrize("damping", [1.0, -0.1, float("nan")])
 def test_damping_out_of_range(graph, damping):
-    with pytest.raises(ConfigError, match="damping"):
+    with pytest.raises(InputError, match="damping"):
         lookthrough_exposure(graph, "Hub", damping=damping)
 
 
 def test_unknown_hub_has_suggestion(graph):
-    with pytest.raises(ConfigError, match=r"(?i)did you mean 'Hub'"):
+    with pytest.raises(InputError, match=r"(?i)did you mean 'Hub'"):
         lookthrough_exposure(graph, "hubb")
 
 
@@ -363,7 +362,7 @@ def test_load_ecosystem_defaults_to_packaged_file(monkeypatch):
         asked.append(name)
         return PACKAGED_ECOSYSTEM
 
-    monkeypatch.setattr(exposure_module, "packaged_config_path", fake_packaged_path)
+    monkeypatch.setattr(ecosystem_module, "packaged_config_path", fake_packaged_path)
     assert load_ecosystem() == load_ecosystem(PACKAGED_ECOSYSTEM)
     assert asked == ["ecosystem.toml"]
 
@@ -442,14 +441,14 @@ def test_hub_failure_shocks_errors():
         hub_failure_shocks(exposures, pd.Series({"A": 1.0, "B": 1.0}), 0.5, -0.1)
     with pytest.raises(DataError, match="betas for A"):
         hub_failure_shocks(exposures, pd.Series({"A": np.nan}), 0.5, -0.1)
-    with pytest.raises(ConfigError, match="hub_severity"):
+    with pytest.raises(InputError, match="hub_severity"):
         hub_failure_shocks(exposures, pd.Series({"A": 1.0}), 50, -0.1)
-    with pytest.raises(ConfigError, match="market_shock"):
+    with pytest.raises(InputError, match="market_shock"):
         hub_failure_shocks(exposures, pd.Series({"A": 1.0}), 0.5, -10)
     for severity in ("0.5", None, True):
-        with pytest.raises(ConfigError, match="invalid hub severity"):
+        with pytest.raises(InputError, match="invalid hub severity"):
             hub_failure_shocks(exposures, pd.Series({"A": 1.0}), severity, -0.1)
-    with pytest.raises(ConfigError, match="invalid market shock"):
+    with pytest.raises(InputError, match="invalid market shock"):
         hub_failure_shocks(exposures, pd.Series({"A": 1.0}), 0.5, "-0.1")
 
 

@@ -13,26 +13,16 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from cli.main import main
-from portfolio.optimization.constraints import (
-    CASH,
-    CashFloor,
-    GroupCap,
-    GroupFloor,
-    MaxWeight,
-    check_all,
-    constraints_from_config,
-)
+from portfolio.data.output import write_atomic
 from portfolio.errors import InfeasibleError, InputError
-from portfolio.optimization.frontier import (
-    Frontier,
-    FrontierRun,
-    MarkedPortfolio,
-    efficient_frontier,
-    frontier_from_config,
-)
+from portfolio.jobs.frontier import FrontierRun, frontier_from_config
+from portfolio.jobs.limits import constraints_from_config
+from portfolio.optimization.constraints import CashFloor, GroupCap, GroupFloor, MaxWeight, check_all
+from portfolio.optimization.frontier import Frontier, MarkedPortfolio, efficient_frontier
 from portfolio.optimization.problem import PortfolioProblem
 from portfolio.report import render
-from portfolio.report.frontier import frontier_report, plot_frontier
+from portfolio.report.frontier import frontier_png, frontier_report
+from portfolio.weights import CASH
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TICKERS = ["A", "B", "C", "D", "E", "F"]
@@ -225,16 +215,16 @@ def test_report_lists_every_point_and_the_marked_portfolios(run):
 def test_plot_writes_a_png(run, tmp_path):
     folder = tmp_path / "plots"
     folder.mkdir()
-    path = plot_frontier(run, folder / "frontier.png")
+    path = write_atomic(folder / "frontier.png", frontier_png(run))
     assert path.read_bytes().startswith(PNG_MAGIC)
     assert [p.name for p in folder.iterdir()] == ["frontier.png"]  # no temporary file left
     without_holdings = FrontierRun(**{**run.__dict__, "current": None})
-    assert plot_frontier(without_holdings, folder / "b.png").read_bytes()[:8] == PNG_MAGIC
+    assert frontier_png(without_holdings)[:8] == PNG_MAGIC
 
 
 def test_plot_into_a_missing_folder_is_an_input_error(run, tmp_path):
     with pytest.raises(InputError, match="folder does not exist"):
-        plot_frontier(run, tmp_path / "missing" / "frontier.png")
+        write_atomic(tmp_path / "missing" / "frontier.png", frontier_png(run))
 
 
 # --------------------------------------------------------------------------- bundled data
@@ -242,7 +232,7 @@ def test_plot_into_a_missing_folder_is_an_input_error(run, tmp_path):
 
 @pytest.fixture(scope="module")
 def bundled_run(tmp_path_factory):
-    from portfolio.config import load_config
+    from portfolio.config.parse import load_config
     from portfolio.data.holdings import Holdings
     from portfolio.jobs.market import DataOptions
 
@@ -255,7 +245,7 @@ def bundled_run(tmp_path_factory):
 
 
 def test_frontier_from_config_marks_the_optimum_and_the_holdings(bundled_run):
-    from portfolio.jobs.market import theme_exposures
+    from portfolio.jobs.limits import theme_exposures
 
     config, result = bundled_run
     points = result.frontier.points

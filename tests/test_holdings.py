@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolio.data.holdings import (
-    CASH,
     Holdings,
     parse_holdings,
     parse_target_weights,
@@ -18,6 +17,7 @@ from portfolio.data.holdings import (
     read_target_weights,
 )
 from portfolio.errors import InputError
+from portfolio.weights import CASH
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 UNIVERSE = "NVDA AMD ORCL CRWV GOOGL MSFT META AVGO AMZN TSM SMCI INTC MU 9984.T".split()

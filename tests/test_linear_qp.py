@@ -6,6 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from portfolio.errors import InfeasibleError
 from portfolio.optimization.constraints import (
     CashFloor,
     GroupCap,
@@ -17,7 +18,6 @@ from portfolio.optimization.constraints import (
     ThemeCap,
     check_all,
 )
-from portfolio.errors import InfeasibleError
 from portfolio.optimization.linear_qp import LinearQP, ridge_hessian
 from portfolio.optimization.problem import PortfolioProblem
 

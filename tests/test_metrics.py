@@ -8,30 +8,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from portfolio.errors import ConfigError, DataError, InputError
 from portfolio.analytics.metrics import (
-    TRADING_DAYS_PER_YEAR,
     Drawdown,
     annualized_volatility,
     beta,
     cagr,
     calmar,
+    max_drawdown,
+    sharpe,
+    sortino,
+    tracking_error,
+)
+from portfolio.analytics.risk_measures import (
+    TRADING_DAYS_PER_YEAR,
     effective_number_of_bets,
     effective_number_of_names,
     hhi,
     historical_cvar,
     historical_var,
-    max_drawdown,
     parametric_cvar,
     parametric_var,
     percent_risk_contributions,
     portfolio_volatility,
     risk_contributions,
-    sharpe,
-    sortino,
     top_n_share,
-    tracking_error,
 )
+from portfolio.errors import DataError, InputError
 
 # Two assets: vols 20 % and 30 %, correlation 0.5; w = 60/40.
 # variance = 0.36*0.04 + 0.16*0.09 + 2*0.6*0.4*0.5*0.2*0.3 = 0.0432
@@ -132,9 +134,9 @@ def test_parametric_var_and_cvar_match_normal_oracle():
 
 
 def test_parametric_var_rejects_bad_confidence_and_horizon():
-    with pytest.raises(ConfigError, match="confidence"):
+    with pytest.raises(InputError, match="confidence"):
         parametric_var(WEIGHTS, COV, 1, 95)
-    with pytest.raises(ConfigError, match="horizon"):
+    with pytest.raises(InputError, match="horizon"):
         parametric_cvar(WEIGHTS, COV, 0, 0.95)
 
 
@@ -241,7 +243,7 @@ def test_sharpe_by_hand_with_rate_and_series():
 @pytest.mark.parametrize("rate", ["4%", None, "0.04", True])
 def test_risk_free_rate_that_is_not_a_number_is_a_config_error(rate):
     for function in (sharpe, sortino):
-        with pytest.raises(ConfigError, match=r"invalid risk-free rate.*annual fraction"):
+        with pytest.raises(InputError, match=r"invalid risk-free rate.*annual fraction"):
             function(MONTHLY, rate, "monthly")
 
 
@@ -280,7 +282,7 @@ def test_concentration_measures_by_hand():
     assert effective_number_of_names(weights) == pytest.approx(1 / 0.30, rel=1e-14)
     assert top_n_share(weights, 2) == pytest.approx(0.7, abs=1e-15)
     assert top_n_share(weights) == pytest.approx(1.0, abs=1e-15)
-    with pytest.raises(ConfigError):
+    with pytest.raises(InputError):
         top_n_share(weights, 0)
     with pytest.raises(InputError):
         effective_number_of_names({"A": 0.0})

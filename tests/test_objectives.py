@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
+from portfolio.errors import DataError, InfeasibleError, InputError
 from portfolio.optimization.constraints import (
-    CASH,
     CashFloor,
     GroupCap,
     L2Regularization,
@@ -14,9 +14,9 @@ from portfolio.optimization.constraints import (
     MaxWeight,
     TransactionCosts,
 )
-from portfolio.errors import ConfigError, DataError, InfeasibleError
 from portfolio.optimization.objectives import OBJECTIVES, make_objective, risk_budget_shares
 from portfolio.optimization.problem import PortfolioProblem, optimize
+from portfolio.weights import CASH
 
 TICKERS = ["NVDA", "AMD", "MSFT", "GOOGL", "TSM", "ORCL"]
 
@@ -86,13 +86,13 @@ def test_every_objective_is_dpp_and_resolves_like_a_fresh_build(name):
 
 
 def test_make_objective_rejects_unknown_names_and_options():
-    with pytest.raises(ConfigError, match="Did you mean 'max_sharpe'"):
+    with pytest.raises(InputError, match="Did you mean 'max_sharpe'"):
         make_objective("max_sharp")
-    with pytest.raises(ConfigError, match="utility accepts: risk_aversion"):
+    with pytest.raises(InputError, match="utility accepts: risk_aversion"):
         make_objective("utility", risk_aversio=3.0)
-    with pytest.raises(ConfigError, match="risk_aversion"):
+    with pytest.raises(InputError, match="risk_aversion"):
         make_objective("utility", risk_aversion=-1.0)
-    with pytest.raises(ConfigError, match="confidence"):
+    with pytest.raises(InputError, match="confidence"):
         make_objective("min_cvar", confidence=1.5)
 
 
@@ -263,7 +263,7 @@ def test_max_sharpe_names_limits_that_leave_no_positive_excess_return():
 
 
 def test_return_seeking_objectives_need_expected_returns():
-    with pytest.raises(ConfigError, match="max_sharpe needs expected returns"):
+    with pytest.raises(InputError, match="max_sharpe needs expected returns"):
         PortfolioProblem(TICKERS, "max_sharpe").solve(_frame(_covariance()))
 
 
@@ -355,11 +355,11 @@ def test_risk_parity_with_a_binding_cap_respects_it():
 
 
 def test_risk_budget_shares_rejects_unknown_targets_and_normalises():
-    with pytest.raises(ConfigError, match="Did you mean 'NVDA'"):
+    with pytest.raises(InputError, match="Did you mean 'NVDA'"):
         risk_budget_shares(TICKERS, {"NVDAA": 0.2})
     shares = risk_budget_shares(TICKERS, {"NVDA": 2.0, "AMD": 2.0})
     np.testing.assert_allclose(shares, [0.5, 0.5, 0, 0, 0, 0])
-    with pytest.raises(ConfigError, match="no available name"):
+    with pytest.raises(InputError, match="no available name"):
         risk_budget_shares(TICKERS, {}, available=[False] * 6)
 
 
@@ -445,7 +445,7 @@ def test_min_cvar_scenarios_are_aligned_by_label():
         PortfolioProblem(TICKERS, "min_cvar").solve(
             _frame(_covariance()), scenarios=scenarios.rename(columns={"ORCL": "SPY"})
         )
-    with pytest.raises(ConfigError, match="min_cvar needs scenarios"):
+    with pytest.raises(InputError, match="min_cvar needs scenarios"):
         PortfolioProblem(TICKERS, "min_cvar").solve(_frame(_covariance()))
 
 
@@ -502,9 +502,9 @@ def test_tracking_a_benchmark_series_recovers_its_weights():
 
 
 def test_tracking_error_needs_exactly_one_benchmark():
-    with pytest.raises(ConfigError, match="exactly one benchmark"):
+    with pytest.raises(InputError, match="exactly one benchmark"):
         PortfolioProblem(TICKERS, "min_tracking_error").solve(_frame(_covariance()))
-    with pytest.raises(ConfigError, match="needs the tickers' returns"):
+    with pytest.raises(InputError, match="needs the tickers' returns"):
         PortfolioProblem(TICKERS, "min_tracking_error").solve(
             _frame(_covariance()), benchmark_returns=_scenarios()["NVDA"]
         )

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portfolio.errors import DataError, InfeasibleError, InputError, SolverError
 from portfolio.optimization.constraints import (
-    CASH,
     CashFloor,
     GroupCap,
     GroupFloor,
@@ -20,8 +20,9 @@ from portfolio.optimization.constraints import (
     ThemeCap,
     check_all,
 )
-from portfolio.errors import ConfigError, DataError, InfeasibleError, InputError, SolverError
-from portfolio.optimization.problem import SOLVER_CHAIN, PortfolioProblem, optimize
+from portfolio.optimization.problem import PortfolioProblem, optimize
+from portfolio.optimization.results import SOLVER_CHAIN
+from portfolio.weights import CASH
 
 
 def _market(n: int, seed: int = 0):
@@ -88,13 +89,13 @@ def test_osqp_objective_is_within_1e6_of_a_high_accuracy_clarabel_solve(name, n)
 def test_auto_uses_clarabel_and_skips_osqp_for_conic_problems():
     tickers, _, covariance, _ = _market(10)
     qp = PortfolioProblem(tickers, "min_variance")
-    assert qp._chain() == SOLVER_CHAIN == ("CLARABEL", "OSQP", "SCS")
+    assert qp.chain._chain() == SOLVER_CHAIN == ("CLARABEL", "OSQP", "SCS")
     # Linear min-variance is served by the active-set fast path (tests/test_linear_qp.py).
     assert qp.solve(covariance).solve.solver == "ACTIVE_SET"
     assert PortfolioProblem(tickers, "min_variance", solver="CLARABEL").solve(
         covariance).solve.solver == "CLARABEL"
     conic = PortfolioProblem(tickers, "risk_parity")
-    assert conic._chain() == ("CLARABEL", "SCS")
+    assert conic.chain._chain() == ("CLARABEL", "SCS")
 
 
 # --------------------------------------------------------------------------- fallbacks
@@ -201,14 +202,14 @@ def test_resolving_with_a_new_covariance_equals_a_fresh_problem(solver):
     started = time.perf_counter()
     first = problem.solve(covariance)
     first_seconds = time.perf_counter() - started
-    compiled = problem._problem
+    compiled = problem._chain.compiled if problem._chain else None
     started = time.perf_counter()
     second = problem.solve(later)
     second_seconds = time.perf_counter() - started
     expected = "ACTIVE_SET" if solver == "auto" else solver
     assert [a.solve.solver for a in (first, second)] == [expected, expected]
     if solver != "auto":
-        assert problem._problem is compiled  # re-solved, not rebuilt
+        assert problem._chain.compiled is compiled  # re-solved, not rebuilt
     for allocation, matrix in ((first, covariance), (second, later)):
         fresh = PortfolioProblem(tickers, "min_variance", limits, solver=solver).solve(matrix)
         np.testing.assert_allclose(allocation.weights, fresh.weights, atol=1e-7)
@@ -239,13 +240,13 @@ def test_available_mask_holds_names_at_zero_like_a_smaller_problem():
 def test_bad_data_is_a_named_error():
     tickers, _, covariance, _ = _market(5)
     problem = PortfolioProblem(tickers, "min_variance")
-    with pytest.raises(ConfigError, match="unknown data scenario for objective min_variance"):
+    with pytest.raises(InputError, match="unknown data scenario for objective min_variance"):
         problem.solve(covariance, scenario=1)
     broken = covariance.copy()
     broken.iloc[0, 1] = np.nan
     with pytest.raises(DataError, match="missing or infinite"):
         problem.solve(broken)
-    with pytest.raises(InfeasibleError, match="no covariance for S004"):
+    with pytest.raises(DataError, match="no covariance for S004"):  # a data bug, not limits
         problem.solve(covariance.iloc[:4, :4])
     with pytest.raises(DataError, match="wrong shape"):
         problem.solve(covariance.to_numpy()[:4, :4])
@@ -278,7 +279,7 @@ def test_a_covariance_that_is_not_psd_is_repaired_once_for_every_solver(parametr
     """auto (active set), OSQP (warm-started) and the cvxpy solvers see the same nearest
     PSD matrix, so they agree (the raw matrix gave the active set a wrong optimum and
     OSQP a non-convexity exception)."""
-    from portfolio.estimate.covariance import nearest_psd
+    from portfolio.estimate.psd import nearest_psd
 
     tickers = ["A", "B", "C"]
     repaired, _ = nearest_psd(INDEFINITE)

@@ -11,15 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import portfolio.trading.orders as rebalance
+import portfolio.trading.rounding as rounding
 from portfolio.errors import DataError, InputError, PortfolioError
-from portfolio.trading.orders import (
-    CASH,
-    Order,
-    TradingCosts,
-    apply_orders,
-    plan_rebalance,
-)
+from portfolio.trading.costs import TradingCosts
+from portfolio.trading.orders import Order, apply_orders, plan_rebalance
+from portfolio.weights import CASH
 
 FREE = TradingCosts(bps=0.0, min_fee=0.0)
 
@@ -396,13 +392,13 @@ def test_whole_share_rounding_is_optimal_against_brute_force(seed):
 
 def test_binding_case_needs_the_search_and_finds_the_optimum(monkeypatch):
     searches = []
-    real_search = rebalance._Choices.branch_and_bound
+    real_search = rounding._Choices.branch_and_bound
 
     def counting_search(self, *args):
         searches.append(1)
         return real_search(self, *args)
 
-    monkeypatch.setattr(rebalance._Choices, "branch_and_bound", counting_search)
+    monkeypatch.setattr(rounding._Choices, "branch_and_bound", counting_search)
     shares = pd.Series({"A": 0.0, "B": 0.0, "C": 0.0})
     prices = pd.Series({"A": 97.0, "B": 61.0, "C": 143.0})
     target = pd.Series({"A": 0.4, "B": 0.35, "C": 0.25})
@@ -415,15 +411,15 @@ def test_binding_case_needs_the_search_and_finds_the_optimum(monkeypatch):
 
 def test_search_budget_exhausted_keeps_a_feasible_plan_within_the_bound(monkeypatch):
     outcomes = []
-    real_search = rebalance._Choices.branch_and_bound
+    real_search = rounding._Choices.branch_and_bound
 
     def recording_search(self, *args):
         result = real_search(self, *args)
         outcomes.append(result[1])
         return result
 
-    monkeypatch.setattr(rebalance, "_NODE_LIMIT", 0)
-    monkeypatch.setattr(rebalance._Choices, "branch_and_bound", recording_search)
+    monkeypatch.setattr(rounding, "_NODE_LIMIT", 0)
+    monkeypatch.setattr(rounding._Choices, "branch_and_bound", recording_search)
     for seed in range(12):
         shares, cash, prices, target, costs, cash_floor = tiny_case(seed)
         plan = plan_rebalance(shares, cash, prices, target, costs=costs, cash_floor=cash_floor)
@@ -442,7 +438,7 @@ def test_search_budget_exhausted_keeps_a_feasible_plan_within_the_bound(monkeypa
 
 
 def test_search_budget_note_states_a_certified_gap(monkeypatch):
-    monkeypatch.setattr(rebalance, "_NODE_LIMIT", 0)
+    monkeypatch.setattr(rounding, "_NODE_LIMIT", 0)
     shares = pd.Series({"A": 0.0, "B": 0.0})
     prices = pd.Series({"A": 997.0, "B": 1301.0})
     target = pd.Series({"A": 0.6, "B": 0.4})
@@ -455,7 +451,7 @@ def test_search_budget_note_states_a_certified_gap(monkeypatch):
     assert best <= found
     assert math.sqrt(found - best) <= gap
     # with the normal budget the search proves optimality
-    monkeypatch.setattr(rebalance, "_NODE_LIMIT", 300_000)
+    monkeypatch.setattr(rounding, "_NODE_LIMIT", 300_000)
     exact = plan_rebalance(shares, 1e6, prices, target, costs=FREE, cash_floor=0.3)
     assert not any("optimality proof" in note for note in exact.notes)
     found = deviation_objective(exact.after_shares.to_numpy(), price, targets)
@@ -547,12 +543,12 @@ def _inputs():
 @pytest.mark.parametrize(
     ("change", "error", "fragments"),
     [
-        ({"target_weights": pd.Series({"A": 0.5, "B": 0.4})}, InputError, ["0.900000", "CASH"]),
         (
             {"target_weights": pd.Series({"A": 0.5, "B": 0.4, CASH: 0.2})},
             InputError,
-            ["1.100000", "reduce"],
+            ["1.1", "set cash to 0.1"],
         ),
+        ({"target_weights": pd.Series({"A": 0.7, "B": 0.4})}, InputError, ["1.1", "reduce"]),
         ({"target_weights": pd.Series({"A": 0.5, "ZZ": 0.5})}, InputError, ["ZZ", "target"]),
         ({"prices": pd.Series({"B": 50.0, "C": 20.0})}, InputError, ["A"]),
         ({"shares": pd.Series({"A": 10.0, "Q": 1.0})}, InputError, ["Q", "holdings"]),
@@ -584,6 +580,15 @@ def test_bad_inputs_raise_named_errors(change, error, fragments):
     assert isinstance(raised.value, PortfolioError)
     for fragment in fragments:
         assert fragment.lower() in str(raised.value).lower()
+
+
+def test_target_without_cash_holds_the_rest_as_cash():
+    # one weights contract (portfolio.weights.parse_weights): without a CASH entry the
+    # weights sum to at most 1 and the remainder is the cash target
+    arguments = _inputs() | {"target_weights": pd.Series({"A": 0.5, "B": 0.4})}
+    plan = plan_rebalance(**arguments)
+    assert plan.target_weights[CASH] == pytest.approx(0.1, abs=1e-12)
+    assert plan.target_weights[["A", "B"]].tolist() == pytest.approx([0.5, 0.4])
 
 
 def test_weights_within_tolerance_are_normalised():

@@ -17,15 +17,17 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from portfolio.optimization.constraints import check_all, constraints_from_config
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
 from portfolio.errors import InputError
-from portfolio.trading.orders import TradingCosts, apply_orders, plan_rebalance
+from portfolio.jobs.limits import constraints_from_config, theme_exposures
+from portfolio.jobs.market import DataOptions, market_data
 from portfolio.jobs.rebalance import RebalanceRun, drift_check, rebalance
+from portfolio.jobs.risk import risk_report
+from portfolio.optimization.constraints import check_all
 from portfolio.report import fmt_pct, render
 from portfolio.report.rebalance import drift_report, rebalance_report
-from portfolio.analytics.risk import risk_report
-from portfolio.jobs.market import DataOptions, market_data, theme_exposures
+from portfolio.trading.costs import TradingCosts
+from portfolio.trading.orders import apply_orders, plan_rebalance
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BUNDLED = DataOptions(source="bundled", offline=True)

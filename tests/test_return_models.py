@@ -13,18 +13,16 @@ from hypothesis import strategies as st
 from pypfopt import black_litterman as pypfopt_bl
 from pypfopt import expected_returns as pypfopt_er
 
-from portfolio.config import EXPECTED_RETURN_METHODS, View
-from portfolio.errors import ConfigError, DataError
-from portfolio.estimate.expected import (
+from portfolio.config import EXPECTED_RETURN_METHODS
+from portfolio.errors import DataError, InputError
+from portfolio.estimate.equilibrium import (
+    View,
     black_litterman,
     capm_beta_returns,
     capm_implied,
-    ewma_mean,
-    expected_returns,
-    james_stein,
     market_implied_risk_aversion,
-    mean_historical,
 )
+from portfolio.estimate.expected import ewma_mean, expected_returns, james_stein, mean_historical
 
 TICKERS = ["NVDA", "AMD", "ORCL", "MSFT", "CRWV"]
 TOL = 1e-8
@@ -419,7 +417,7 @@ def test_every_configured_method_is_available(returns, ragged_returns, method, r
 
 
 def test_unknown_method_lists_the_valid_ones(returns):
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(InputError) as caught:
         expected_returns(returns, "jamesstein")
     message = str(caught.value)
     assert "'jamesstein'" in message
@@ -428,24 +426,24 @@ def test_unknown_method_lists_the_valid_ones(returns):
 
 
 def test_views_with_another_method_are_an_error(returns):
-    with pytest.raises(ConfigError, match="only black_litterman uses views"):
+    with pytest.raises(InputError, match="only black_litterman uses views"):
         expected_returns(returns, "historical", views=[View("NVDA", 0.2, 0.5)])
 
 
 def test_unknown_frequency(returns):
-    with pytest.raises(ConfigError, match=r"(?i)daily, weekly, monthly.*did you mean 'weekly'"):
+    with pytest.raises(InputError, match=r"(?i)daily, weekly, monthly.*did you mean 'weekly'"):
         mean_historical(returns, "weakly")
 
 
 @pytest.mark.parametrize("half_life", [0, -3.0, float("nan")])
 def test_bad_half_life(returns, half_life):
-    with pytest.raises(ConfigError, match="half_life must be a positive number"):
+    with pytest.raises(InputError, match="half_life must be a positive number"):
         ewma_mean(returns, half_life)
 
 
 def test_view_on_unknown_ticker_names_view_and_known_tickers(prior, annual_cov):
     views = [View("NVDA", 0.2, 0.5), View("AMD", 0.03, 0.5, versus="ORCLE")]
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(InputError) as caught:
         black_litterman(prior, annual_cov, views)
     message = str(caught.value)
     assert "unknown ticker 'ORCLE'" in message
@@ -455,29 +453,29 @@ def test_view_on_unknown_ticker_names_view_and_known_tickers(prior, annual_cov):
 
 
 def test_unknown_asset_is_suggested_case_insensitively(prior, annual_cov):
-    with pytest.raises(ConfigError, match=r"(?i)did you mean 'NVDA'"):
+    with pytest.raises(InputError, match=r"(?i)did you mean 'NVDA'"):
         black_litterman(prior, annual_cov, [View("nvda", 0.2, 0.5)])
 
 
 @pytest.mark.parametrize("confidence", [0.0, -0.1, 1.5, float("nan")])
 def test_confidence_outside_unit_interval(prior, annual_cov, confidence):
-    with pytest.raises(ConfigError, match=r"confidence must be in \(0, 1\]"):
+    with pytest.raises(InputError, match=r"confidence must be in \(0, 1\]"):
         black_litterman(prior, annual_cov, [View("NVDA", 0.2, confidence)])
 
 
 def test_relative_view_on_itself(prior, annual_cov):
-    with pytest.raises(ConfigError, match="compares a ticker with itself"):
+    with pytest.raises(InputError, match="compares a ticker with itself"):
         black_litterman(prior, annual_cov, [View("NVDA", 0.2, 0.5, versus="NVDA")])
 
 
 def test_contradictory_certain_views(prior, annual_cov):
     views = [View("NVDA", 0.2, 1.0), View("NVDA", 0.3, 1.0)]
-    with pytest.raises(ConfigError, match="redundant or contradictory"):
+    with pytest.raises(InputError, match="redundant or contradictory"):
         black_litterman(prior, annual_cov, views)
 
 
 def test_non_view_objects_are_rejected(prior, annual_cov):
-    with pytest.raises(ConfigError, match="a view is not a View"):
+    with pytest.raises(InputError, match="a view is not a View"):
         black_litterman(prior, annual_cov, [("NVDA", 0.2, 0.5)])
 
 
@@ -511,7 +509,7 @@ def test_ticker_without_history_is_named(returns):
 
 
 def test_capm_needs_a_risk_aversion(annual_cov):
-    with pytest.raises(ConfigError, match=r"(?i)pass risk_aversion"):
+    with pytest.raises(InputError, match=r"(?i)pass risk_aversion"):
         capm_implied(annual_cov)
 
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portfolio.errors import ConfigError, DataError
-from portfolio.estimate.returns import PERIODS_PER_YEAR, check_choice, periods_per_year, to_returns
+from portfolio.errors import DataError, InputError, check_choice
+from portfolio.estimate.returns import PERIODS_PER_YEAR, periods_per_year, to_returns
 
 
 def _prices(rows, dates, columns=("OLD", "NEW")):
@@ -20,7 +20,7 @@ def test_periods_per_year(frequency, expected):
 
 
 def test_periods_per_year_rejects_unknown_name_and_lists_allowed():
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InputError) as info:
         periods_per_year("dayly")
     message = str(info.value)
     assert "'dayly'" in message
@@ -124,22 +124,22 @@ def test_duplicate_dates_and_non_date_index_are_data_errors():
 
 def test_unknown_kind_is_a_config_error():
     dates = pd.bdate_range("2024-01-01", periods=3)
-    with pytest.raises(ConfigError, match="simple, log"):
+    with pytest.raises(InputError, match="simple, log"):
         to_returns(_prices([[1, 2], [2, 3], [4, 8]], dates), kind="arithmetic")
-    with pytest.raises(ConfigError, match=r"(?i)unknown return kind 'Log' \(kind\).*'log'"):
+    with pytest.raises(InputError, match=r"(?i)unknown return kind 'Log' \(kind\).*'log'"):
         to_returns(_prices([[1, 2], [2, 3], [4, 8]], dates), kind="Log")
 
 
 def test_check_choice_names_value_place_choices_and_suggestion():
     check_choice("oas", ("sample", "oas"), "method")  # allowed: no error
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InputError) as info:
         check_choice("ledoitwolf", ("sample", "ledoit_wolf"), "method", where="risk.method")
     error = info.value
     assert error.what == "unknown method 'ledoitwolf'"
     assert error.where == "risk.method"
     assert "sample, ledoit_wolf" in error.why
     assert "ledoit_wolf" in error.fix
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InputError) as info:
         check_choice([1, 2], PERIODS_PER_YEAR, "frequency")  # unhashable, nothing close
     assert info.value.where == "frequency"
     assert info.value.fix == "Use one of daily, weekly, monthly"

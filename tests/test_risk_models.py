@@ -5,20 +5,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.covariance import OAS, LedoitWolf
 
-from portfolio.errors import ConfigError, DataError
-from portfolio.estimate.covariance import (
-    METHODS,
-    CovarianceEstimate,
-    covariance,
+from portfolio.errors import DataError, InputError
+from portfolio.estimate.covariance import METHODS, CovarianceEstimate, covariance
+from portfolio.estimate.estimators import (
     ewma_covariance,
     factor_covariance,
-    is_psd,
     ledoit_wolf_covariance,
-    nearest_psd,
     oas_covariance,
     sample_covariance,
-    schur_complement_repair,
 )
+from portfolio.estimate.psd import is_psd, nearest_psd, schur_complement_repair
 
 LONG = ["NVDA", "AMD", "MSFT"]
 
@@ -101,14 +97,14 @@ def test_every_complete_estimator_checks_its_inputs(function, name):
         function(returns[LONG].iloc[:1])
     with pytest.raises(DataError, match="returns are not numeric"):
         function(returns[LONG].astype(object).assign(AMD="x"))
-    with pytest.raises(ConfigError, match="frequency"):
+    with pytest.raises(InputError, match="frequency"):
         function(returns[LONG], frequency="hourly")
 
 
 def test_ewma_covariance_checks_its_half_life():
     returns, _ = _market()
     for half_life in (0, -3.0, float("nan"), True, "63"):
-        with pytest.raises(ConfigError, match="half-life"):
+        with pytest.raises(InputError, match="half-life"):
             ewma_covariance(returns, half_life)
 
 
@@ -363,20 +359,20 @@ def test_name_with_one_observation_is_a_named_error_with_a_fix():
 
 def test_bad_options_are_config_errors():
     returns, _ = _market()
-    with pytest.raises(ConfigError, match="ledoit_wolf"):
+    with pytest.raises(InputError, match="ledoit_wolf"):
         covariance(returns, "ledoitwolf")
     suggestion = r"(?i)unknown method 'ledoitwolf'.*did you mean 'ledoit_wolf'"
-    with pytest.raises(ConfigError, match=suggestion):
+    with pytest.raises(InputError, match=suggestion):
         covariance(returns, "ledoitwolf")
-    with pytest.raises(ConfigError, match=r"(?i)unknown ragged 'pairwize'.*'pairwise'"):
+    with pytest.raises(InputError, match=r"(?i)unknown ragged 'pairwize'.*'pairwise'"):
         covariance(returns, ragged="pairwize")
-    with pytest.raises(ConfigError, match="factor returns"):
+    with pytest.raises(InputError, match="factor returns"):
         covariance(returns, "factor")
-    with pytest.raises(ConfigError, match="ragged"):
+    with pytest.raises(InputError, match="ragged"):
         covariance(returns, ragged="truncate")
-    with pytest.raises(ConfigError, match="half-life"):
+    with pytest.raises(InputError, match="half-life"):
         covariance(returns, "ewma", half_life=0)
-    with pytest.raises(ConfigError, match="frequency"):
+    with pytest.raises(InputError, match="frequency"):
         covariance(returns, frequency="hourly")
 
 

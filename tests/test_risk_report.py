@@ -15,24 +15,18 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from portfolio.optimization.constraints import check_all, constraints_from_config
+from portfolio.analytics.risk import OTHER_GROUP, backcast_returns
+from portfolio.analytics.valuation import value_holdings
 from portfolio.data.holdings import Holdings, read_holdings
 from portfolio.errors import InputError
+from portfolio.estimate.inputs import MIN_USABLE_OBSERVATIONS
+from portfolio.jobs.limits import constraints_from_config, theme_exposures
+from portfolio.jobs.market import DataOptions, market_data
+from portfolio.jobs.optimize import config_inputs
+from portfolio.jobs.risk import risk_report
+from portfolio.optimization.constraints import check_all
 from portfolio.report import render
 from portfolio.report.risk import risk_report_document
-from portfolio.analytics.risk import (
-    OTHER_GROUP,
-    backcast_returns,
-    risk_report,
-    value_holdings,
-)
-from portfolio.jobs.market import (
-    MIN_USABLE_OBSERVATIONS,
-    DataOptions,
-    estimate_inputs,
-    market_data,
-    theme_exposures,
-)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HOLDINGS = EXAMPLES / "holdings.csv"
@@ -54,7 +48,7 @@ def report(config, market, holdings):
 @pytest.fixture(scope="module")
 def covariance(config, market):
     """The optimizer's covariance of the whole universe (an independent call)."""
-    return estimate_inputs(config, market).covariance.matrix
+    return config_inputs(config, market).covariance.matrix
 
 
 @pytest.fixture(scope="module")
@@ -365,8 +359,9 @@ def test_sample_covariance_override_matches_numpy(config, market, daily_returns)
 @pytest.mark.parametrize(
     ("weights", "words"),
     [
-        ({"NVDA": 0.5, "AMD": 0.3}, ("sum to 0.8", "CASH")),
+        ({"NVDA": 0.5, "AMD": 0.3, "CASH": 0.1}, ("sum to 0.9", "CASH")),
         ({"NVDA": 0.7, "AMD": 0.4, "CASH": 0.0}, ("sum to 1.1",)),
+        ({"NVDA": 0.7, "AMD": 0.4}, ("sum to 1.1", "more than 1")),
         ({"NVDA": 1.2, "CASH": -0.2}, ("invalid weight",)),
         ({"NVDAA": 1.0}, ("unknown ticker", "Did you mean 'NVDA'")),
         ({"NVDA": float("nan"), "CASH": 1.0}, ("invalid weight",)),
@@ -377,6 +372,14 @@ def test_bad_weights_raise_input_error(config, market, weights, words):
         risk_report(weights, config=config, market=market)
     for word in words:
         assert word in info.value.message
+
+
+def test_weights_without_cash_hold_the_rest_as_cash(config, market):
+    # one weights contract with rebalance targets and target files: the rest is cash
+    implicit = risk_report({"NVDA": 0.5, "AMD": 0.3}, config=config, market=market)
+    explicit = risk_report({"NVDA": 0.5, "AMD": 0.3, "CASH": 0.2}, config=config, market=market)
+    assert implicit.weights["CASH"] == pytest.approx(0.2)
+    assert implicit.volatility == explicit.volatility
 
 
 def test_result_is_immutable(report):

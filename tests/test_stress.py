@@ -10,20 +10,21 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from portfolio.config import CustomScenario, parse_config
-from portfolio.data.holdings import Holdings, read_holdings
-from portfolio.data.prices import PriceFrame, load_prices
-from portfolio.errors import ConfigError, DataError, InputError
-from portfolio.analytics.exposure import load_ecosystem, lookthrough_exposure
+from portfolio.analytics.exposure import lookthrough_exposure
 from portfolio.analytics.stress import (
     REPLAY_WINDOWS,
     custom_scenario,
     hub_failure_scenario,
     replay_returns,
-    scenario_names,
-    stress_test,
 )
+from portfolio.config.ecosystem import load_ecosystem
+from portfolio.config.parse import parse_config
+from portfolio.config.schema import CustomScenario
+from portfolio.data.holdings import Holdings, read_holdings
+from portfolio.data.prices import PriceFrame, load_prices
+from portfolio.errors import ConfigError, DataError, InputError
 from portfolio.jobs.market import DataOptions, MarketData
+from portfolio.jobs.stress import scenario_names, stress_test
 
 EXAMPLE_HOLDINGS = Path(__file__).parents[1] / "examples" / "holdings.csv"
 BUNDLED = DataOptions(source="bundled", offline=True)
@@ -219,7 +220,7 @@ def test_custom_scenario_ticker_overrides_its_group():
 def test_custom_scenario_conflicting_groups_need_a_ticker_shock():
     values = pd.Series({"A": 100.0})
     groups = {"chips": ("A",), "ai": ("A",)}
-    with pytest.raises(ConfigError, match="conflicting shocks for A"):
+    with pytest.raises(InputError, match="conflicting shocks for A"):
         custom_scenario(values, CustomScenario("x", {"chips": -0.3, "ai": -0.5}), groups)
     result = custom_scenario(
         values, CustomScenario("x", {"chips": -0.3, "ai": -0.5, "A": 0.1}), groups

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from portfolio.config import ThemeCapSpec
+from portfolio.analytics.exposure import lookthrough_exposure
+from portfolio.config.ecosystem import load_ecosystem
+from portfolio.config.schema import ThemeCapSpec
+from portfolio.jobs.optimize import optimize_from_config
 from portfolio.optimization.constraints import CashFloor, MaxWeight, ThemeCap
-from portfolio.analytics.exposure import load_ecosystem, lookthrough_exposure
 from portfolio.optimization.problem import PortfolioProblem
-from portfolio.jobs.market import optimize_from_config
 
 
 def independent_exposure(config, weights):

@@ -1,9 +1,9 @@
 """Risk report of a portfolio given as weights or as holdings.
 
-:func:`risk_report` is the one entry point (the ``portfolio risk`` command calls it). It
-values the holdings at the as-of close (:func:`value_holdings`), estimates the config's
-covariance over the lookback (the same estimate the optimizer uses, through
-:func:`portfolio.jobs.market.estimate_inputs`) and returns an immutable :class:`RiskReport`.
+:func:`measure_risk` computes an immutable :class:`RiskReport` of weights (or valued
+holdings) against a :class:`RiskModel` -- the estimates, returns and limits every report on
+one config and one market shares (built once by :func:`portfolio.jobs.risk.risk_context`
+from the same estimate the optimiser uses). Pure: no config, no I/O.
 
 Units
 -----
@@ -20,7 +20,7 @@ Choices
 * Covariance-based figures (volatility, risk contributions, parametric VaR/CVaR,
   correlation, effective number of bets) use the config's estimator over the universe
   names that have a price at the as-of date and at least
-  :data:`~portfolio.jobs.market.MIN_USABLE_OBSERVATIONS` returns in the lookback, so a
+  :data:`~portfolio.estimate.inputs.MIN_USABLE_OBSERVATIONS` returns in the lookback, so a
   report and an optimisation of the same config see the same matrix. A held name
   without that history (e.g. CRWV in its first weeks) is an error naming the fix; an
   unheld one is left out with a warning. Parametric VaR assumes a zero mean return.
@@ -39,114 +39,67 @@ Choices
 * Groups: each name counts in its first group of ``config.groups``; names in no group are
   counted in ``"other"``, so the group contributions add up to the volatility.
 * The limit table uses the same limit objects as the optimizer
-  (:func:`portfolio.optimization.constraints.constraints_from_config`, DESIGN.md principle 4).
+  (DESIGN.md principle 4).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from portfolio.config import CASH, Config, load_config
-from portfolio.optimization.constraints import LimitCheck, check_all, constraints_from_config
-from portfolio.data.holdings import Holdings
-from portfolio.errors import DataError, InputError
 from portfolio.analytics.exposure import ExposureReport, portfolio_exposure
-from portfolio.analytics.metrics import (
-    Drawdown,
-    beta,
+from portfolio.analytics.metrics import Drawdown, beta, max_drawdown, tracking_error
+from portfolio.analytics.risk_measures import (
     effective_number_of_bets,
     hhi,
     historical_cvar,
     historical_var,
-    max_drawdown,
     parametric_cvar,
     parametric_var,
     portfolio_volatility,
     risk_contributions,
     top_n_share,
-    tracking_error,
 )
-from portfolio.estimate.returns import to_returns
-from portfolio.jobs.market import (
-    MIN_USABLE_OBSERVATIONS,
-    DataOptions,
-    MarketData,
-    RiskInputs,
-    estimate_inputs,
-    hub_exposure,
-    lookback_prices,
-    market_data,
-    theme_exposures,
-)
+from portfolio.analytics.valuation import Valuation, date_text
+from portfolio.errors import DataError, InputError
+from portfolio.estimate.covariance import CovarianceEstimate
+from portfolio.estimate.inputs import MIN_USABLE_OBSERVATIONS, RiskInputs
+from portfolio.optimization.constraints import LimitCheck, check_all
+from portfolio.weights import CASH
 
 __all__ = [
     "CONFIDENCE_LEVELS",
     "HORIZONS_DAYS",
     "OTHER_GROUP",
     "Concentration",
-    "RiskContext",
+    "RiskModel",
     "RiskReport",
-    "Valuation",
     "backcast_returns",
-    "risk_context",
-    "risk_report",
-    "value_holdings",
+    "measure_risk",
 ]
 
 CONFIDENCE_LEVELS = (0.95, 0.99)
 """Confidence levels of the VaR / CVaR table."""
 
+
 HORIZONS_DAYS = (1, 10)
 """Horizons of the VaR / CVaR table, trading days."""
 
+
 TOP_N = 5
+
+
 OTHER_GROUP = "other"
 """Group label of names that belong to no group of the config."""
 
-WEIGHT_SUM_TOLERANCE = 1e-6
-"""Absolute tolerance on the sum of the weights (fractions, CASH included)."""
-
-DEFAULT_DATA_OPTIONS = DataOptions()
-"""Default price source: ``auto`` (cache refreshed from Yahoo, else bundled)."""
 
 TailTable = Mapping[str, Mapping[str, Mapping[str, float]]]
 """``{"parametric"|"historical": {"95%"|"99%": {"1d"|"10d": loss}}}``."""
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, eq=False)
-class Valuation:
-    """Holdings valued at the as-of close.
-
-    Attributes
-    ----------
-    values : pandas.Series
-        USD value per held ticker (shares x price), in file order, no ``CASH``.
-    cash : float
-        Cash, USD.
-    total : float
-        Positions plus cash, USD (> 0).
-    weights : pandas.Series
-        Fraction of ``total`` per ticker plus ``"CASH"`` (last); sums to 1.
-    prices : pandas.Series
-        USD per share of each held ticker at the as-of date (NaN for a zero-share row
-        without a price).
-    """
-
-    values: pd.Series
-    cash: float
-    total: float
-    weights: pd.Series
-    prices: pd.Series
 
 
 @dataclass(frozen=True)
@@ -253,7 +206,7 @@ class RiskReport:
     exposure_hub: str
     exposure_cap: float | None
     backcast: pd.Series
-    covariance: Any
+    covariance: CovarianceEstimate
     covariance_method: str
     as_of: pd.Timestamp
     data_source: str
@@ -280,64 +233,6 @@ class RiskReport:
              for horizon, loss in horizons.items()),
             key=lambda item: item[3],
         )
-
-
-# --------------------------------------------------------------------------- valuation
-
-
-def value_holdings(holdings: Holdings, prices_at_as_of: pd.Series) -> Valuation:
-    """Value holdings at the as-of close.
-
-    Parameters
-    ----------
-    holdings : Holdings
-        Shares per ticker and cash (USD).
-    prices_at_as_of : pandas.Series
-        USD per share by ticker at the as-of date (a row of the price table; its ``name``
-        is the date). Aligned by label; extra tickers are ignored.
-
-    Returns
-    -------
-    Valuation
-
-    Raises
-    ------
-    InputError
-        If a ticker held with shares > 0 has no positive price at the as-of date, or the
-        holdings are worth nothing.
-    """
-    date = _date_text(prices_at_as_of.name)
-    tickers = list(holdings.tickers())
-    shares = pd.Series(dict(holdings.shares), index=tickers, dtype=float)
-    prices = pd.to_numeric(prices_at_as_of.reindex(tickers), errors="coerce").astype(float)
-    priced = np.isfinite(prices.to_numpy()) & (prices.to_numpy() > 0)
-    unpriced = [t for t, ok in zip(tickers, priced) if shares[t] > 0 and not ok]
-    if unpriced:
-        names = ", ".join(unpriced)
-        raise InputError(
-            f"no price for {names} on {date}",
-            f"{holdings.source}, ticker {unpriced[0]}",
-            f"a held ticker is valued at its close on the as-of date and the price data has "
-            f"none for {names} on {date} (not yet listed then, or a gap in the data)",
-            f"use a later --as-of date or remove the {names} row from {holdings.source}",
-        )
-    values = (shares * prices.where(priced, 0.0)).rename("value")
-    total = float(values.sum()) + float(holdings.cash)
-    if not total > 0:
-        raise InputError(
-            "the holdings are worth nothing",
-            holdings.source,
-            "every share count and the cash are zero, so weights are undefined",
-            "add positions or a CASH row",
-        )
-    weights = pd.concat([values / total, pd.Series({CASH: holdings.cash / total})])
-    return Valuation(
-        values=values, cash=float(holdings.cash), total=total,
-        weights=weights.rename("weight"), prices=prices.rename("price"),
-    )
-
-
-# --------------------------------------------------------------------------- back-cast
 
 
 def backcast_returns(weights: pd.Series, returns: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -385,19 +280,18 @@ def backcast_returns(weights: pd.Series, returns: pd.DataFrame) -> tuple[pd.Seri
     return daily.rename("portfolio"), renormalised
 
 
-# --------------------------------------------------------------------------- the report
-
-
 @dataclass(frozen=True)
-class RiskContext:
-    """What every risk report on one config and one market shares, estimated once.
+class RiskModel:
+    """What every risk report on one universe and one market shares, estimated once.
 
     Attributes
     ----------
-    config : Config
-        The configuration (with the covariance method override applied).
-    market : MarketData
-        Prices up to the as-of date.
+    tickers : tuple of str
+        The universe (weights outside it are errors).
+    groups : Mapping[str, tuple of str]
+        Named groups of tickers.
+    benchmark : str
+        Benchmark ticker of beta and tracking error.
     closes : Series
         As-of closes (USD) by ticker.
     inputs : RiskInputs
@@ -406,110 +300,65 @@ class RiskContext:
         Daily simple returns of the lookback (dates x tickers), for the back-cast.
     benchmark_returns : Series
         Daily returns of the benchmark over the lookback.
+    hub : str
+        The stress hub of the look-through exposure (e.g. OpenAI).
     hub_exposures : Series
-        Look-through exposure (fraction of position value) of each ticker to the
-        stress hub.
+        Look-through exposure (fraction of position value) of each ticker to the hub.
     limits : tuple
-        The config's limit objects (theme caps included).
+        The limit objects (theme caps included).
     exposure_cap : float or None
-        The tightest theme cap on the stress hub.
+        The tightest theme cap on the hub.
+    covariance_method : str
+        The covariance estimator.
+    frequency : str
+        Return frequency of the estimate.
+    as_of : Timestamp
+        Last price date used.
+    data_source, notice : str
+        Provenance of the prices.
     warnings : tuple of str
         The covariance warnings and the names left out of the risk model.
     """
 
-    config: Config
-    market: MarketData
+    tickers: tuple[str, ...]
+    groups: Mapping[str, tuple[str, ...]]
+    benchmark: str
     closes: pd.Series
-    inputs: Any
+    inputs: RiskInputs
     daily: pd.DataFrame
     benchmark_returns: pd.Series
+    hub: str
     hub_exposures: pd.Series
     limits: tuple[Any, ...]
     exposure_cap: float | None
+    covariance_method: str
+    frequency: str
+    as_of: pd.Timestamp
+    data_source: str
+    notice: str
     warnings: tuple[str, ...]
 
-
-def risk_context(
-    config: Config | None = None,
-    market: MarketData | None = None,
-    options: DataOptions = DEFAULT_DATA_OPTIONS,
-    covariance_method: str | None = None,
-) -> RiskContext:
-    """Estimate what :func:`risk_report` needs for any portfolio of ``config``'s universe.
-
-    Pass the result as ``context=`` to report on several portfolios (before and after a
-    rebalance) with one estimate. Parameters as for :func:`risk_report`.
-    """
-    config = config if config is not None else load_config()
-    if covariance_method is not None:
-        config = replace(config, risk=replace(config.risk, method=covariance_method))
-    market = market if market is not None else market_data(config, options)
-    closes = market.prices.loc[market.as_of]
-
-    modelled = [t for t in config.tickers if t in closes.index and np.isfinite(closes[t])]
-    warnings: list[str] = []
-    left_out = [t for t in config.tickers if t not in modelled]
-    if left_out:
-        warnings.append(
-            f"{', '.join(left_out)} {'has' if len(left_out) == 1 else 'have'} no price on "
-            f"{_date_text(market.as_of)} and {'is' if len(left_out) == 1 else 'are'} left out "
-            "of the risk model (not held)"
-        )
-    inputs = estimate_inputs(replace(config, tickers=tuple(modelled)), market)
-    short = [t for t in modelled if t not in inputs.available]
-    if short:
-        warnings.append(
-            f"{', '.join(short)} {'has' if len(short) == 1 else 'have'} fewer than "
-            f"{MIN_USABLE_OBSERVATIONS} returns in the lookback and "
-            f"{'is' if len(short) == 1 else 'are'} left out of the risk model (not held)"
-        )
-    daily = (
-        inputs.returns if config.risk.frequency == "daily"
-        else to_returns(lookback_prices(config, market), frequency="daily")
-    )
-    exposures = theme_exposures(config)
-    hub = config.stress.hub
-    hub_exposures = (
-        pd.Series(dict(exposures[hub]), dtype=float) if hub in exposures
-        else hub_exposure(config, hub, config.tickers)
-    )
-    caps = [spec.cap for spec in config.limits.theme_caps if spec.hub == hub]
-    return RiskContext(
-        config=config, market=market, closes=closes, inputs=inputs, daily=daily,
-        benchmark_returns=_benchmark_returns(daily, config), hub_exposures=hub_exposures,
-        limits=tuple(constraints_from_config(config, exposures=exposures)),
-        exposure_cap=min(caps) if caps else None,
-        warnings=(*inputs.covariance.warnings, *warnings),
-    )
+    def group_of(self, ticker: str) -> str | None:
+        """The first group containing ``ticker``, or None."""
+        return next((name for name, members in self.groups.items() if ticker in members),
+                    None)
 
 
-def risk_report(
-    weights_or_holdings: Holdings | pd.Series | Mapping[str, float],
-    *,
-    config: Config | None = None,
-    market: MarketData | None = None,
-    options: DataOptions = DEFAULT_DATA_OPTIONS,
-    covariance_method: str | None = None,
-    context: RiskContext | None = None,
-) -> RiskReport:
+def measure_risk(weights: pd.Series, model: RiskModel, *, valuation: Valuation | None = None,
+                 source: str = "weights") -> RiskReport:
     """Risk of a portfolio: volatility, VaR/CVaR, drawdown, contributions, limits, exposure.
 
     Parameters
     ----------
-    weights_or_holdings : Holdings, pandas.Series or mapping
-        Holdings (valued at the as-of close), or weights as fractions by ticker, which
-        may include ``"CASH"`` and must sum to 1 (within 1e-6), each in [0, 1].
-    config : Config, optional
-        Universe, groups, limits and risk settings (default: the packaged config).
-    market : MarketData, optional
-        Prices already loaded (``options`` is then ignored).
-    options : DataOptions
-        Price source and as-of date when ``market`` is not given.
-    covariance_method : str, optional
-        Overrides ``config.risk.method`` (sample, ledoit_wolf, oas, ewma, factor).
-    context : RiskContext, optional
-        From :func:`risk_context`: the estimates to reuse (``config``, ``market``,
-        ``options`` and ``covariance_method`` are then ignored).
+    weights : Series
+        Fractions by ticker with ``CASH``, summing to 1 (from
+        :func:`portfolio.weights.parse_weights` or a :class:`Valuation`).
+    model : RiskModel
+        The estimates and limits to measure against.
+    valuation : Valuation, optional
+        The holdings' USD values when the weights come from holdings.
+    source : str
+        Where the weights came from (a file), for messages.
 
     Returns
     -------
@@ -519,54 +368,27 @@ def risk_report(
     Raises
     ------
     InputError
-        Weights that do not sum to 1, are negative or not finite; a ticker outside the
-        universe; a held ticker without a price at the as-of date or with fewer than
-        :data:`~portfolio.jobs.market.MIN_USABLE_OBSERVATIONS` returns in the lookback.
-    DataError, ConfigError
-        From loading prices and estimating the covariance.
+        A held ticker without a price at the as-of date or with fewer than
+        :data:`~portfolio.estimate.inputs.MIN_USABLE_OBSERVATIONS` returns in the lookback.
     """
-    if context is not None:
-        config = context.config
-    elif config is None:
-        config = load_config()
-    if isinstance(weights_or_holdings, Holdings):  # before any price is loaded
-        config.check_known(weights_or_holdings.tickers(), weights_or_holdings.source)
-    if context is None:
-        context = risk_context(config, market, options, covariance_method)
-    config, market, closes = context.config, context.market, context.closes
-
-    valuation = None
-    if isinstance(weights_or_holdings, Holdings):
-        source = weights_or_holdings.source
-        valuation = value_holdings(weights_or_holdings, closes)
-        weights = valuation.weights
-    else:
-        source = "weights"
-        weights = _checked_weights(weights_or_holdings, config)
     held = _held_names(weights)
-    _check_priced(held, closes, market.as_of)
-    _check_history(held, context.inputs, config.risk.frequency, source, market.as_of)
-    estimate = context.inputs.covariance
+    _check_priced(held, model.closes, model.as_of)
+    _check_history(held, model.inputs, model.frequency, source, model.as_of)
+    estimate = model.inputs.covariance
     cov = estimate.matrix
-    warnings = list(context.warnings)
+    warnings = list(model.warnings)
     risky_weights = weights.reindex(cov.index).fillna(0.0)
 
     volatility = portfolio_volatility(risky_weights, cov)
     contributions = risk_contributions(risky_weights, cov)[held]
     shares = contributions / volatility if volatility > 0 else contributions * np.nan
 
-    backcast, renormalised = backcast_returns(weights, context.daily)
-    warnings += _backcast_notes(renormalised, context.daily, len(backcast))
-    benchmark_returns = context.benchmark_returns
-
+    backcast, renormalised = backcast_returns(weights, model.daily)
+    warnings += _backcast_notes(renormalised, model.daily, len(backcast))
     var = _tail_table(parametric_var, historical_var, risky_weights, cov, backcast)
     cvar = _tail_table(parametric_cvar, historical_cvar, risky_weights, cov, backcast)
     total = valuation.total if valuation is not None else None
-
     reported = weights[[*held, CASH]].rename("weight")
-    exposure = portfolio_exposure(reported, context.hub_exposures)
-    limits = check_all(context.limits, weights, config.tickers)
-
     return RiskReport(
         weights=reported,
         valuation=valuation,
@@ -576,80 +398,29 @@ def risk_report(
         var_usd=None if total is None else _scaled(var, total),
         cvar_usd=None if total is None else _scaled(cvar, total),
         max_drawdown=max_drawdown(backcast, kind="returns"),
-        beta=beta(backcast, benchmark_returns),
-        tracking_error=tracking_error(backcast, benchmark_returns, "daily"),
-        benchmark=config.benchmark,
+        beta=beta(backcast, model.benchmark_returns),
+        tracking_error=tracking_error(backcast, model.benchmark_returns, "daily"),
+        benchmark=model.benchmark,
         correlation=_correlation(cov.loc[held, held]),
         risk_contributions=contributions.rename("risk_contribution"),
         risk_contributions_pct=shares.rename("risk_share"),
-        group_risk=_group_risk(config, weights[held], contributions, volatility),
+        group_risk=_group_risk(model, weights[held], contributions, volatility),
         concentration=_concentration(weights[held], risky_weights, cov, volatility),
-        limits=limits,
-        exposure=exposure,
-        exposure_hub=config.stress.hub,
-        exposure_cap=context.exposure_cap,
+        limits=check_all(model.limits, weights, model.tickers),
+        exposure=portfolio_exposure(reported, model.hub_exposures),
+        exposure_hub=model.hub,
+        exposure_cap=model.exposure_cap,
         backcast=backcast,
         covariance=estimate,
-        covariance_method=config.risk.method,
-        as_of=market.as_of,
-        data_source=market.frame.source,
-        notice=market.frame.notice,
+        covariance_method=model.covariance_method,
+        as_of=model.as_of,
+        data_source=model.data_source,
+        notice=model.notice,
         warnings=tuple(warnings),
     )
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _date_text(value: Any) -> str:
-    try:
-        return str(pd.Timestamp(value).date())
-    except (TypeError, ValueError):
-        return "the as-of date"
-
-
-def _checked_weights(weights: pd.Series | Mapping[str, float], config: Config) -> pd.Series:
-    """Validate weights (fractions, may include CASH, sum 1) and add CASH if absent."""
-    if not isinstance(weights, pd.Series | Mapping):
-        raise InputError(
-            "weights have no tickers", "weights",
-            "weights are aligned by ticker, never by position",
-            "pass a mapping or a pandas Series indexed by ticker",
-        )
-    try:
-        series = pd.Series(dict(weights) if isinstance(weights, Mapping) else weights, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(
-            "weights are not numbers", "weights", "every weight must be a fraction",
-            "pass numbers such as 0.25",
-        ) from None
-    series.index = [str(t) for t in series.index]
-    duplicated = series.index[series.index.duplicated()]
-    if len(duplicated):
-        raise InputError(
-            f"duplicate ticker {duplicated[0]} in the weights", "weights",
-            "each ticker may appear once", "merge the duplicate weights",
-        )
-    config.check_known(series.index, "weights")
-    for ticker, value in series.items():
-        if not math.isfinite(value) or value < 0 or value > 1 + WEIGHT_SUM_TOLERANCE:
-            raise InputError(
-                f"invalid weight {value!r} for {ticker}", "weights",
-                "weights are fractions between 0 and 1 (no short positions)",
-                "write e.g. 0.25 for 25 %",
-            )
-    total = math.fsum(series.to_numpy())
-    if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-        cash = float(series.get(CASH, 0.0))
-        raise InputError(
-            f"weights sum to {total:.6g}, not 1", "weights",
-            "the weights, CASH included, must sum to 1 (100 %)",
-            f"set CASH to {cash + 1.0 - total:.6g}" if 0 <= cash + 1.0 - total <= 1
-            else "scale the weights so that they sum to 1",
-        )
-    if CASH not in series.index:
-        series[CASH] = 0.0
-    return series
 
 
 def _held_names(weights: pd.Series) -> list[str]:
@@ -664,7 +435,7 @@ def _check_priced(held: list[str], closes: pd.Series, as_of: pd.Timestamp) -> No
     if unpriced:
         names = ", ".join(unpriced)
         raise InputError(
-            f"no price for {names} on {_date_text(as_of)}", f"weights, ticker {unpriced[0]}",
+            f"no price for {names} on {date_text(as_of)}", f"weights, ticker {unpriced[0]}",
             "a held name needs a price at the as-of date to be in the risk model",
             f"use a later --as-of date or give {names} a weight of 0",
         )
@@ -678,7 +449,7 @@ def _check_history(held: list[str], inputs: RiskInputs, frequency: str, source: 
         names = ", ".join(short)
         counts = ", ".join(f"{t} has {int(inputs.returns[t].count())}" for t in short)
         raise InputError(
-            f"too little price history for {names} up to {_date_text(as_of)}",
+            f"too little price history for {names} up to {date_text(as_of)}",
             f"{source}, ticker {short[0]}",
             f"{counts} {frequency} returns in the lookback and a held name needs at least "
             f"{MIN_USABLE_OBSERVATIONS} to be in the risk model (listed recently?)",
@@ -691,7 +462,7 @@ def _backcast_notes(renormalised: pd.Series, daily: pd.DataFrame, kept: int) -> 
     for ticker, days in renormalised.items():
         if days:
             first = daily[ticker].first_valid_index()
-            since = f"; first return {_date_text(first)}" if first is not None else ""
+            since = f"; first return {date_text(first)}" if first is not None else ""
             notes.append(
                 f"{ticker} has no return on {days} of the {kept} back-cast days{since}; on "
                 "those days its weight is spread pro rata over the other held names"
@@ -700,16 +471,6 @@ def _backcast_notes(renormalised: pd.Series, daily: pd.DataFrame, kept: int) -> 
     if dropped:
         notes.append(f"{dropped} back-cast days without a return for any held name were dropped")
     return notes
-
-
-def _benchmark_returns(daily: pd.DataFrame, config: Config) -> pd.Series:
-    if config.benchmark not in daily.columns or daily[config.benchmark].notna().sum() < 2:
-        raise DataError(
-            f"no prices for the benchmark {config.benchmark}", config.source,
-            "beta and tracking error need the benchmark's returns over the lookback",
-            "choose a benchmark with prices (universe.benchmark)",
-        )
-    return daily[config.benchmark].dropna()
 
 
 def _level(confidence: float) -> str:
@@ -756,10 +517,10 @@ def _correlation(cov: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=cov.index, columns=cov.columns)
 
 
-def _group_risk(config: Config, weights: pd.Series, contributions: pd.Series,
+def _group_risk(model: RiskModel, weights: pd.Series, contributions: pd.Series,
                 volatility: float) -> pd.DataFrame:
-    membership = {t: config.group_of(t) or OTHER_GROUP for t in weights.index}
-    groups = list(config.groups)
+    membership = {t: model.group_of(t) or OTHER_GROUP for t in weights.index}
+    groups = list(model.groups)
     if OTHER_GROUP in membership.values() and OTHER_GROUP not in groups:
         groups.append(OTHER_GROUP)
     rows = {}
@@ -790,4 +551,3 @@ def _concentration(held_weights: pd.Series, risky_weights: pd.Series, cov: pd.Da
         else float("nan"),
         top5_share=top_n_share(normalised, TOP_N),
     )
-

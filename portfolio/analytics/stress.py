@@ -1,7 +1,7 @@
 """Stress scenarios: hub failure through the deal graph, historical replays, custom shocks.
 
 Every scenario gives each holding a *shock* -- a simple return, as a fraction -- and values
-the holdings at the as-of close (:func:`portfolio.analytics.risk.value_holdings`): the P&L of
+the holdings at the as-of close (:func:`portfolio.analytics.valuation.value_holdings`): the P&L of
 a position is ``value_i * shock_i`` (USD) and the scenario's P&L is their sum; cash earns 0.
 ``pnl_pct`` divides by the total portfolio value including cash. A shock is floored at -1
 (a long position cannot lose more than its value).
@@ -39,19 +39,19 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from portfolio.config import CASH, Config, CustomScenario, did_you_mean, load_config
-from portfolio.data.holdings import Holdings
-from portfolio.errors import ConfigError, DataError, InputError
+from portfolio.analytics.exposure import hub_failure_shocks
 from portfolio.analytics.metrics import beta as beta_of
+from portfolio.errors import DataError, InputError
 from portfolio.estimate.returns import to_returns
-from portfolio.analytics.risk import value_holdings
-from portfolio.jobs.market import DataOptions, MarketData, hub_exposure, market_data
+from portfolio.weights import CASH
 
 __all__ = [
+    "ALL",
     "KINDS",
     "MIN_BETA_OBSERVATIONS",
     "PROXY",
     "REPLAY_WINDOWS",
+    "CustomScenario",
     "ReplayWindow",
     "ScenarioResult",
     "StressReport",
@@ -62,8 +62,7 @@ __all__ = [
     "hub_scenario_name",
     "replay_returns",
     "replay_scenario",
-    "scenario_names",
-    "stress_test",
+    "window_dates",
 ]
 
 KINDS = ("hub_failure", "historical", "custom")
@@ -75,6 +74,14 @@ ALL = "all"
 
 
 # --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class CustomScenario:
+    """A user-defined shock: returns by ticker or group (fractions, -0.3 = -30 %)."""
+
+    name: str
+    shocks: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -315,7 +322,7 @@ def replay_returns(prices: pd.DataFrame, start: str, end: str, proxy: str = PROX
         The prices do not cover the window, the proxy is needed but absent or unpriced, or
         a proxied ticker has too little history for its beta.
     """
-    first, last = _window_dates(start, end)
+    first, last = window_dates(start, end)
     index = prices.index
     if not len(index) or first < index[0] or last > index[-1]:
         covered = f"{index[0].date()} .. {index[-1].date()}" if len(index) else "no dates"
@@ -393,8 +400,6 @@ def hub_failure_scenario(
     -------
     ScenarioResult
     """
-    from portfolio.analytics.exposure import hub_failure_shocks
-
     _require_labels(betas, values.index, "betas")
     shocks = hub_failure_shocks(exposures, betas.reindex(values.index), severity, market_shock)
     description = (
@@ -483,7 +488,7 @@ def custom_scenario(
 
     Raises
     ------
-    ConfigError
+    InputError
         A holding belongs to two shocked groups with different shocks and has no shock of
         its own.
     """
@@ -497,7 +502,7 @@ def custom_scenario(
                 continue
             earlier = from_group.get(ticker)
             if earlier is not None and scenario.shocks[earlier] != shock:
-                raise ConfigError(
+                raise InputError(
                     f"conflicting shocks for {ticker}",
                     f"stress.custom '{scenario.name}'",
                     f"{ticker} is in group {earlier} ({scenario.shocks[earlier]:+g}) and in "
@@ -514,133 +519,12 @@ def custom_scenario(
     return _result(scenario.name, "custom", description, values, shocks, cash)
 
 
-# --------------------------------------------------------------------------- entry point
-
-
 def hub_scenario_name(hub: str) -> str:
     """Scenario name of a hub's failure: ``"OpenAI"`` -> ``"openai_failure"``."""
     return re.sub(r"[^0-9a-z]+", "_", hub.lower()).strip("_") + "_failure"
 
 
-def scenario_names(config: Config) -> tuple[str, ...]:
-    """Names of every scenario a config defines: hub failure, replays, custom ones.
-
-    Raises
-    ------
-    ConfigError
-        A custom scenario reuses a built-in name, another custom name, or ``all``.
-    """
-    builtin = (hub_scenario_name(config.stress.hub), *(w.name for w in REPLAY_WINDOWS))
-    names = list(builtin)
-    for custom in config.stress.custom:
-        if custom.name in names or custom.name == ALL:
-            raise ConfigError(
-                f"duplicate scenario name '{custom.name}'",
-                f"{config.source}, key stress.custom",
-                f"the names {', '.join((ALL, *names))} are taken",
-                "rename the custom scenario",
-            )
-        names.append(custom.name)
-    return tuple(names)
-
-
-def stress_test(
-    holdings: Holdings,
-    *,
-    config: Config | None = None,
-    scenario: str = ALL,
-    market: MarketData | None = None,
-    options: DataOptions = DataOptions(),  # noqa: B008 (frozen, so a safe default)
-) -> StressReport:
-    """Run the config's stress scenarios on holdings valued at the as-of close.
-
-    Parameters
-    ----------
-    holdings : Holdings
-        Shares per ticker and cash (USD).
-    config : Config, optional
-        Benchmark, groups, lookback, deal graph and ``[stress]`` settings; default the
-        packaged configuration.
-    scenario : str
-        ``"all"`` or one name of :func:`scenario_names`.
-    market : MarketData, optional
-        Prices already loaded (must include the holdings, the benchmark and SMH).
-    options : DataOptions
-        Price source when ``market`` is not given.
-
-    Returns
-    -------
-    StressReport
-        With ``scenario="all"``, replays whose window the prices do not cover (a late
-        ``data.start``, an early ``--as-of``) are skipped and named in ``notice``.
-
-    Raises
-    ------
-    InputError
-        Unknown scenario (with the valid names), a holding without prices, or a portfolio
-        worth nothing.
-    DataError
-        A named replay outside the prices, or too little history for a beta.
-    ConfigError
-        Unknown hub, bad custom scenarios.
-    """
-    config = config or load_config()
-    names = scenario_names(config)
-    selected = _select(names, scenario)
-    market = market or market_data(config, options)
-    prices = market.prices
-    valuation = value_holdings(holdings, prices.iloc[-1])
-    values, cash, total = valuation.values, valuation.cash, valuation.total
-    results: list[ScenarioResult] = []
-    skipped: list[str] = []
-    if hub_scenario_name(config.stress.hub) in selected:
-        results.append(_hub_failure(values, cash, config, prices))
-    for window in REPLAY_WINDOWS:
-        if window.name not in selected:
-            continue
-        if scenario == ALL and not _covers(prices.index, window):
-            skipped.append(window.name)
-            continue
-        results.append(replay_scenario(values, window, prices, cash=cash))
-    for custom in config.stress.custom:
-        if custom.name in selected:
-            results.append(custom_scenario(values, custom, config.groups, cash=cash))
-    notice = market.frame.notice
-    if skipped:
-        notice += (
-            f"; skipped {', '.join(skipped)}: the prices "
-            f"({prices.index[0].date()} .. {prices.index[-1].date()}) do not cover their windows"
-        )
-    return StressReport(
-        scenarios=tuple(sorted(results, key=lambda r: (r.pnl, r.name))),
-        total_value=total,
-        as_of=market.as_of,
-        data_source=market.frame.source,
-        notice=notice,
-    )
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _hub_failure(
-    values: pd.Series, cash: float, config: Config, prices: pd.DataFrame
-) -> ScenarioResult:
-    settings = config.stress
-    exposures = hub_exposure(config, settings.hub, values.index)
-    wanted = dict.fromkeys([*values.index, config.benchmark])
-    columns = [t for t in wanted if t in prices.columns]  # daily_betas names a missing one
-    betas = daily_betas(prices[columns], config.benchmark, lookback_days=config.risk.lookback_days)
-    return hub_failure_scenario(
-        values,
-        exposures,
-        betas,
-        hub=settings.hub,
-        severity=settings.hub_severity,
-        market_shock=settings.market_shock,
-        cash=cash,
-        benchmark=config.benchmark,
-    )
 
 
 def _result(
@@ -677,25 +561,8 @@ def _result(
     )
 
 
-def _select(names: tuple[str, ...], scenario: str) -> tuple[str, ...]:
-    if scenario == ALL:
-        return names
-    if scenario in names:
-        return (scenario,)
-    raise InputError(
-        f"unknown scenario '{scenario}'",
-        "scenario",
-        f"valid names are {ALL}, {', '.join(names)}",
-        did_you_mean(scenario, (ALL, *names)) or f"use {ALL} or one of the names",
-    )
-
-
-def _covers(index: pd.Index, window: ReplayWindow) -> bool:
-    first, last = _window_dates(window.start, window.end)
-    return bool(len(index)) and index[0] <= first and last <= index[-1]
-
-
-def _window_dates(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+def window_dates(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The two dates of a window, checked (``end`` not before ``start``)."""
     try:
         first, last = pd.Timestamp(start), pd.Timestamp(end)
     except (TypeError, ValueError):

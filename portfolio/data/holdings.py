@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from portfolio.errors import InputError
+from portfolio.weights import CASH, implied_cash, ticker_text
 
 __all__ = [
     "CASH",
@@ -58,13 +59,7 @@ __all__ = [
     "read_target_weights",
 ]
 
-CASH = "CASH"
-"""Pseudo-ticker of the cash line in both files (amount in USD, or weight fraction)."""
-
 MEMORY_SOURCE = "<memory>"
-WEIGHT_SUM_TOLERANCE = 1e-6
-"""Absolute tolerance on the sum of target weights (fractions)."""
-
 _PERCENT_SUM_TOLERANCE = 1.0
 """Weights written without '%' whose sum is within this of 100 are taken for percents."""
 
@@ -313,29 +308,9 @@ def parse_target_weights(
     for ticker, weight in weights.items():
         _check_weight_range(ticker, weight, percent_signs[ticker], where_of[ticker])
 
-    total = math.fsum(weights.values())
-    if CASH in weights:
-        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-            invested = math.fsum(w for t, w in weights.items() if t != CASH)
-            fix = "make the weights sum to 1"
-            if 0.0 <= 1.0 - invested <= 1.0:
-                fix += f", e.g. set CASH to {1.0 - invested:.6g}"
-            raise InputError(
-                f"target weights sum to {total:.6g}, not 1",
-                source,
-                "with a CASH row, all weights including CASH must sum to 1 (100 %)",
-                fix + ", or remove the CASH row to hold the remainder as cash",
-            )
-    else:
-        if total > 1.0 + WEIGHT_SUM_TOLERANCE:
-            raise InputError(
-                f"target weights sum to {total:.6g}, more than 1",
-                source,
-                "the weights must sum to at most 1 (100 %); the remainder is held as cash",
-                f"reduce the weights by {total - 1.0:.6g} in total",
-            )
-        remainder = 1.0 - total
-        weights[CASH] = remainder if remainder > 1e-12 else 0.0
+    cash = implied_cash(weights, "target weights", source)
+    if CASH not in weights:
+        weights[CASH] = cash
     return MappingProxyType(weights)
 
 
@@ -419,7 +394,7 @@ def _rows(
     Checks the header, the field count of every row, empty, duplicate and unknown tickers.
     The value column is returned as raw text for the caller to parse.
     """
-    known = None if known_tickers is None else {str(t).strip().upper() for t in known_tickers}
+    known = None if known_tickers is None else {ticker_text(str(t)) for t in known_tickers}
     header: list[str] | None = None
     header_line = 0
     ticker_index = value_index = 0
@@ -433,7 +408,7 @@ def _rows(
             continue
         if len(fields) != len(header):
             _raise_field_count(fields, header, header_line, value_index, value_column, where)
-        ticker = fields[ticker_index].strip().upper()
+        ticker = ticker_text(fields[ticker_index])
         if not ticker:
             raise InputError(
                 "empty ticker",

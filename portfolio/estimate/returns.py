@@ -12,18 +12,14 @@ Annualisation: 252 periods per year for daily data, 52 weekly, 12 monthly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
-from portfolio.config import did_you_mean
-from portfolio.errors import ConfigError, DataError
+from portfolio.errors import DataError, check_choice
 
 __all__ = [
     "PERIODS_PER_YEAR",
     "RETURN_KINDS",
-    "check_choice",
     "numeric_table",
     "periods_per_year",
     "to_returns",
@@ -36,40 +32,6 @@ RETURN_KINDS = ("simple", "log")
 """Supported return definitions: ``simple`` = p_t / p_{t-1} - 1, ``log`` = ln(p_t / p_{t-1})."""
 
 _RESAMPLE_RULES = {"weekly": "W-FRI", "monthly": "ME"}
-
-
-def check_choice(
-    value: object, allowed: Iterable[str], name: str, *, where: str | None = None
-) -> None:
-    """Raise a :class:`ConfigError` with a "did you mean" when ``value`` is not allowed.
-
-    Parameters
-    ----------
-    value : object
-        The chosen name (e.g. a method); compared with ``==`` to each allowed name.
-    allowed : iterable of str
-        The valid names, listed in the message in this order.
-    name : str
-        What is chosen, e.g. ``"ragged"`` or ``"expected-return method"``; the message
-        reads "unknown <name> '<value>'".
-    where : str, optional
-        Where the choice is made (the argument or config key); default ``name``.
-
-    Raises
-    ------
-    ConfigError
-        ``unknown <name> <value!r> (<where>): it must be one of <allowed>. Did you mean ...``
-    """
-    allowed = tuple(allowed)
-    if value in allowed:
-        return
-    listed = ", ".join(allowed)
-    raise ConfigError(
-        f"unknown {name} {value!r}",
-        where or name,
-        f"it must be one of {listed}",
-        did_you_mean(str(value), allowed) or f"Use one of {listed}",
-    )
 
 
 def periods_per_year(frequency: str) -> int:
@@ -87,7 +49,7 @@ def periods_per_year(frequency: str) -> int:
 
     Raises
     ------
-    ConfigError
+    InputError
         If ``frequency`` is not one of the supported names.
     """
     check_choice(frequency, PERIODS_PER_YEAR, "return frequency", where="frequency")
@@ -126,7 +88,7 @@ def to_returns(
 
     Raises
     ------
-    ConfigError
+    InputError
         If ``kind`` or ``frequency`` is not supported.
     DataError
         If the prices are empty, not numeric, not indexed by unique dates, or

@@ -1,7 +1,7 @@
 """The rebalancing job: current holdings + a target -> orders, before/after risk and limits.
 
 :func:`rebalance` is what ``portfolio rebalance`` runs; :func:`drift_check` is
-``portfolio rebalance --check``.  The order arithmetic lives in :mod:`portfolio.trading.orders`
+``portfolio rebalance --check``.  The order arithmetic lives in :mod:`portfolio.trading`
 (pure, no config); this module wires it to a :class:`~portfolio.config.Config`, the prices
 at the as-of close and the risk report.
 
@@ -14,32 +14,21 @@ the value after fees.
 
 Steps of :func:`rebalance`
 --------------------------
-1. Value the holdings at the as-of close (:func:`~portfolio.analytics.risk.value_holdings`).
+1. Value the holdings at the as-of close (:func:`~portfolio.analytics.valuation.value_holdings`).
 2. The target: a weights mapping (e.g. from ``--target FILE``), or the config's optimiser
    result computed with the current weights (for turnover limits and costs).
 3. Orders from :func:`~portfolio.trading.orders.plan_rebalance` with the config's
    ``[trading]`` settings (cost in bps plus a minimum fee per order, the no-trade band,
    whole shares unless ``fractional``) and ``limits.cash_floor``.
-4. **Limit repair.**  Rounding to whole shares (and the no-trade band) can push a name
-   just over a cap the target sits on, e.g. GOOGL at 20.03 % against a 20 % cap.  Every
-   limit the target meets is evaluated on the after-trade weights with the same limit
-   objects the optimiser uses (:func:`~portfolio.optimization.constraints.constraints_from_config` +
-   :func:`~portfolio.optimization.constraints.check_all`).  For each one broken, the target of one
-   name in the limit is moved to or from cash by the excess plus half a share -- the name
-   with the most room under the other limits -- and the orders are planned again, at most
-   :data:`MAX_REPAIR_ROUNDS` times.  The plan kept breaks no limit that plain rounding
-   keeps, and among those has the fewest broken limits, then the smallest total excess
-   (the plain plan wins ties).  Each moved target is named in ``notes``; every limit
-   still broken is reported there as ``"rounding makes <limit> unreachable by <x> %"``.
-   Limits the target itself breaches are reported as such (the orders cannot meet them
-   either).
-5. Risk before and after (:func:`~portfolio.analytics.risk.risk_report`) on the same market
+4. **Limit repair** (:func:`portfolio.trading.repair.plan_within_limits`): the orders are
+   re-planned while whole-share rounding breaks a limit the target meets. Limits the target
+   itself breaches are reported as such (the orders cannot meet them either).
+5. Risk before and after (:func:`~portfolio.jobs.risk.risk_report`) on the same market
    data.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,39 +36,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from portfolio.analytics.risk import RiskReport
+from portfolio.analytics.valuation import value_holdings
 from portfolio.config import Config, load_config
-from portfolio.optimization.constraints import CASH, Constraint, LimitCheck, check_all, constraints_from_config
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
 from portfolio.errors import InputError
-from portfolio.trading.orders import Order, RebalancePlan, TradingCosts, plan_rebalance
-from portfolio.analytics.risk import RiskReport, risk_context, risk_report, value_holdings
-from portfolio.jobs.market import (
-    DataOptions,
-    MarketData,
-    market_data,
-    optimize_from_config,
-    theme_exposures,
-)
+from portfolio.jobs.limits import constraints_from_config, theme_exposures
+from portfolio.jobs.market import DataOptions, MarketData, market_data
+from portfolio.jobs.optimize import optimize_from_config
+from portfolio.jobs.risk import risk_context, risk_report
+from portfolio.optimization.constraints import LimitCheck, check_all
+from portfolio.trading.orders import Order, RebalancePlan, TradingCosts
+from portfolio.trading.repair import plan_within_limits
+from portfolio.weights import CASH, WEIGHT_TOLERANCE, parse_weights
 
 __all__ = [
-    "MAX_REPAIR_ROUNDS",
     "DriftCheck",
     "RebalanceRun",
     "drift_check",
     "rebalance",
 ]
 
-MAX_REPAIR_ROUNDS = 25
-"""Most re-plans spent keeping the limits the target meets (step 4 of the module docstring)."""
-
-WEIGHT_SUM_TOLERANCE = 1e-6
-"""Absolute tolerance on the sum of target weights (fractions, CASH included)."""
-
 AFTER_SOURCE = "holdings after the orders"
+
+
 DEFAULT_DATA_OPTIONS = DataOptions()
-
-
-# --------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,9 +185,6 @@ class DriftCheck:
         return not self.breaches
 
 
-# --------------------------------------------------------------------------- the jobs
-
-
 def drift_check(
     holdings: Holdings,
     *,
@@ -303,7 +281,6 @@ def rebalance(
     market = market if market is not None else market_data(config, options)
     closes = market.prices.loc[market.as_of]
     current = value_holdings(holdings, closes).weights
-
     warnings: list[str] = []
     if target is None:
         run = optimize_from_config(config, market=market, current_weights=current.to_dict())
@@ -312,68 +289,67 @@ def rebalance(
         warnings += run.warnings
     else:
         target_source, objective = target_source or MEMORY_SOURCE, None
-        target_weights = _checked_target(target, config, target_source)
+        target_weights = _full_target(parse_weights(
+            target, universe=config.tickers, what="target weights", where=target_source,
+            universe_source=f"the configured universe ({config.source})"), config)
     _check_priced(target_weights, closes, market.as_of)
-
-    trading = config.trading
-    settings = {
-        "costs": TradingCosts(bps=trading.cost_bps, min_fee=trading.min_fee),
-        "cash_floor": config.limits.cash_floor,
-        "whole_shares": trading.whole_shares and not fractional,
-        "no_trade_weight": trading.no_trade_weight,
-        "no_trade_dollars": trading.no_trade_dollars,
-    }
-    shares = pd.Series({t: float(s) for t, s in holdings.shares.items() if s > 0}, dtype=float)
+    whole_shares = config.trading.whole_shares and not fractional
     limits = _limit_objects(config)
-    plan, moved = _plan_within_limits(
-        shares, float(holdings.cash), closes, target_weights, settings, limits, config.tickers
+    plan, moved = plan_within_limits(
+        pd.Series({t: float(s) for t, s in holdings.shares.items() if s > 0}, dtype=float),
+        float(holdings.cash), closes, target_weights, _order_settings(config, whole_shares),
+        limits, config.tickers,
     )
-
     context = risk_context(config, market)  # one estimate for both reports
     before = risk_report(holdings, context=context)
     after = risk_report(_after_holdings(plan), context=context)
     target_rows = check_all(limits, target_weights, config.tickers)
     met_by_target = {row.name for row in target_rows if row.ok}
     unreachable = tuple(row for row in after.breaches if row.name in met_by_target)
+    notes = _plan_notes(plan, moved, target_weights, target_rows, unreachable, whole_shares,
+                        config.limits.max_turnover)
+    for warning in (*before.warnings, *after.warnings):
+        if warning not in warnings:
+            warnings.append(warning)
+    return RebalanceRun(
+        plan=plan, before=before, after=after, target=target_weights,
+        target_source=target_source, objective=objective, orders=plan.orders,
+        notes=tuple(notes), breaches_before=before.breaches, breaches_after=after.breaches,
+        unreachable=unreachable, adjusted=tuple(moved), as_of=market.as_of,
+        data_source=market.frame.source, notice=market.frame.notice,
+        warnings=tuple(warnings),
+    )
 
+
+def _order_settings(config: Config, whole_shares: bool) -> dict[str, Any]:
+    """Keyword arguments of :func:`~portfolio.trading.orders.plan_rebalance` from ``[trading]``."""
+    trading = config.trading
+    return {
+        "costs": TradingCosts(bps=trading.cost_bps, min_fee=trading.min_fee),
+        "cash_floor": config.limits.cash_floor,
+        "whole_shares": whole_shares,
+        "no_trade_weight": trading.no_trade_weight,
+        "no_trade_dollars": trading.no_trade_dollars,
+    }
+
+
+def _plan_notes(plan: RebalancePlan, moved: Mapping[str, tuple[str, ...]], target: pd.Series,
+                target_rows: tuple[LimitCheck, ...], unreachable: tuple[LimitCheck, ...],
+                whole_shares: bool, max_turnover: float | None) -> list[str]:
+    """The plan's own notes, then moved targets, unreachable limits, breaches, turnover."""
     notes = list(plan.notes)
-    notes += _moved_notes(moved, target_weights, plan.after_weights)
-    notes += [_unreachable_note(row, settings["whole_shares"]) for row in unreachable]
+    notes += _moved_notes(moved, target, plan.after_weights)
+    notes += [_unreachable_note(row, whole_shares) for row in unreachable]
     notes += [
         f"the target itself breaches {row.name} ({_pct(row.value)} against "
         f"{row.sense} {_pct(row.limit)}), so the orders cannot meet it"
         for row in target_rows if not row.ok
     ]
-    max_turnover = config.limits.max_turnover
-    if max_turnover is not None and plan.turnover > max_turnover + WEIGHT_SUM_TOLERANCE:
+    if max_turnover is not None and plan.turnover > max_turnover + WEIGHT_TOLERANCE:
         notes.append(
             f"turnover {_pct(plan.turnover)} is above the max_turnover limit {_pct(max_turnover)}"
         )
-    for warning in (*before.warnings, *after.warnings):
-        if warning not in warnings:
-            warnings.append(warning)
-
-    return RebalanceRun(
-        plan=plan,
-        before=before,
-        after=after,
-        target=target_weights,
-        target_source=target_source,
-        objective=objective,
-        orders=plan.orders,
-        notes=tuple(notes),
-        breaches_before=before.breaches,
-        breaches_after=after.breaches,
-        unreachable=unreachable,
-        adjusted=tuple(moved),
-        as_of=market.as_of,
-        data_source=market.frame.source,
-        notice=market.frame.notice,
-        warnings=tuple(warnings),
-    )
-
-
-# --------------------------------------------------------------------------- inputs
+    return notes
 
 
 def _limit_objects(config: Config) -> tuple[Any, ...]:
@@ -385,64 +361,6 @@ def _full_target(weights: pd.Series, config: Config) -> pd.Series:
     """Every universe ticker (0 when absent) then CASH, as floats."""
     index = [*config.tickers, CASH]
     return weights.reindex(index).fillna(0.0).astype(float).rename("weight")
-
-
-def _checked_target(
-    target: Mapping[str, float] | pd.Series, config: Config, where: str
-) -> pd.Series:
-    """Validate target weights like a target file: known tickers, in [0, 1], summing to 1.
-
-    Weights within 1e-6 outside [0, 1] (float noise such as ``1 - sum(...)``) are
-    accepted and clipped to the range.
-    """
-    if not isinstance(target, pd.Series | Mapping):
-        raise InputError(
-            "target weights have no tickers", where,
-            "weights are aligned by ticker, never by position",
-            "pass a mapping or a pandas Series indexed by ticker",
-        )
-    items = list(target.items())
-    tickers = [str(ticker).strip().upper() for ticker, _ in items]
-    repeated = sorted({t for t in tickers if tickers.count(t) > 1})
-    if repeated:
-        raise InputError(
-            f"duplicate ticker {repeated[0]} in the target weights", where,
-            "each ticker may appear once", "merge the duplicate weights",
-        )
-    config.check_known(tickers, where)
-    weights: dict[str, float] = {}
-    for ticker, (_, raw) in zip(tickers, items):
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            value = math.nan
-        tolerated = -WEIGHT_SUM_TOLERANCE <= value <= 1 + WEIGHT_SUM_TOLERANCE
-        if not (math.isfinite(value) and tolerated):
-            raise InputError(
-                f"invalid target weight {raw!r} for {ticker}", where,
-                "target weights are fractions between 0 and 1 (no short positions)",
-                "write e.g. 0.25 for 25 %",
-            )
-        weights[ticker] = max(value, 0.0)  # -1e-16 from float arithmetic is 0
-    total = math.fsum(weights.values())
-    if CASH in weights:
-        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-            invested = total - weights[CASH]
-            raise InputError(
-                f"target weights sum to {total:.6g}, not 1", where,
-                "with a CASH weight, all weights including CASH must sum to 1 (100 %)",
-                f"set CASH to {1.0 - invested:.6g}" if 0 <= 1.0 - invested <= 1
-                else "scale the weights so that they sum to 1",
-            )
-    elif total > 1.0 + WEIGHT_SUM_TOLERANCE:
-        raise InputError(
-            f"target weights sum to {total:.6g}, more than 1", where,
-            "the weights must sum to at most 1 (100 %); the remainder is held as cash",
-            f"reduce the weights by {total - 1.0:.6g} in total",
-        )
-    else:
-        weights[CASH] = max(1.0 - total, 0.0)
-    return _full_target(pd.Series(weights, dtype=float), config)
 
 
 def _check_priced(target: pd.Series, closes: pd.Series, as_of: pd.Timestamp) -> None:
@@ -464,178 +382,6 @@ def _check_priced(target: pd.Series, closes: pd.Series, as_of: pd.Timestamp) -> 
 def _after_holdings(plan: RebalancePlan) -> Holdings:
     shares = {str(t): float(s) for t, s in plan.after_shares.items() if s > 0}
     return Holdings(shares=shares, cash=float(plan.after_cash), source=AFTER_SOURCE)
-
-
-# --------------------------------------------------------------------------- limit repair
-
-
-@dataclass(frozen=True)
-class _LinearLimit:
-    """One limit row ``loadings @ w (+ constant) sense limit`` over the universe tickers."""
-
-    sense: str
-    loadings: np.ndarray
-
-
-def _linear_limits(constraints: Sequence[Any], tickers: Sequence[str]) -> dict[str, _LinearLimit]:
-    """Loadings of every limit row, read off the limit objects on unit weight vectors.
-
-    The limits of :func:`_limit_objects` are linear in the risky weights (no turnover
-    row, which needs current weights), so ``values(e_j) - values(0)`` is column ``j``.
-    """
-    n = len(tickers)
-    rows: dict[str, _LinearLimit] = {}
-    for constraint in constraints:
-        if not isinstance(constraint, Constraint):
-            continue
-        labels, _ = constraint.rows(tickers)
-        base = np.asarray(constraint.values(np.zeros(n), tickers), dtype=float)
-        columns = [np.asarray(constraint.values(unit, tickers), dtype=float) - base
-                   for unit in np.eye(n)]
-        matrix = np.column_stack(columns) if columns else np.zeros((len(labels), 0))
-        for label, loadings in zip(labels, matrix):
-            rows[label] = _LinearLimit(constraint.sense, loadings)
-    return rows
-
-
-def _plan_within_limits(
-    shares: pd.Series,
-    cash: float,
-    closes: pd.Series,
-    target: pd.Series,
-    settings: dict[str, Any],
-    constraints: Sequence[Any],
-    tickers: Sequence[str],
-) -> tuple[RebalancePlan, dict[str, tuple[str, ...]]]:
-    """Plan the orders, re-planning with moved targets while a limit the target meets breaks.
-
-    Returns the plan kept and, per ticker whose target was moved, the limits it was
-    moved for (see step 4 of the module docstring).
-    """
-    linear = _linear_limits(constraints, tickers)
-    kept = {row.name for row in check_all(constraints, target, tickers) if row.ok}
-    prices = pd.to_numeric(closes.reindex(list(tickers)), errors="coerce").astype(float)
-
-    def plan_for(weights: pd.Series) -> RebalancePlan:
-        wanted = [t for t in weights.index if t == CASH or weights[t] > 0]
-        return plan_rebalance(shares, cash, closes, weights[wanted], **settings)
-
-    def broken_rows(plan: RebalancePlan) -> list[LimitCheck]:
-        rows = check_all(constraints, plan.after_weights, tickers)
-        return [row for row in rows if not row.ok and row.name in kept]
-
-    adjusted = target.copy()
-    plan = plan_for(adjusted)
-    plain_broken = {row.name for row in broken_rows(plan)}
-
-    def score(broken: list[LimitCheck]) -> tuple[int, int, float]:
-        """(new breaches against the plain plan, breaches, total excess): lower is better."""
-        new = sum(row.name not in plain_broken for row in broken)
-        return new, len(broken), math.fsum(row.excess for row in broken)
-
-    reasons: dict[str, list[str]] = {}
-    best = (score(broken_rows(plan)), plan, {})
-    seen = {tuple(np.round(adjusted.to_numpy(), 12))}
-    for _ in range(MAX_REPAIR_ROUNDS):
-        broken = broken_rows(plan)
-        if not broken:
-            break
-        after_rows = check_all(constraints, plan.after_weights, tickers)
-        move = _move_targets(adjusted, broken, after_rows, kept, linear, prices, plan)
-        if move is None:
-            break
-        adjusted, ticker, row_name = move
-        state = tuple(np.round(adjusted.to_numpy(), 12))
-        if state in seen:
-            break
-        seen.add(state)
-        if row_name not in reasons.setdefault(ticker, []):
-            reasons[ticker].append(row_name)
-        plan = plan_for(adjusted)
-        candidate = score(broken_rows(plan))
-        if candidate < best[0]:
-            changed = (adjusted - target).abs() > 1e-12
-            best = (candidate, plan, {t: tuple(r) for t, r in reasons.items() if changed[t]})
-    return best[1], best[2]
-
-
-def _move_targets(
-    target: pd.Series,
-    broken: list[LimitCheck],
-    after_rows: Sequence[LimitCheck],
-    kept: set[str],
-    linear: dict[str, _LinearLimit],
-    prices: pd.Series,
-    plan: RebalancePlan,
-) -> tuple[pd.Series, str, str] | None:
-    """One move of target weight between a name and cash; None if nothing can move.
-
-    A move of ``delta`` from cash into name ``j`` changes row ``r`` by
-    ``loadings[r, j] * delta``.  Over the broken rows and the names in them, the move
-    chosen is, in this order of preference: one whose whole shares can close the gap
-    within the name's room (how far it can move before another kept limit breaks), the
-    largest excess, the most room.  The amount is the excess plus half a share of the
-    name.  Returns the moved target, the ticker and the row name.
-    """
-    tickers = list(prices.index)
-    value_after = float(plan.after_cash) + float(
-        (plan.after_shares * plan.prices.reindex(plan.after_shares.index)).sum()
-    )
-    share_weight = (prices / value_after).to_numpy()
-    status = [(row, linear[row.name]) for row in after_rows if row.name in kept]
-    best: tuple[tuple[bool, float, float, float, int], LimitCheck, int, int] | None = None
-    for row in broken:
-        loadings = linear[row.name].loadings
-        lowers = row.sense == "<="
-        for j, ticker in enumerate(tickers):
-            a = float(loadings[j])
-            if a == 0 or not np.isfinite(share_weight[j]):
-                continue
-            direction = -1 if (a > 0) == lowers else 1  # -1: name -> cash, +1: cash -> name
-            available = target[ticker] if direction < 0 else target[CASH]
-            if available <= 0:
-                continue
-            room = _room(j, direction, row.name, status, available)
-            whole_shares = math.ceil(row.excess / abs(a) / share_weight[j]) * share_weight[j]
-            key = (whole_shares <= room + 1e-12, row.excess, room, abs(a), -j)
-            if best is None or key > best[0]:
-                best = (key, row, j, direction)
-    if best is None:
-        return None
-    _, row, j, direction = best
-    ticker = tickers[j]
-    size = abs(float(linear[row.name].loadings[j]))
-    delta = (row.excess + 0.5 * size * share_weight[j]) / size
-    delta = min(delta, target[ticker] if direction < 0 else target[CASH])
-    if not delta > 0:
-        return None
-    moved = target.copy()
-    moved[ticker] += direction * delta
-    moved[CASH] -= direction * delta
-    return moved, ticker, row.name
-
-
-def _room(
-    j: int,
-    direction: int,
-    fixing: str,
-    status: Sequence[tuple[LimitCheck, _LinearLimit]],
-    available: float,
-) -> float:
-    """How much weight can move for name ``j`` before another kept limit breaks."""
-    room = available
-    for row, limit in status:
-        if row.name == fixing:
-            continue
-        change = direction * float(limit.loadings[j])
-        if row.sense == "<=" and change > 0:
-            room = min(room, max(row.limit - row.value, 0.0) / change)
-        elif row.sense == ">=" and change < 0:
-            room = min(room, max(row.value - row.limit, 0.0) / -change)
-    return room
-
-
-# --------------------------------------------------------------------------- notes
 
 
 def _pct(value: float) -> str:

@@ -19,18 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from portfolio.errors import InputError
-
-if TYPE_CHECKING:
-    from portfolio.config import Config
+from portfolio.weights import WEIGHT_TOLERANCE, weights_and_cash, weights_vector
 
 __all__ = [
-    "CASH",
     "CashFloor",
     "Constraint",
     "GroupCap",
@@ -43,13 +40,7 @@ __all__ = [
     "ThemeCap",
     "TransactionCosts",
     "check_all",
-    "constraints_from_config",
-    "weights_and_cash",
-    "weights_vector",
 ]
-
-CASH = "CASH"
-TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -68,6 +59,11 @@ class LimitCheck:
         ``"<="`` for a cap, ``">="`` for a floor.
     ok : bool
         Whether the bound holds within the tolerance.
+    kind : str
+        The kind of limit (``"max_weight"``, ``"group_cap"``, ``"cash_floor"``, ...).
+    subject : str
+        What the row is about: a ticker, a group, a theme cap's name; ``""`` for a
+        portfolio-wide row (cash floor, turnover).
     """
 
     name: str
@@ -75,55 +71,14 @@ class LimitCheck:
     limit: float
     sense: str
     ok: bool
+    kind: str = ""
+    subject: str = ""
 
     @property
     def excess(self) -> float:
         """How far the value is beyond the bound (0 when ok)."""
         gap = self.value - self.limit if self.sense == "<=" else self.limit - self.value
         return max(gap, 0.0)
-
-
-def weights_vector(weights: pd.Series | Mapping[str, float], tickers: Sequence[str]) -> np.ndarray:
-    """Risky weights in ``tickers`` order; absent tickers count 0, ``CASH`` is ignored.
-
-    Raises
-    ------
-    InputError
-        If ``weights`` holds a ticker outside ``tickers`` (align by label, never by position)
-        or the same ticker twice.
-    """
-    try:
-        series = pd.Series(weights, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            "weights must be numbers", "weights", f"could not read them as fractions ({exc})",
-            "give every ticker a number, e.g. 0.25 for 25 %",
-        ) from None
-    repeated = sorted(set(series.index[series.index.duplicated()]))
-    if repeated:
-        raise InputError(
-            f"repeated weight for {', '.join(map(str, repeated))}", "weights",
-            "each ticker may have one weight", "merge or remove the repeated entries",
-        )
-    extra = sorted(set(series.index) - set(tickers) - {CASH})
-    if extra:
-        raise InputError(
-            f"weights for tickers outside the universe: {', '.join(extra)}",
-            "weights", "every weight must belong to a configured ticker",
-            "add them to universe.tickers or remove them",
-        )
-    return series.reindex(list(tickers)).fillna(0.0).to_numpy()
-
-
-def weights_and_cash(
-    weights: pd.Series | Mapping[str, float], tickers: Sequence[str]
-) -> tuple[np.ndarray, float]:
-    """Risky weights in ``tickers`` order (:func:`weights_vector`) and the cash weight.
-
-    Cash is the ``CASH`` entry when there is one, else ``1 - sum(risky weights)``.
-    """
-    risky = weights_vector(weights, tickers)
-    return risky, float(weights.get(CASH, 1.0 - risky.sum()))
 
 
 class Constraint:
@@ -134,10 +89,15 @@ class Constraint:
     """
 
     sense = "<="
+    kind = ""
 
     def rows(self, tickers: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """Return the row labels and bounds for the given ticker order."""
         raise NotImplementedError
+
+    def subjects(self, tickers: Sequence[str]) -> list[str]:
+        """What each row is about (a ticker, a group, a theme); ``""`` portfolio-wide."""
+        return [""] * len(self.rows(tickers)[0])
 
     def values(self, w: np.ndarray, tickers: Sequence[str]) -> np.ndarray:
         """Evaluate the rows on a numpy weight vector, shape ``(n,)`` -> ``(m,)``."""
@@ -152,7 +112,7 @@ class Constraint:
         raise NotImplementedError
 
     def check(self, weights: pd.Series | Mapping[str, float], tickers: Sequence[str],
-              tol: float = TOLERANCE) -> tuple[LimitCheck, ...]:
+              tol: float = WEIGHT_TOLERANCE) -> tuple[LimitCheck, ...]:
         """Evaluate the limit on plain weights (no solver).
 
         ``weights`` is a mapping / Series by ticker, or a numpy vector already in
@@ -163,8 +123,9 @@ class Constraint:
         values = self.values(vector, tickers)
         sign = 1.0 if self.sense == "<=" else -1.0
         return tuple(
-            LimitCheck(label, float(v), float(b), self.sense, bool(sign * (v - b) <= tol))
-            for label, v, b in zip(labels, values, bounds)
+            LimitCheck(label, float(v), float(b), self.sense, bool(sign * (v - b) <= tol),
+                       self.kind, subject)
+            for label, v, b, subject in zip(labels, values, bounds, self.subjects(tickers))
         )
 
     def to_cvxpy(self, w: Any, tickers: Sequence[str], slack: Any = None, scale: Any = 1.0) -> list:
@@ -189,6 +150,11 @@ class MaxWeight(Constraint):
 
     cap: float = 1.0
     overrides: Mapping[str, float] = field(default_factory=dict)
+    kind = "max_weight"
+
+    def subjects(self, tickers):
+        """The ticker of each row."""
+        return list(tickers)
 
     def caps(self, tickers: Sequence[str]) -> np.ndarray:
         """Cap per ticker, shape ``(n,)``."""
@@ -214,6 +180,11 @@ class MinWeight(Constraint):
     floor: float = 0.0
     overrides: Mapping[str, float] = field(default_factory=dict)
     sense = ">="
+    kind = "min_weight"
+
+    def subjects(self, tickers):
+        """The ticker of each row."""
+        return list(tickers)
 
     def floors(self, tickers: Sequence[str]) -> np.ndarray:
         """Floor per ticker, shape ``(n,)``."""
@@ -283,6 +254,11 @@ class GroupCap(_LinearRow):
     group: str = ""
     members: tuple[str, ...] = ()
     cap: float = 1.0
+    kind = "group_cap"
+
+    def subjects(self, tickers):
+        """The group."""
+        return [self.group]
 
     def loadings(self, tickers):
         """Weight of each ticker in the row, shape ``(n,)``."""
@@ -305,6 +281,11 @@ class GroupFloor(_LinearRow):
     members: tuple[str, ...] = ()
     floor: float = 0.0
     sense = ">="
+    kind = "group_floor"
+
+    def subjects(self, tickers):
+        """The group."""
+        return [self.group]
 
     def loadings(self, tickers):
         """Weight of each ticker in the row, shape ``(n,)``."""
@@ -326,6 +307,7 @@ class CashFloor(_LinearRow):
     floor: float = 0.0
     sense = ">="
     offset = 1.0
+    kind = "cash_floor"
 
     def loadings(self, tickers):
         """Weight of each ticker in the row, shape ``(n,)``."""
@@ -356,6 +338,11 @@ class ThemeCap(_LinearRow):
     name: str = "theme_cap"
     exposures: Mapping[str, float] = field(default_factory=dict)
     cap: float = 1.0
+    kind = "theme_cap"
+
+    def subjects(self, tickers):
+        """The theme cap's name."""
+        return [self.name]
 
     def __post_init__(self) -> None:
         bad = [str(t) for t, x in self.exposures.items() if not _finite_number(x)]
@@ -389,6 +376,7 @@ class MaxTurnover(Constraint):
 
     limit: float = 1.0
     current: Mapping[str, float] = field(default_factory=dict)
+    kind = "max_turnover"
 
     def rows(self, tickers):
         """Row labels and bounds; see :meth:`Constraint.rows`."""
@@ -437,7 +425,7 @@ class L2Regularization:
 
 def check_all(
     constraints: Sequence[Any], weights: pd.Series | Mapping[str, float], tickers: Sequence[str],
-    tol: float = TOLERANCE,
+    tol: float = WEIGHT_TOLERANCE,
 ) -> tuple[LimitCheck, ...]:
     """The limit table: every row of every limit (penalties are skipped)."""
     if not isinstance(weights, np.ndarray):
@@ -447,51 +435,3 @@ def check_all(
         if isinstance(constraint, Constraint):
             rows.extend(constraint.check(weights, tickers, tol))
     return tuple(rows)
-
-
-def constraints_from_config(
-    config: Config,
-    *,
-    exposures: Mapping[str, Mapping[str, float]] | None = None,
-    current_weights: Mapping[str, float] | None = None,
-) -> tuple[Any, ...]:
-    """Build the limit objects that a configuration describes.
-
-    Parameters
-    ----------
-    config : Config
-        Validated configuration.
-    exposures : mapping hub -> (ticker -> exposure), optional
-        Look-through exposures for the theme caps (see :mod:`portfolio.analytics.exposure`); when
-        omitted, theme caps are left out.
-    current_weights : mapping, optional
-        Current weights (incl. ``CASH``) for turnover limits and transaction costs.
-
-    Returns
-    -------
-    tuple
-        Constraint and penalty objects, long-only by default.
-    """
-    limits = config.limits
-    objects: list[Any] = [MaxWeight(limits.max_weight, _frozen(limits.max_weight_overrides))]
-    if limits.min_weight > 0 or any(v > 0 for v in limits.min_weight_overrides.values()):
-        objects.append(MinWeight(limits.min_weight, _frozen(limits.min_weight_overrides)))
-    for group, cap in limits.group_caps.items():
-        objects.append(GroupCap(group=group, members=tuple(config.groups[group]), cap=cap))
-    for group, floor in limits.group_floors.items():
-        objects.append(GroupFloor(group=group, members=tuple(config.groups[group]), floor=floor))
-    objects.append(CashFloor(floor=limits.cash_floor))
-    if exposures is not None:
-        for spec in limits.theme_caps:
-            if spec.hub in exposures:
-                objects.append(ThemeCap(name=spec.name, exposures=_frozen(exposures[spec.hub]),
-                                        cap=spec.cap))
-    if current_weights is not None:
-        if limits.max_turnover is not None:
-            objects.append(MaxTurnover(limits.max_turnover, _frozen(current_weights)))
-        if config.optimizer.transaction_cost_bps:
-            objects.append(TransactionCosts(config.optimizer.transaction_cost_bps,
-                                            _frozen(current_weights)))
-    if config.optimizer.l2_gamma:
-        objects.append(L2Regularization(config.optimizer.l2_gamma))
-    return tuple(objects)

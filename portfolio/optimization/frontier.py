@@ -5,7 +5,8 @@ return ``mu @ w >= target`` and the SAME limit objects the optimiser uses (caps,
 group and theme caps, cash floor, turnover), so every point is a portfolio the investor
 may actually hold. Targets run evenly from the minimum-variance portfolio's return to the
 largest feasible return (a linear programme). The target enters as a cvxpy Parameter:
-the problem is compiled once and re-solved per point (DPP).
+the problem is compiled once and re-solved per point (DPP). :func:`mark_portfolio` places
+another portfolio (the optimum, the current holdings) on the same axes.
 
 Penalty terms (transaction costs, L2 regularisation) are not part of the frontier: it
 traces pure risk against return. Units: annual fractions (0.25 = 25 % a year).
@@ -15,66 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from portfolio.optimization.constraints import CASH, check_all
 from portfolio.errors import DataError, InputError
-from portfolio.optimization.objectives import Objective, ProblemData, feasible_set
+from portfolio.optimization.constraints import check_all
+from portfolio.optimization.objectives import MaxReturn, TargetReturn
 from portfolio.optimization.problem import PortfolioProblem, availability_mask
+from portfolio.weights import CASH
 
-if TYPE_CHECKING:
-    from portfolio.config import Config
-    from portfolio.data.holdings import Holdings
-    from portfolio.jobs.market import DataOptions, MarketData
-
-__all__ = [
-    "Frontier",
-    "FrontierRun",
-    "MarkedPortfolio",
-    "efficient_frontier",
-    "frontier_from_config",
-]
+__all__ = ["Frontier", "MarkedPortfolio", "efficient_frontier", "mark_portfolio"]
 
 MAX_POINTS = 500
+
+
 _TOP_SHRINK = 1e-7  # the last target sits this fraction of the return range below the maximum
-
-
-class _TargetReturn(Objective):
-    """Minimum variance with ``mu @ w >= target`` (target a Parameter)."""
-
-    name = "target_return"
-    DATA = ("target_return",)
-    NEEDS_EXPECTED_RETURNS = True
-
-    def __init__(self) -> None:
-        self.target = cp.Parameter(name="target_return")
-
-    def build(self, data: ProblemData) -> tuple[cp.Problem, Any]:
-        w = cp.Variable(len(data.tickers), name="w")
-        self._weights = w
-        constraints = [*feasible_set(data, w), data.mu @ w >= self.target]
-        return cp.Problem(cp.Minimize(cp.sum_squares(data.factor @ w)), constraints), w
-
-    def set_data(self, data: ProblemData, target_return: float | None = None, **extra: Any) -> None:
-        if target_return is None:  # below any feasible return: plain minimum variance
-            target_return = min(float(np.min(data.mu.value)), 0.0) - 1.0
-        self.target.value = float(target_return)
-
-
-class _MaxReturn(Objective):
-    """Largest expected return ``mu @ w`` on the feasible set (a linear programme)."""
-
-    name = "max_return"
-    NEEDS_EXPECTED_RETURNS = True
-
-    def build(self, data: ProblemData) -> tuple[cp.Problem, Any]:
-        w = cp.Variable(len(data.tickers), name="w")
-        self._weights = w
-        return cp.Problem(cp.Maximize(data.mu @ w), feasible_set(data, w)), w
 
 
 @dataclass(frozen=True)
@@ -165,8 +123,7 @@ def efficient_frontier(
     expected_returns : Series or ndarray, shape (n,)
         Annual expected returns (fractions).
     constraints : sequence
-        Limit objects (:func:`portfolio.optimization.constraints.constraints_from_config`); penalties
-        are ignored.
+        Limit objects (penalties are ignored).
     points : int
         Number of points (>= 2, <= 500); fewer when the return range is empty.
     tickers : sequence of str, optional
@@ -198,9 +155,9 @@ def efficient_frontier(
         raise InputError(f"invalid number of frontier points {points!r}", "points",
                          f"need a whole number from 2 to {MAX_POINTS}", "use e.g. points=20")
     names, sigma, mu = _aligned(covariance, expected_returns, tickers)
-    top = PortfolioProblem(names, _MaxReturn(), constraints, solver=solver)
+    top = PortfolioProblem(names, MaxReturn(), constraints, solver=solver)
     highest = top.solve(sigma, mu, available=available).expected_return
-    problem = PortfolioProblem(names, _TargetReturn(), constraints, solver=solver)
+    problem = PortfolioProblem(names, TargetReturn(), constraints, solver=solver)
     lowest = problem.solve(sigma, mu, available=available, target_return=None)
     start = float(lowest.expected_return)
     span = highest - start
@@ -237,9 +194,6 @@ def _sharpe(returns: np.ndarray, volatility: np.ndarray, rf: float) -> np.ndarra
         return np.where(volatility > 1e-12, (returns - rf) / volatility, np.nan)
 
 
-# --------------------------------------------------------------------------- from a config
-
-
 @dataclass(frozen=True)
 class MarkedPortfolio:
     """A portfolio placed on the frontier chart.
@@ -269,58 +223,25 @@ class MarkedPortfolio:
     breaches: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class FrontierRun:
-    """A frontier with the context it was computed in.
+def mark_portfolio(label: str, weights: pd.Series, sigma: pd.DataFrame, mu: pd.Series,
+                   rf: float, constraints: Sequence[Any]) -> MarkedPortfolio:
+    """A portfolio's risk, return, Sharpe ratio and breached limits, for the frontier chart.
 
-    Attributes
+    Parameters
     ----------
-    frontier : Frontier
-        The points.
-    optimum : MarkedPortfolio
-        The config objective's allocation under the same limits.
-    current : MarkedPortfolio or None
-        The current holdings, when given.
-    as_of : Timestamp
-        Last price date used.
-    data_source : str
-        ``bundled``, ``cache`` or ``yahoo``.
-    notice : str
-        Data provenance line.
-    warnings : tuple of str
-        Risk-model warnings.
-    covariance_method, expected_returns_method : str
-        Estimators used.
+    label : str
+        Legend text.
+    weights : Series
+        Ticker -> weight incl. ``"CASH"`` (fractions).
+    sigma : DataFrame
+        Annualised covariance of the universe.
+    mu : Series
+        Annual expected returns.
+    rf : float
+        Annual risk-free rate.
+    constraints : sequence
+        The limit objects whose breaches are listed.
     """
-
-    frontier: Frontier
-    optimum: MarkedPortfolio
-    current: MarkedPortfolio | None
-    as_of: pd.Timestamp
-    data_source: str
-    notice: str
-    warnings: tuple[str, ...]
-    covariance_method: str
-    expected_returns_method: str
-
-
-def _holdings_weights(holdings: Holdings, prices: pd.Series, tickers: Sequence[str]) -> pd.Series:
-    """Weights (``tickers`` then ``"CASH"``) of holdings valued at the as-of ``prices``."""
-    from portfolio.analytics.risk import value_holdings
-
-    outside = [t for t in holdings.shares if t not in set(tickers)]
-    if outside:
-        raise InputError(
-            f"holdings outside the universe: {', '.join(outside)}", holdings.source,
-            "the frontier covers the configured universe only",
-            "add them to universe.tickers or remove them from the holdings",
-        )
-    weights = value_holdings(holdings, prices).weights
-    return weights.reindex([*tickers, CASH]).fillna(0.0).astype(float)
-
-
-def _mark(label: str, weights: pd.Series, sigma: pd.DataFrame, mu: pd.Series, rf: float,
-          constraints: Sequence[Any]) -> MarkedPortfolio:
     tickers = list(sigma.index)
     breaches = tuple(row.name for row in check_all(constraints, weights, tickers) if not row.ok)
     risky = weights.drop(CASH).reindex(sigma.index).fillna(0.0).to_numpy(dtype=float)
@@ -328,72 +249,3 @@ def _mark(label: str, weights: pd.Series, sigma: pd.DataFrame, mu: pd.Series, rf
     expected = float(mu.reindex(sigma.index).to_numpy() @ risky)
     sharpe = float(_sharpe(np.array([expected]), np.array([volatility]), rf)[0])
     return MarkedPortfolio(label, volatility, expected, sharpe, weights, breaches)
-
-
-def frontier_from_config(
-    config: Config,
-    options: DataOptions | None = None,
-    *,
-    points: int | None = None,
-    holdings: Holdings | None = None,
-    market: MarketData | None = None,
-) -> FrontierRun:
-    """The efficient frontier of a config's universe under its limits, on prices up to as-of.
-
-    Parameters
-    ----------
-    config : Config
-        Universe, limits, risk model, expected-return method and objective.
-    options : DataOptions, optional
-        Price source (ignored when ``market`` is given).
-    points : int, optional
-        Number of points (default ``optimizer.frontier_points``).
-    holdings : Holdings, optional
-        Current holdings: marked on the frontier (valued at the as-of prices) and used as
-        the current weights of the turnover limit and transaction costs.
-    market : MarketData, optional
-        Prices already loaded.
-
-    Returns
-    -------
-    FrontierRun
-        The frontier, the config objective's optimum and the current holdings' point.
-    """
-    from portfolio.optimization.constraints import constraints_from_config
-    from portfolio.jobs.market import (
-        DataOptions,
-        estimate_inputs,
-        market_data,
-        solve_config,
-        theme_exposures,
-    )
-
-    market = market or market_data(config, options or DataOptions())
-    inputs = estimate_inputs(config, market, with_returns=True)
-    tickers = list(config.tickers)
-    sigma = inputs.padded_covariance(tickers)
-    available = {t: t in inputs.available for t in tickers}
-    mu = inputs.expected_returns.reindex(tickers)
-    rf = float(inputs.risk_free_rate)
-    current_weights: Mapping[str, float] | None = None
-    if holdings is not None:
-        current_weights = _holdings_weights(holdings, market.prices.iloc[-1], tickers)
-    constraints = constraints_from_config(
-        config, exposures=theme_exposures(config), current_weights=current_weights
-    )
-    current = None
-    if current_weights is not None:
-        current = _mark("current holdings", current_weights, sigma, mu, rf, constraints)
-    frontier = efficient_frontier(
-        sigma, mu, constraints, points=points or config.optimizer.frontier_points,
-        solver=config.optimizer.solver, risk_free_rate=rf, available=available,
-    )
-    allocation = solve_config(config, inputs, constraints)
-    optimum = _mark(f"optimum ({allocation.objective})", allocation.weights, sigma, mu, rf,
-                    constraints)
-    return FrontierRun(
-        frontier=frontier, optimum=optimum, current=current, as_of=market.as_of,
-        data_source=market.frame.source, notice=market.frame.notice,
-        warnings=tuple(inputs.warnings), covariance_method=config.risk.method,
-        expected_returns_method=config.optimizer.expected_returns,
-    )

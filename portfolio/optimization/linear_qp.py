@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from portfolio.optimization.constraints import CashFloor, L2Regularization, _LinearRow
+
 __all__ = ["LinearQP", "linear_only", "linear_rows", "ridge_hessian"]
 
 OSQP_SETTINGS = {
@@ -37,8 +39,6 @@ OSQP_SETTINGS = {
 
 def linear_only(limits: Sequence[Any]) -> bool:
     """Whether every limit is a linear row or an L2 penalty (what the fast paths take)."""
-    from portfolio.optimization.constraints import L2Regularization, _LinearRow
-
     return all(isinstance(item, _LinearRow | L2Regularization) for item in limits)
 
 
@@ -64,8 +64,6 @@ def linear_rows(
     gamma : float
         Sum of the L2 penalty weights.
     """
-    from portfolio.optimization.constraints import CashFloor, L2Regularization
-
     gamma = sum(item.gamma for item in limits if isinstance(item, L2Regularization))
     rows, low, high = [], [], []
     for item in limits:

@@ -1,24 +1,28 @@
 """Presentation of a backtest: the metrics Report, the output files' text and the PNG plots.
 
 Nothing is computed here beyond drawdown curves for the plot; every figure comes from
-:class:`portfolio.backtesting.engine.BacktestResult`. Plots use matplotlib's Agg backend, imported
-inside the functions so that importing this module stays light.
+:class:`portfolio.backtesting.results.BacktestResult`. Plots are drawn on matplotlib
+Figures (no global backend is set), imported inside the plotting function so that
+importing this module stays light. Files are written by :mod:`portfolio.data.output`.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from portfolio.backtesting.results import BacktestResult
+from portfolio.backtesting.spec import strategy_slug
+from portfolio.data.output import write_files
 from portfolio.report import Report, Section, fmt_money, fmt_pct, render, to_jsonable
 
 __all__ = [
+    "backtest_files",
     "backtest_markdown",
     "backtest_plots",
     "backtest_report",
@@ -28,6 +32,7 @@ __all__ = [
     "trades_csv",
     "weights_csv",
     "weights_plot_name",
+    "write_backtest_outputs",
 ]
 
 
@@ -43,13 +48,13 @@ def _date(value: Any) -> str:
     return "-" if value is None else pd.Timestamp(value).date().isoformat()
 
 
-def _rows(result: Any) -> list[tuple[str, Any]]:
+def _rows(result: BacktestResult) -> list[tuple[str, Any]]:
     rows = [(name, strategy.metrics) for name, strategy in result.strategies.items()]
     rows += [(f"{ticker} (benchmark)", m) for ticker, m in result.benchmark_metrics.items()]
     return rows
 
 
-def backtest_report(result: Any, files: Sequence[Any] = ()) -> Report:
+def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) -> Report:
     """The metrics of every strategy and benchmark as a :class:`Report`.
 
     Parameters
@@ -128,13 +133,13 @@ def backtest_report(result: Any, files: Sequence[Any] = ()) -> Report:
     return Report(title, tuple(summary), tuple(sections), data)
 
 
-def metrics_json(result: Any) -> str:
+def metrics_json(result: BacktestResult) -> str:
     """``{strategy: {"cagr", "volatility", "sharpe", "sortino", "max_drawdown", ...}}``."""
     data = {name: m.as_dict() for name, m in result.metrics.items()}
     return json.dumps(to_jsonable(data), indent=2) + "\n"
 
 
-def manifest_json(result: Any) -> str:
+def manifest_json(result: BacktestResult) -> str:
     """The run manifest as JSON."""
     return json.dumps(to_jsonable(dict(result.manifest)), indent=2) + "\n"
 
@@ -143,12 +148,12 @@ def _csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(float_format="%.10g", date_format="%Y-%m-%d", lineterminator="\n")
 
 
-def equity_csv(result: Any) -> str:
+def equity_csv(result: BacktestResult) -> str:
     """Dates x (strategies + benchmarks), USD."""
     return _csv(result.equity.rename_axis("date"))
 
 
-def weights_csv(result: Any) -> str:
+def weights_csv(result: BacktestResult) -> str:
     """Long table: strategy, date, one column per ticker and CASH (post-trade weights)."""
     frames = [strategy.weights.assign(strategy=name).reset_index()
               for name, strategy in result.strategies.items()]
@@ -157,7 +162,7 @@ def weights_csv(result: Any) -> str:
     return _csv(table[columns].set_index("strategy"))
 
 
-def trades_csv(result: Any) -> str:
+def trades_csv(result: BacktestResult) -> str:
     """Long table: strategy, date, ticker, side, shares, price, notional, cost."""
     frames = [strategy.trades.assign(strategy=name) for name, strategy in result.strategies.items()]
     table = pd.concat(frames, ignore_index=True)
@@ -167,15 +172,12 @@ def trades_csv(result: Any) -> str:
 
 def weights_plot_name(strategy: str) -> str:
     """File name of a strategy's weights plot (``weights_<slug>.png``)."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", strategy).strip("_").lower() or "strategy"
-    return f"weights_{slug}.png"
+    return f"weights_{strategy_slug(strategy)}.png"
 
 
-def backtest_plots(result: Any) -> dict[str, bytes]:
+def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
     """PNG bytes by file name: equity curves, drawdowns and weights per strategy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    import matplotlib  # loads only when PNGs are drawn; Figure needs no global backend
     from matplotlib.figure import Figure
 
     def png(figure: Figure) -> bytes:
@@ -228,7 +230,7 @@ def backtest_plots(result: Any) -> dict[str, bytes]:
     return plots
 
 
-def backtest_markdown(result: Any, images: Sequence[str] = ()) -> str:
+def backtest_markdown(result: BacktestResult, images: Sequence[str] = ()) -> str:
     """``report.md``: the metrics tables, notes and the plots embedded by relative path."""
     text = render(backtest_report(result), "markdown")
     lines = [text.rstrip("\n"), ""]
@@ -247,3 +249,47 @@ def backtest_markdown(result: Any, images: Sequence[str] = ()) -> str:
                   f"prices: {data.get('source', '')} (sha256 `{data.get('sha256', '')}`); "
                   f"created {manifest.get('created_utc', '')}. See `manifest.json`.", ""]
     return "\n".join(lines)
+
+
+def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[Path]:
+    """Write the output folder of a backtest (all files or none).
+
+    Files: ``metrics.json`` ({strategy: {cagr, volatility, sharpe, ...}}), ``equity.csv``,
+    ``weights.csv``, ``trades.csv``, ``equity.png``, ``drawdowns.png``,
+    ``weights_<strategy>.png`` (one per strategy), ``report.md`` (metrics tables and the
+    plots by relative path) and ``manifest.json``.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        From :func:`backtest`.
+    folder : str or Path
+        Created (with parents) if missing; existing files of the same names are replaced.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    InputError
+        When the folder cannot be created or written; the folder is then as it was
+        (:func:`portfolio.data.output.write_files`: every file is written in full
+        before any is put in place).
+    """
+    return write_files(folder, backtest_files(result))
+
+
+def backtest_files(result: BacktestResult) -> dict[str, str | bytes]:
+    """The output folder's files by name, rendered in memory (no file is touched)."""
+    plots = backtest_plots(result)
+    return {
+        "metrics.json": metrics_json(result),
+        "equity.csv": equity_csv(result),
+        "weights.csv": weights_csv(result),
+        "trades.csv": trades_csv(result),
+        **plots,
+        "report.md": backtest_markdown(result, tuple(plots)),
+        "manifest.json": manifest_json(result),
+    }

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from portfolio.data.inventory import DataInventory
 from portfolio.report import Report, Section
 
 
@@ -13,7 +14,7 @@ def _date(value: Any) -> str:
     return "" if value is None or pd.isna(value) else str(pd.Timestamp(value).date())
 
 
-def inventory_report(inventory: Any) -> Report:
+def inventory_report(inventory: DataInventory) -> Report:
     """Per-ticker coverage of :class:`~portfolio.data.inventory.DataInventory`."""
     table = inventory.table
     rows = tuple(

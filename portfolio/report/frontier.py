@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
-from portfolio.report import Report, Section, fmt_pct
+import pandas as pd
 
-__all__ = ["frontier_report", "plot_frontier"]
+from portfolio.jobs.frontier import FrontierRun
+from portfolio.optimization.frontier import MarkedPortfolio
+from portfolio.report import Report, Section, fmt_pct
+from portfolio.weights import CASH
+
+__all__ = ["frontier_png", "frontier_report"]
 
 TOP_NAMES = 3  # largest weights listed per point in the table
 
@@ -17,12 +21,12 @@ def _ratio(value: float) -> str:
     return "-" if value != value else f"{value:.2f}"  # NaN when volatility is 0
 
 
-def _largest(weights: Any) -> str:
-    risky = weights.drop("CASH").sort_values(ascending=False)
+def _largest(weights: pd.Series) -> str:
+    risky = weights.drop(CASH).sort_values(ascending=False)
     return ", ".join(f"{t} {fmt_pct(w, 1)}" for t, w in risky.head(TOP_NAMES).items() if w > 0)
 
 
-def _marked_data(marked: Any) -> dict[str, Any] | None:
+def _marked_data(marked: MarkedPortfolio | None) -> dict[str, Any] | None:
     if marked is None:
         return None
     return {
@@ -33,8 +37,8 @@ def _marked_data(marked: Any) -> dict[str, Any] | None:
     }
 
 
-def frontier_report(run: Any) -> Report:
-    """Points, the optimum and the current holdings of a :class:`~portfolio.optimization.frontier.FrontierRun`.
+def frontier_report(run: FrontierRun) -> Report:
+    """Points, the optimum and the current holdings of a frontier run.
 
     JSON: ``points`` (list of ``{volatility, expected_return, sharpe, weights}``),
     ``optimum`` and ``current`` (``{label, volatility, expected_return, sharpe, weights}``
@@ -93,55 +97,41 @@ def frontier_report(run: Any) -> Report:
     return Report("Efficient frontier", tuple(summary), sections, data)
 
 
-def plot_frontier(run: Any, path: str | Path) -> Path:
-    """Draw the frontier as a PNG: the curve, each single name, the optimum and the holdings.
+def frontier_png(run: FrontierRun) -> bytes:
+    """The frontier as PNG bytes: the curve, each single name, the optimum and the holdings.
 
-    Axes: annual volatility (x) and annual expected return (y), in percent. Written
-    atomically with :func:`portfolio.data.output.write_atomic`.
-
-    Returns
-    -------
-    Path
-        The file written.
+    Axes: annual volatility (x) and annual expected return (y), in percent.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # matplotlib loads only when a PNG is drawn
     from matplotlib.ticker import PercentFormatter
-
-    from portfolio.data.output import write_atomic
 
     frontier = run.frontier
     table, assets = frontier.points, frontier.assets
-    figure, axes = plt.subplots(figsize=(8, 5.5), dpi=120)
-    try:
-        axes.plot(table["volatility"], table["expected_return"], "-o", color="tab:blue",
-                  markersize=3, label="efficient frontier (under the limits)")
-        axes.scatter(assets["volatility"], assets["expected_return"], s=12, color="0.6",
-                     label="single names")
-        for ticker, row in assets.iterrows():
-            axes.annotate(str(ticker), (row["volatility"], row["expected_return"]), fontsize=7,
-                          color="0.4", xytext=(3, 2), textcoords="offset points")
-        markers = (("optimum", run.optimum, "*", "tab:red", 160),
-                   ("current", run.current, "D", "tab:green", 60))
-        for _, marked, symbol, color, size in markers:
-            if marked is not None:
-                label = marked.label
-                if marked.breaches:
-                    label += f" (breaches {len(marked.breaches)} limit rows)"
-                axes.scatter([marked.volatility], [marked.expected_return], marker=symbol, s=size,
-                             color=color, zorder=5, label=label)
-        axes.xaxis.set_major_formatter(PercentFormatter(1.0))
-        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-        axes.set_xlabel("annual volatility")
-        axes.set_ylabel("annual expected return")
-        axes.set_title(f"Efficient frontier, prices up to {run.as_of.date()}")
-        axes.set_xlim(left=0)
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8, loc="best")
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")
-    finally:
-        plt.close(figure)
-    return write_atomic(path, buffer.getvalue())
+    figure = Figure(figsize=(8, 5.5), dpi=120)
+    axes = figure.subplots()
+    axes.plot(table["volatility"], table["expected_return"], "-o", color="tab:blue",
+              markersize=3, label="efficient frontier (under the limits)")
+    axes.scatter(assets["volatility"], assets["expected_return"], s=12, color="0.6",
+                 label="single names")
+    for ticker, row in assets.iterrows():
+        axes.annotate(str(ticker), (row["volatility"], row["expected_return"]), fontsize=7,
+                      color="0.4", xytext=(3, 2), textcoords="offset points")
+    markers = ((run.optimum, "*", "tab:red", 160), (run.current, "D", "tab:green", 60))
+    for marked, symbol, color, size in markers:
+        if marked is not None:
+            label = marked.label
+            if marked.breaches:
+                label += f" (breaches {len(marked.breaches)} limit rows)"
+            axes.scatter([marked.volatility], [marked.expected_return], marker=symbol, s=size,
+                         color=color, zorder=5, label=label)
+    axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.set_xlabel("annual volatility")
+    axes.set_ylabel("annual expected return")
+    axes.set_title(f"Efficient frontier, prices up to {run.as_of.date()}")
+    axes.set_xlim(left=0)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()

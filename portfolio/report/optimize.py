@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from portfolio.jobs.optimize import OptimizationRun
+from portfolio.optimization.constraints import LimitCheck
 from portfolio.report import Report, Section, fmt_pct
 
 
-def limits_section(limits: Any, title: str = "Limits") -> Section:
+def limits_section(limits: Sequence[LimitCheck], title: str = "Limits") -> Section:
     """The limit table: name, value, limit, ok/breach."""
     rows = tuple(
         (row.name, fmt_pct(row.value), f"{row.sense} {fmt_pct(row.limit)}",
@@ -17,7 +20,7 @@ def limits_section(limits: Any, title: str = "Limits") -> Section:
     return Section(title, ("limit", "value", "bound", "status"), rows)
 
 
-def limits_data(limits: Any) -> list[dict[str, Any]]:
+def limits_data(limits: Sequence[LimitCheck]) -> list[dict[str, Any]]:
     """Limit rows as JSON objects ``{name, value, limit, sense, ok}``."""
     return [
         {"name": r.name, "value": r.value, "limit": r.limit, "sense": r.sense, "ok": r.ok}
@@ -25,16 +28,13 @@ def limits_data(limits: Any) -> list[dict[str, Any]]:
     ]
 
 
-def optimization_report(run: Any) -> Report:
+def optimization_report(run: OptimizationRun) -> Report:
     """Weights, risk, solver and limits of an :class:`~portfolio.jobs.market.OptimizationRun`."""
     allocation = run.allocation
     weights = allocation.weights
     order = [*weights.drop("CASH").sort_values(ascending=False).index, "CASH"]
-    binding = set(allocation.binding)
-    weight_rows = tuple(
-        (t, fmt_pct(weights[t]), "yes" if f"max_weight[{t}]" in binding else "")
-        for t in order
-    )
+    at_cap = {row.subject for row in allocation.binding_rows if row.kind == "max_weight"}
+    weight_rows = tuple((t, fmt_pct(weights[t]), "yes" if t in at_cap else "") for t in order)
     solve = allocation.solve
     summary = [
         f"Objective {allocation.objective} on {run.covariance_method} covariance, "

@@ -21,12 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from portfolio.data.holdings import MEMORY_SOURCE
+from portfolio.jobs.rebalance import DriftCheck, RebalanceRun
 from portfolio.report import Report, Section, fmt_money, fmt_pct
 from portfolio.report.optimize import limits_data, limits_section
+from portfolio.weights import CASH
 
 __all__ = ["drift_report", "rebalance_report"]
 
-CASH = "CASH"
 SUMMARY_BREACHES = 4
 """Most breached limits named one by one in a summary sentence."""
 
@@ -62,7 +63,7 @@ def _breach_list(rows: Any) -> str:
     return _names(shown)
 
 
-def _target_phrase(run: Any) -> str:
+def _target_phrase(run: RebalanceRun) -> str:
     if run.objective is not None:
         return f"the config's {run.objective} allocation"
     if run.target_source == MEMORY_SOURCE:
@@ -81,7 +82,7 @@ def _held(report: Any) -> list[str]:
 # --------------------------------------------------------------------------- summary
 
 
-def _summary(run: Any) -> tuple[str, ...]:
+def _summary(run: RebalanceRun) -> tuple[str, ...]:
     before, after = run.before, run.after
     n_limits = len(before.limits)
     sentences = [
@@ -123,7 +124,7 @@ def _summary(run: Any) -> tuple[str, ...]:
     return tuple(sentences)
 
 
-def _orders_sentence(run: Any) -> str:
+def _orders_sentence(run: RebalanceRun) -> str:
     sells = sum(order.side == "sell" for order in run.orders)
     buys = len(run.orders) - sells
     still = [row.name for row in run.breaches_after]
@@ -151,7 +152,7 @@ def _orders_sentence(run: Any) -> str:
 # --------------------------------------------------------------------------- sections
 
 
-def _orders_section(run: Any) -> Section:
+def _orders_section(run: RebalanceRun) -> Section:
     rows = tuple(
         (order.ticker, order.side, _shares(order.shares), fmt_money(order.price),
          fmt_money(order.notional), fmt_money(order.cost))
@@ -172,7 +173,7 @@ def _orders_section(run: Any) -> Section:
     )
 
 
-def _weight_tickers(run: Any) -> list[str]:
+def _weight_tickers(run: RebalanceRun) -> list[str]:
     before, after, target = run.plan.before_weights, run.plan.after_weights, run.target
     wanted = {t for series in (before, after, target) for t, w in series.items() if w > 0}
     universe = [t for t in target.index if t != CASH]
@@ -181,7 +182,7 @@ def _weight_tickers(run: Any) -> list[str]:
     return [*ordered, CASH]
 
 
-def _weights_section(run: Any) -> Section:
+def _weights_section(run: RebalanceRun) -> Section:
     before, after, target = run.plan.before_weights, run.plan.after_weights, run.target
     rows = []
     for ticker in _weight_tickers(run):
@@ -201,7 +202,7 @@ def _before_after_rows(keys: Any, before: Any, after: Any) -> tuple[tuple[str, s
     )
 
 
-def _groups_section(run: Any) -> Section:
+def _groups_section(run: RebalanceRun) -> Section:
     before = run.before.group_risk["weight"]
     after = run.after.group_risk["weight"]
     groups = [*before.index, *(g for g in after.index if g not in before.index)]
@@ -210,7 +211,7 @@ def _groups_section(run: Any) -> Section:
                    "Each name counts in its first group; names in no group are in 'other'.")
 
 
-def _risk_section(run: Any) -> Section:
+def _risk_section(run: RebalanceRun) -> Section:
     before, after = run.before, run.after
 
     def var_usd(report: Any, method: str) -> str:
@@ -237,7 +238,7 @@ def _risk_section(run: Any) -> Section:
                    "before and after.")
 
 
-def _contributions_section(run: Any) -> Section:
+def _contributions_section(run: RebalanceRun) -> Section:
     before, after = run.before.risk_contributions, run.after.risk_contributions
     tickers = [t for t in _weight_tickers(run) if t in before.index or t in after.index]
     return Section("Risk contributions", ("ticker", "before", "after"),
@@ -245,7 +246,7 @@ def _contributions_section(run: Any) -> Section:
                    "Annual volatility contributed by each name; sums to the volatility.")
 
 
-def _limits_section(run: Any) -> Section:
+def _limits_section(run: RebalanceRun) -> Section:
     after = {row.name: row for row in run.after.limits}
     rows = []
     for row in run.before.limits:
@@ -261,7 +262,7 @@ def _limits_section(run: Any) -> Section:
     )
 
 
-def _notes_section(run: Any) -> Section | None:
+def _notes_section(run: RebalanceRun) -> Section | None:
     lines = [*run.notes, *(f"warning: {w}" for w in run.warnings)]
     if not lines:
         return None
@@ -300,7 +301,7 @@ def _plain(table: Any) -> Any:
     return float(table)
 
 
-def _data(run: Any) -> dict[str, Any]:
+def _data(run: RebalanceRun) -> dict[str, Any]:
     return {
         "orders": [
             {"ticker": o.ticker, "side": o.side, "shares": o.shares, "price": o.price,
@@ -330,7 +331,7 @@ def _data(run: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- public
 
 
-def rebalance_report(run: Any) -> Report:
+def rebalance_report(run: RebalanceRun) -> Report:
     """Turn a :class:`~portfolio.jobs.rebalance.RebalanceRun` into a :class:`Report`.
 
     Summary sentences first (breaches before, what the orders fix, their count, cost,
@@ -352,7 +353,7 @@ def rebalance_report(run: Any) -> Report:
     return Report("Rebalancing", _summary(run), tuple(sections), _data(run))
 
 
-def drift_report(check: Any) -> Report:
+def drift_report(check: DriftCheck) -> Report:
     """Turn a :class:`~portfolio.jobs.rebalance.DriftCheck` into a :class:`Report`.
 
     The summary names every breach (or says that all limits hold); one section, the

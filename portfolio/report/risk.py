@@ -19,12 +19,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from portfolio.analytics.risk import RiskReport
 from portfolio.report import Report, Section, fmt_money, fmt_pct
 from portfolio.report.optimize import limits_data, limits_section
+from portfolio.weights import CASH
 
 __all__ = ["risk_report_document"]
 
-CASH = "CASH"
 CONCENTRATION_BASIS = "risky weights renormalised to sum to 1 (cash excluded)"
 METHOD_NAMES = {"parametric": "parametric (normal)", "historical": "historical"}
 
@@ -46,7 +47,7 @@ def _plain(table: Any) -> dict[str, Any] | None:
     return float(table)
 
 
-def _summary(report: Any) -> tuple[str, ...]:
+def _summary(report: RiskReport) -> tuple[str, ...]:
     held = [t for t in report.weights.index if t != CASH]
     if report.valuation is not None:
         size = f"{len(held)} positions worth {fmt_money(report.valuation.total)} USD"
@@ -75,7 +76,7 @@ def _summary(report: Any) -> tuple[str, ...]:
     return tuple(sentences) + tuple(f"Warning: {w}" for w in report.warnings)
 
 
-def _positions(report: Any) -> Section:
+def _positions(report: RiskReport) -> Section:
     exposure = report.exposure
     rows = []
     for ticker in report.weights.index:
@@ -104,7 +105,7 @@ def _positions(report: Any) -> Section:
     )
 
 
-def _groups(report: Any) -> Section:
+def _groups(report: RiskReport) -> Section:
     rows = tuple(
         (group, fmt_pct(row["weight"]), fmt_pct(row["risk_contribution"]),
          fmt_pct(row["risk_share"], 1))
@@ -114,7 +115,7 @@ def _groups(report: Any) -> Section:
                    "Each name counts in its first group; names in no group are in 'other'.")
 
 
-def _tail(report: Any) -> Section:
+def _tail(report: RiskReport) -> Section:
     with_usd = report.var_usd is not None
     columns = ("method", "confidence", "horizon", "VaR", "CVaR")
     if with_usd:
@@ -138,7 +139,7 @@ def _tail(report: Any) -> Section:
     )
 
 
-def _risk_measures(report: Any) -> Section:
+def _risk_measures(report: RiskReport) -> Section:
     drawdown = report.max_drawdown
     rows = (
         ("volatility (annual)", fmt_pct(report.volatility)),
@@ -152,7 +153,7 @@ def _risk_measures(report: Any) -> Section:
     return Section("Risk", ("measure", "value"), rows)
 
 
-def _concentration(report: Any) -> Section:
+def _concentration(report: RiskReport) -> Section:
     c = report.concentration
     rows = (
         ("HHI of weights", _number(c.hhi, 4)),
@@ -164,7 +165,7 @@ def _concentration(report: Any) -> Section:
                    f"Weights: {CONCENTRATION_BASIS}; bets from the risk contributions.")
 
 
-def _correlation(report: Any) -> Section:
+def _correlation(report: RiskReport) -> Section:
     matrix = report.correlation
     rows = tuple(
         (ticker, *(_number(matrix.at[ticker, other]) for other in matrix.columns))
@@ -174,7 +175,7 @@ def _correlation(report: Any) -> Section:
                    f"Implied by the {report.covariance_method} covariance estimate.")
 
 
-def _data(report: Any) -> dict[str, Any]:
+def _data(report: RiskReport) -> dict[str, Any]:
     drawdown = report.max_drawdown
     c = report.concentration
     correlation = report.correlation
@@ -231,7 +232,7 @@ def _data(report: Any) -> dict[str, Any]:
     return data
 
 
-def risk_report_document(report: Any) -> Report:
+def risk_report_document(report: RiskReport) -> Report:
     """Turn a :class:`~portfolio.analytics.risk.RiskReport` into a :class:`Report`.
 
     Sections: positions, groups, value at risk, risk measures, concentration, correlation,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from portfolio.analytics.stress import ScenarioResult, StressReport
 from portfolio.report import Report, Section, fmt_money, fmt_pct
 
 
-def stress_report_document(report: Any) -> Report:
+def stress_report_document(report: StressReport) -> Report:
     """Summary, scenario table and per-position P&L of a stress test.
 
     Parameters
@@ -80,7 +81,7 @@ def stress_report_document(report: Any) -> Report:
     return Report("Stress scenarios", tuple(summary), sections, data)
 
 
-def _scenario_data(scenario: Any) -> dict[str, Any]:
+def _scenario_data(scenario: ScenarioResult) -> dict[str, Any]:
     return {
         "name": scenario.name,
         "kind": scenario.kind,
@@ -94,7 +95,7 @@ def _scenario_data(scenario: Any) -> dict[str, Any]:
     }
 
 
-def _proxied_money(scenario: Any, ticker: str) -> str:
+def _proxied_money(scenario: ScenarioResult, ticker: str) -> str:
     text = fmt_money(scenario.positions.get(ticker))
     return f"{text} *" if ticker in scenario.proxied else text
 

@@ -1,0 +1,191 @@
+"""Strategies: what decides the target weights at each rebalance date of a backtest.
+
+A strategy implements the :class:`Strategy` protocol: a ``name``, whether it
+``rebalances`` after inception, the ``limits`` a drift band checks, and
+``target(past)``, which receives a :class:`~portfolio.backtesting.market.PastView` --
+only the prices and returns strictly before the decision date -- and returns target
+weights: a pandas Series or mapping by ticker under the implicit-cash rule of
+:func:`portfolio.weights.parse_weights` (without ``CASH`` the rest is cash), or a
+:class:`Target` that also names the solver. Names not available at the date must get 0.
+
+Subclass :class:`BaseStrategy` for the defaults. The built-in strategies are
+:class:`EqualWeight`, :class:`BuyAndHold` and :class:`OptimizedStrategy` (a
+:class:`~portfolio.optimization.problem.PortfolioProblem` compiled once and re-solved at
+each date on the estimates of :class:`WindowEstimates`, shared across strategies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from portfolio.backtesting.market import PastView
+from portfolio.estimate.equilibrium import View
+from portfolio.estimate.inputs import RiskInputs, RiskSettings, estimate_inputs
+from portfolio.optimization.problem import PortfolioProblem
+
+__all__ = [
+    "BaseStrategy",
+    "BuyAndHold",
+    "EqualWeight",
+    "OptimizedStrategy",
+    "Strategy",
+    "Target",
+    "WindowEstimates",
+]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Target weights with how they were found.
+
+    Attributes
+    ----------
+    weights : Series or mapping
+        Fractions by ticker (``CASH`` optional: without it the rest is cash).
+    solver : str
+        The solver that produced them, counted in the run's manifest ("" for none).
+    """
+
+    weights: pd.Series | Mapping[str, float]
+    solver: str = ""
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """The protocol every backtest strategy implements (module docstring)."""
+
+    name: str
+    rebalances: bool
+    limits: tuple[Any, ...]
+
+    def target(self, past: PastView) -> Target | pd.Series | Mapping[str, float]:
+        """Target weights at ``past.date`` from what is known before it."""
+        ...
+
+
+class BaseStrategy:
+    """Defaults for a strategy: rebalances at every scheduled date, no limit objects.
+
+    Parameters
+    ----------
+    name : str
+        Label in tables, files and plots.
+    """
+
+    rebalances: bool = True
+    limits: tuple[Any, ...] = ()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def target(self, past: PastView) -> Target | pd.Series | Mapping[str, float]:
+        """Target weights at ``past.date``; subclasses implement it."""
+        raise NotImplementedError
+
+
+class EqualWeight(BaseStrategy):
+    """Equal weight of the available names, fully invested."""
+
+    def target(self, past: PastView) -> Target:
+        """``1 / n`` of each of the ``n`` available names."""
+        count = len(past.available)
+        return Target(dict.fromkeys(past.available, 1.0 / count) if count else {})
+
+
+class BuyAndHold(EqualWeight):
+    """The inception's equal weight, never rebalanced."""
+
+    rebalances = False
+
+
+class WindowEstimates:
+    """Risk inputs of each decision date, estimated once and shared by the strategies.
+
+    Parameters
+    ----------
+    risk : RiskSettings
+        Estimator settings (the method is chosen per request).
+    lookback_days : int
+        Daily returns seen at each date.
+    views : sequence of View
+        Black-Litterman views.
+    benchmark : str or None
+        Market proxy for CAPM and Black-Litterman.
+    """
+
+    def __init__(self, risk: RiskSettings, lookback_days: int, views: tuple[View, ...] = (),
+                 benchmark: str | None = None) -> None:
+        self.risk = risk
+        self.lookback_days = lookback_days
+        self.views = views
+        self.benchmark = benchmark
+        self._cache: dict[tuple, RiskInputs] = {}
+
+    def at(self, past: PastView, method: str, expected_return_method: str | None
+           ) -> RiskInputs:
+        """:func:`~portfolio.estimate.inputs.estimate_inputs` of the window before ``past.date``.
+
+        Only the current date's estimates are kept (a walk-forward never goes back).
+        """
+        key = (past.date, past.available, method, expected_return_method)
+        if key not in self._cache:
+            returns = past.returns(self.lookback_days, frequency=self.risk.frequency)
+            inputs = estimate_inputs(
+                returns, past.tickers, replace(self.risk, method=method),
+                available=past.available, expected_return_method=expected_return_method,
+                views=self.views, benchmark=self.benchmark, risk_free_rate=past.cash_rate,
+                where=str(past.date.date()),
+            )
+            self._cache = {k: v for k, v in self._cache.items() if k[0] == past.date}
+            self._cache[key] = inputs
+        return self._cache[key]
+
+
+class OptimizedStrategy(BaseStrategy):
+    """One compiled problem re-solved at each rebalance date.
+
+    Parameters
+    ----------
+    name : str
+        Label of the strategy.
+    problem : PortfolioProblem
+        Universe, objective and limits (built once).
+    estimates : WindowEstimates
+        Shared estimates of each date.
+    method : str
+        Covariance estimator.
+    expected_return_method : str or None
+        Expected-return method when the objective needs expected returns.
+    solve_data : callable
+        ``solve_data(inputs) -> dict``: the objective's data of the date.
+    """
+
+    def __init__(self, name: str, problem: PortfolioProblem, estimates: WindowEstimates,
+                 method: str, expected_return_method: str | None,
+                 solve_data: Callable[[RiskInputs], dict[str, Any]]) -> None:
+        super().__init__(name)
+        self.problem = problem
+        self.limits = problem.constraints
+        self.estimates = estimates
+        self.method = method
+        self.expected_return_method = expected_return_method
+        self.solve_data = solve_data
+
+    def target(self, past: PastView) -> Target:
+        """The problem's solution on the estimates of the window before ``past.date``."""
+        inputs = self.estimates.at(past, self.method, self.expected_return_method)
+        tickers = self.problem.tickers
+        mu = inputs.expected_returns
+        available = set(past.available)
+        weights, info = self.problem.solve_weights(
+            inputs.padded_covariance(tickers).to_numpy(),
+            None if mu is None else mu.reindex(list(tickers)).to_numpy(),
+            available=np.array([t in available for t in tickers]),
+            **self.solve_data(inputs),
+        )
+        return Target(pd.Series(weights, index=tickers), info.solver)

@@ -1,0 +1,140 @@
+"""Backtest a config: ``portfolio backtest CONFIG`` and :func:`portfolio.backtest`.
+
+Loads the prices the backtest file needs, builds the strategies its ``[[strategies]]``
+describe from the base config (objective with the config's options, the limit set of
+``use_limits``, estimates shared across strategies) and runs them, with any strategy
+objects the caller adds, through :func:`portfolio.backtesting.engine.simulate`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from portfolio.backtesting.engine import simulate
+from portfolio.backtesting.results import BacktestResult
+from portfolio.backtesting.spec import BacktestConfig, StrategySpec, load_backtest
+from portfolio.backtesting.strategies import (
+    BuyAndHold,
+    EqualWeight,
+    OptimizedStrategy,
+    Strategy,
+    WindowEstimates,
+)
+from portfolio.config import Config
+from portfolio.data.prices import PriceFrame, load_prices
+from portfolio.errors import DataError
+from portfolio.jobs.limits import caps_and_cash_floor, constraints_from_config, theme_exposures
+from portfolio.jobs.market import DataOptions, MarketData
+from portfolio.jobs.optimize import objective_data, objective_for
+from portfolio.optimization.problem import PortfolioProblem
+
+__all__ = ["backtest", "builtin_strategies"]
+
+
+def backtest(
+    config_or_path: BacktestConfig | str | Path,
+    *,
+    options: DataOptions | None = None,
+    market: MarketData | PriceFrame | pd.DataFrame | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    strategies: Sequence[Strategy] = (),
+) -> BacktestResult:
+    """Run every strategy of a backtest config walk-forward on the same prices.
+
+    Parameters
+    ----------
+    config_or_path : BacktestConfig or path
+        A validated config or the path of a backtest TOML file.
+    options : DataOptions, optional
+        Price source (default ``DataOptions()``: auto); ``as_of`` caps the end. The
+        source is ignored when ``market`` is given.
+    market : MarketData, PriceFrame or DataFrame, optional
+        Prices already loaded (dates x tickers, USD; NaN before a listing). Must hold
+        the universe and the benchmarks; risk factors are used when present.
+    on_progress : callable, optional
+        ``on_progress(done, total)`` in trading days simulated.
+    strategies : sequence of Strategy
+        Your own strategy objects (:class:`portfolio.backtesting.strategies.Strategy`),
+        run after the config's, on the same prices and costs.
+
+    Returns
+    -------
+    BacktestResult
+
+    Raises
+    ------
+    ConfigError
+        Invalid config.
+    InputError
+        An object that is not a strategy, a repeated name, a strategy breaking the
+        protocol.
+    DataError
+        Missing prices, or not enough history for the lookback anywhere in the data.
+    """
+    options = options or DataOptions()
+    config = (config_or_path if isinstance(config_or_path, BacktestConfig)
+              else load_backtest(config_or_path))
+    frame = _price_frame(config, options, market)
+    if market is not None and options.as_of is not None:
+        frame = PriceFrame(frame.prices.loc[: pd.Timestamp(options.as_of)], frame.source,
+                           frame.notice, frame.converted)
+    runs = [*builtin_strategies(config), *((strategy, "custom") for strategy in strategies)]
+    return simulate(config, frame, runs, on_progress=on_progress)
+
+
+def builtin_strategies(config: BacktestConfig) -> list[tuple[Strategy, str]]:
+    """The strategies of ``[[strategies]]`` with their kinds, estimates shared among them."""
+    base = config.base
+    estimates = WindowEstimates(base.risk, config.lookback_days, base.optimizer.views,
+                                base.benchmark)
+    return [(_builtin(spec, base, estimates), spec.kind) for spec in config.strategies]
+
+
+def _builtin(spec: StrategySpec, base: Config, estimates: WindowEstimates) -> Strategy:
+    if spec.kind == "buy_and_hold":
+        return BuyAndHold(spec.name)
+    if spec.kind == "equal_weight":
+        return EqualWeight(spec.name)
+    objective = objective_for(base, spec.objective)
+    problem = PortfolioProblem(base.tickers, objective, _limit_objects(base, spec.use_limits),
+                               solver=base.optimizer.solver)
+    return OptimizedStrategy(
+        spec.name, problem, estimates, spec.covariance,
+        spec.expected_returns if objective.needs_expected_returns else None,
+        functools.partial(objective_data, base, objective),
+    )
+
+
+def _limit_objects(base: Config, use_limits: str) -> tuple[Any, ...]:
+    if use_limits == "none":
+        return ()
+    if use_limits == "caps":
+        return caps_and_cash_floor(base)
+    return constraints_from_config(base, exposures=theme_exposures(base))
+
+
+def _price_frame(
+    config: BacktestConfig,
+    options: DataOptions,
+    market: MarketData | PriceFrame | pd.DataFrame | None,
+) -> PriceFrame:
+    if market is None:
+        end = min(filter(None, (config.end, options.as_of)), default=None)
+        return load_prices(
+            config.market_tickers, end=end, source=options.source, cache_dir=options.cache_dir,
+            offline=options.offline, max_fill_days=config.base.data.max_fill_days,
+        )
+    if isinstance(market, MarketData):
+        return market.frame
+    if isinstance(market, PriceFrame):
+        return market
+    if isinstance(market, pd.DataFrame):
+        last = market.index[-1].date() if len(market) else "?"
+        return PriceFrame(market, "given", f"Data: prices given by the caller up to {last}")
+    raise DataError("unsupported market data", "backtest(market=...)",
+                    f"got {type(market).__name__}", "pass MarketData, a PriceFrame or a DataFrame")
