@@ -12,13 +12,8 @@ import pandas as pd
 import pytest
 
 import portfolio.data.cache as cache_module
-from portfolio.data.cache import (
-    SCHEMA_VERSION,
-    PriceCache,
-    UpdateReport,
-    default_cache_dir,
-    update_cache,
-)
+from portfolio.data.cache import SCHEMA_VERSION, PriceCache, default_cache_dir
+from portfolio.data.cache_update import UpdateReport, update_cache
 from portfolio.data.yahoo import (
     NO_DATA,
     RATE_LIMITED,

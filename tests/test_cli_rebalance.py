@@ -1,7 +1,7 @@
 """Tests of ``portfolio rebalance``: formats, --check exit codes, atomic --output, bad input.
 
 Most cases call ``cli.main.main`` in-process (capturing stdout/stderr); the end-to-end
-cases run ``python -m cli.main`` in a subprocess. Prices: the bundled dataset (no network).
+cases run ``python -m portfolio.cli.main`` (the installed package) in a subprocess. Prices: the bundled dataset (no network).
 Runs toward the config's optimizer take about 4 s; most cases use ``--target`` instead.
 """
 
@@ -268,7 +268,7 @@ def test_targeted_ticker_without_price_at_as_of_exits_2(capsys, tmp_path, compli
 def _portfolio(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PORTFOLIO_CACHE_DIR": str(cache_dir)}
     env.pop("PORTFOLIO_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "portfolio.cli.main", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -136,7 +136,7 @@ def test_bom_and_whitespace_are_accepted(capsys, tmp_path):
 def _portfolio(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PORTFOLIO_CACHE_DIR": str(cache_dir)}
     env.pop("PORTFOLIO_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "portfolio.cli.main", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -25,12 +25,8 @@ from portfolio.optimization.constraints import (
     check_all,
 )
 from portfolio.optimization.diagnosis import elastic_diagnosis, relax
-from portfolio.optimization.feasibility import (
-    Relaxation,
-    arithmetic_diagnosis,
-    config_key,
-    minimum_turnover,
-)
+from portfolio.optimization.relaxation import Relaxation, config_key
+from portfolio.optimization.feasibility import arithmetic_diagnosis, minimum_turnover
 from portfolio.optimization.problem import PortfolioProblem
 from portfolio.weights import CASH
 

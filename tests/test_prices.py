@@ -285,7 +285,7 @@ def test_auto_reachable_fetches_the_yen_rate_with_a_tokyo_listing(tmp_path):
 
 
 def test_update_prices_adds_the_exchange_rates_to_the_tickers(isolated_cache_dir, monkeypatch):
-    from portfolio.data import cache as cache_module
+    from portfolio.data import inventory as inventory_module
     from portfolio.data.inventory import update_prices
 
     calls = []
@@ -294,7 +294,7 @@ def test_update_prices_adds_the_exchange_rates_to_the_tickers(isolated_cache_dir
         calls.append((cache.directory, list(tickers), kwargs["start"]))
         return "report"
 
-    monkeypatch.setattr(cache_module, "update_cache", spy)
+    monkeypatch.setattr(inventory_module, "update_cache", spy)
     other = isolated_cache_dir / "other"
     assert update_prices(["9984.T", "NVDA"], start="2020-01-01") == "report"
     assert update_prices(["NVDA"], other) == "report"

@@ -29,65 +29,15 @@ __all__ = [
 
 
 def aligned_weights(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """Weights and covariance as arrays in the covariance's ticker order."""
+    """Weights and covariance as arrays in the covariance's ticker order.
+
+    A labelled covariance (DataFrame) needs weights by ticker covering exactly its tickers;
+    a plain array covariance needs a plain array of weights of the same size.
+    """
     if isinstance(cov, pd.DataFrame):
-        if list(cov.index) != list(cov.columns):
-            raise InputError(
-                "covariance rows and columns differ",
-                "cov",
-                "they must list the same tickers in the same order",
-                "Reindex it with cov.loc[tickers, tickers]",
-            )
-        if not isinstance(weights, pd.Series | Mapping):
-            raise InputError(
-                "weights have no tickers",
-                "weights",
-                "weights are aligned with the covariance by ticker, never by position",
-                "Pass a pandas Series indexed by ticker",
-            )
-        weights = pd.Series(weights) if isinstance(weights, Mapping) else weights
-        labels = cov.index
-        missing = [t for t in labels if t not in weights.index]
-        extra = [t for t in weights.index if t not in labels]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"no weight for {', '.join(map(str, missing))}")
-            if extra:
-                parts.append(f"no covariance for {', '.join(map(str, extra))}")
-            raise InputError(
-                "weights and covariance cover different tickers",
-                "weights",
-                "; ".join(parts),
-                "Give a weight (0 if none) for every ticker of the covariance and no other",
-            )
-        if weights.index.duplicated().any():
-            raise InputError(
-                "duplicate tickers in weights",
-                ", ".join(map(str, weights.index[weights.index.duplicated()])),
-                "each ticker must appear once",
-                "Merge the duplicate weights",
-            )
-        w = numbers_of(weights.loc[labels], "weights")
-        sigma = numbers_of(cov, "cov")
+        w, sigma, labels = _labelled(weights, cov)
     else:
-        if isinstance(weights, pd.Series | Mapping):
-            raise InputError(
-                "covariance has no tickers",
-                "cov",
-                "labelled weights cannot be aligned with an unlabelled covariance",
-                "Pass the covariance as a DataFrame indexed by ticker",
-            )
-        w = numbers_of(weights, "weights").ravel()
-        sigma = numbers_of(cov, "cov")
-        if sigma.shape != (len(w), len(w)):
-            raise InputError(
-                "weights and covariance sizes differ",
-                f"{len(w)} weights, covariance {sigma.shape}",
-                "the covariance must be N x N for N weights",
-                None,
-            )
-        labels = pd.RangeIndex(len(w))
+        w, sigma, labels = _plain(weights, cov)
     if not (np.isfinite(w).all() and np.isfinite(sigma).all()):
         raise InputError(
             "missing or infinite numbers",
@@ -96,6 +46,67 @@ def aligned_weights(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
             "Fill or drop the missing values",
         )
     return w, sigma, labels
+
+
+def _labelled(weights, cov: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    if list(cov.index) != list(cov.columns):
+        raise InputError(
+            "covariance rows and columns differ",
+            "cov",
+            "they must list the same tickers in the same order",
+            "Reindex it with cov.loc[tickers, tickers]",
+        )
+    if not isinstance(weights, pd.Series | Mapping):
+        raise InputError(
+            "weights have no tickers",
+            "weights",
+            "weights are aligned with the covariance by ticker, never by position",
+            "Pass a pandas Series indexed by ticker",
+        )
+    weights = pd.Series(weights) if isinstance(weights, Mapping) else weights
+    labels = cov.index
+    missing = [t for t in labels if t not in weights.index]
+    extra = [t for t in weights.index if t not in labels]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"no weight for {', '.join(map(str, missing))}")
+        if extra:
+            parts.append(f"no covariance for {', '.join(map(str, extra))}")
+        raise InputError(
+            "weights and covariance cover different tickers",
+            "weights",
+            "; ".join(parts),
+            "Give a weight (0 if none) for every ticker of the covariance and no other",
+        )
+    if weights.index.duplicated().any():
+        raise InputError(
+            "duplicate tickers in weights",
+            ", ".join(map(str, weights.index[weights.index.duplicated()])),
+            "each ticker must appear once",
+            "Merge the duplicate weights",
+        )
+    return numbers_of(weights.loc[labels], "weights"), numbers_of(cov, "cov"), labels
+
+
+def _plain(weights, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    if isinstance(weights, pd.Series | Mapping):
+        raise InputError(
+            "covariance has no tickers",
+            "cov",
+            "labelled weights cannot be aligned with an unlabelled covariance",
+            "Pass the covariance as a DataFrame indexed by ticker",
+        )
+    w = numbers_of(weights, "weights").ravel()
+    sigma = numbers_of(cov, "cov")
+    if sigma.shape != (len(w), len(w)):
+        raise InputError(
+            "weights and covariance sizes differ",
+            f"{len(w)} weights, covariance {sigma.shape}",
+            "the covariance must be N x N for N weights",
+            None,
+        )
+    return w, sigma, pd.RangeIndex(len(w))
 
 
 def numbers_of(values, what: str) -> np.ndarray:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from portfolio.data.bundled import bundled_prices, bundled_tokyo_prices
+from portfolio.data.cache import PriceCache
+from portfolio.data.cache_update import update_cache
+from portfolio.data.fx import fx_tickers
 from portfolio.errors import DataError
 
 __all__ = ["DataInventory", "data_inventory", "update_prices"]
@@ -56,7 +59,6 @@ def data_inventory(source: str = "auto", cache_dir: str | Path | None = None,
     today = (today or pd.Timestamp.now()).normalize()
     table, location, chosen = None, "package data", "bundled"
     if source in ("auto", "cache", "yahoo"):
-        from portfolio.data.cache import PriceCache
 
         cache = PriceCache(cache_dir)
         summary = cache.summary()
@@ -85,8 +87,5 @@ def update_prices(tickers: list[str], cache_dir: str | Path | None = None, *,
     UpdateReport
         Rows added per ticker (exchange rates included) and the tickers that failed.
     """
-    from portfolio.data.cache import PriceCache, update_cache
-    from portfolio.data.fx import fx_tickers
-
     return update_cache(PriceCache(cache_dir), [*tickers, *fx_tickers(tickers)], start=start,
                         on_progress=on_progress)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +33,8 @@ from portfolio.data.bundled import (
     bundled_prices,
     bundled_tokyo_prices,
 )
+from portfolio.data.cache import PriceCache
+from portfolio.data.cache_update import update_cache
 from portfolio.data.fx import (
     YAHOO_FX_TICKER,
     align_to_calendar,
@@ -39,6 +42,7 @@ from portfolio.data.fx import (
     fx_tickers,
     usd_per_jpy_from_fxy,
 )
+from portfolio.data.yahoo import YahooUnavailableError, fetch_yahoo
 from portfolio.errors import DataError
 
 __all__ = ["SOURCES", "PriceFrame", "coverage", "load_prices"]
@@ -180,8 +184,6 @@ class _NotCachedError(DataError):
 def _from_cache(
     tickers: Sequence[str], cache_dir: Path | None, max_fill_days: int
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    from portfolio.data.cache import PriceCache
-
     cache = PriceCache(cache_dir)
     raw = cache.read(list(tickers) + fx_tickers(tickers))
     missing = [t for t in tickers if t not in raw.columns or raw[t].isna().all()]
@@ -247,6 +249,24 @@ def load_prices(
         Unknown source, unreachable Yahoo for ``source="yahoo"``, tickers without prices,
         or an empty date range.
     """
+    tickers = _checked_request(tickers, source, offline)
+    cache_dir = Path(cache_dir) if cache_dir is not None else None
+    chosen, reason = source, ""
+    if source in ("yahoo", "auto") and not offline:
+        chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch)
+    elif source == "auto":
+        chosen, reason = "auto-fallback", "offline"
+    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days)
+    frame = _in_range(frame, start, end, chosen)
+    last = frame.index[-1]
+    notice = f"Data: {chosen} prices up to {last.date()} ({_age_days(last)} days old)"
+    if reason:
+        notice += f"; {reason}"
+    return PriceFrame(prices=frame, source=chosen, notice=notice, converted=converted)
+
+
+def _checked_request(tickers: Sequence[str], source: str, offline: bool) -> list[str]:
+    """The tickers once each, after checking the source and the offline flag."""
     if source not in SOURCES:
         raise DataError(
             f"unknown data source '{source}'", "--data-source", f"use one of {', '.join(SOURCES)}",
@@ -260,44 +280,44 @@ def load_prices(
             "--offline conflicts with --data-source yahoo", "command line",
             "Yahoo needs the network", "drop --offline or use --data-source auto|cache|bundled",
         )
-    cache_dir = Path(cache_dir) if cache_dir is not None else None
-    reason = ""
-    chosen = source
-    if source in ("yahoo", "auto") and not offline:
-        from portfolio.data.cache import PriceCache, update_cache
-        from portfolio.data.yahoo import YahooUnavailableError, fetch_yahoo
+    return tickers
 
-        try:
-            report = update_cache(PriceCache(cache_dir), tickers + fx_tickers(tickers),
-                                  fetch=fetch or fetch_yahoo)
-            chosen = "yahoo"
-            if report.failed:
-                reason = f"Yahoo failed for {', '.join(report.failed)}"
-        except YahooUnavailableError:
-            if source == "yahoo":
-                raise
-            reason = "Yahoo unreachable"
-            chosen = "auto-fallback"
-    elif source == "auto":
-        reason = "offline"
-        chosen = "auto-fallback"
 
-    frame = None
+def _refresh_cache(tickers: list[str], cache_dir: Path | None, source: str,
+                   fetch: Callable | None) -> tuple[str, str]:
+    """Update the cache from Yahoo; return the source to read and the reason for a fallback."""
+    try:
+        report = update_cache(PriceCache(cache_dir), tickers + fx_tickers(tickers),
+                              fetch=fetch or fetch_yahoo)
+    except YahooUnavailableError:
+        if source == "yahoo":
+            raise
+        return "auto-fallback", "Yahoo unreachable"
+    return "yahoo", f"Yahoo failed for {', '.join(report.failed)}" if report.failed else ""
+
+
+def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
+          max_fill_days: int) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
+    """Prices from the cache, or the bundled data when ``auto`` falls back."""
     if chosen in ("yahoo", "cache", "auto-fallback"):
         try:
             frame, converted = _from_cache(tickers, cache_dir, max_fill_days)
-            chosen = "yahoo" if chosen == "yahoo" else "cache"
+            return frame, converted, "yahoo" if chosen == "yahoo" else "cache", reason
         except DataError as exc:
             if chosen != "auto-fallback":
                 raise
             if not isinstance(exc, _NotCachedError):  # a corrupt cache is reported, not hidden
                 reason += f"; cache not used: {exc.what} ({exc.where}): {exc.why}"
-    if frame is None:
-        chosen = "bundled"
-        local = _bundled_local(tickers, max_fill_days)
-        frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
+    local = _bundled_local(tickers, max_fill_days)
+    frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
+    return frame, converted, "bundled", reason
 
-    # each source applied the gap policy once (filling twice would carry prices 2x too far)
+
+def _in_range(frame: pd.DataFrame, start: Any, end: Any, chosen: str) -> pd.DataFrame:
+    """Rows from ``start`` to ``end`` with a price, labelled ``date``.
+
+    Each source applied the gap policy once (filling twice would carry prices 2x too far).
+    """
     frame = frame.sort_index()
     if start is not None:
         frame = frame.loc[pd.Timestamp(start) :]
@@ -311,8 +331,4 @@ def load_prices(
         )
     frame.index.name = "date"
     frame.columns.name = None
-    last = frame.index[-1]
-    notice = f"Data: {chosen} prices up to {last.date()} ({_age_days(last)} days old)"
-    if reason:
-        notice += f"; {reason}"
-    return PriceFrame(prices=frame, source=chosen, notice=notice, converted=converted)
+    return frame

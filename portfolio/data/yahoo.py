@@ -225,30 +225,13 @@ def fetch_yahoo(
     started = clock()
     closes: list[pd.DataFrame] = []
     reasons: dict[str, str] = {}
+    retry = _Retry(max_retries, backoff_seconds, max_total_seconds, started, sleep, clock)
     for first in range(0, len(requested), batch_size):
         batch = requested[first : first + batch_size]
         if clock() - started >= max_total_seconds:
             reasons.update(dict.fromkeys(batch, TIMED_OUT))
             continue
-        attempt = 0
-        pending = batch
-        while pending:
-            retry_reason, frame, failures = _attempt(download, pending, call_options)
-            if frame is not None:
-                closes.append(frame)
-            reasons.update(failures)
-            pending = [t for t in pending if failures.get(t) == retry_reason]
-            if not pending:
-                break
-            if attempt >= max_retries:
-                break
-            delay = backoff_seconds * 2**attempt
-            if clock() - started + delay > max_total_seconds:
-                budget_reason = RATE_LIMITED if retry_reason == RATE_LIMITED else TIMED_OUT
-                reasons.update(dict.fromkeys(pending, budget_reason))
-                break
-            sleep(delay)
-            attempt += 1
+        closes += _fetch_batch(download, batch, call_options, retry, reasons)
 
     prices = _combine(closes, requested)
     failed = tuple(t for t in requested if t not in prices.columns)
@@ -256,6 +239,42 @@ def fetch_yahoo(
     if not len(prices.columns):
         raise YahooUnavailableError(failed, failure_reasons)
     return FetchResult(prices=prices, failed=failed, reasons=failure_reasons)
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """The retry policy of one :func:`fetch_yahoo` call (see its parameters)."""
+
+    max_retries: int
+    backoff_seconds: float
+    max_total_seconds: float
+    started: float
+    sleep: Callable[[float], object]
+    clock: Callable[[], float]
+
+
+def _fetch_batch(download: Download, batch: list[str], options: Mapping[str, Any],
+                 retry: _Retry, reasons: dict[str, str]) -> list[pd.DataFrame]:
+    """Closes of one batch, retrying what is rate limited or transient; fills ``reasons``."""
+    closes = []
+    attempt = 0
+    pending = batch
+    while pending:
+        retry_reason, frame, failures = _attempt(download, pending, options)
+        if frame is not None:
+            closes.append(frame)
+        reasons.update(failures)
+        pending = [t for t in pending if failures.get(t) == retry_reason]
+        if not pending or attempt >= retry.max_retries:
+            break
+        delay = retry.backoff_seconds * 2**attempt
+        if retry.clock() - retry.started + delay > retry.max_total_seconds:
+            budget_reason = RATE_LIMITED if retry_reason == RATE_LIMITED else TIMED_OUT
+            reasons.update(dict.fromkeys(pending, budget_reason))
+            break
+        retry.sleep(delay)
+        attempt += 1
+    return closes
 
 
 def _attempt(

@@ -157,6 +157,43 @@ def covariance(
         few rows, or factor returns miss a date of the window (or, with factor
         returns, either table repeats a date).
     """
+    _check_arguments(method, ragged, frequency, half_life, min_observations, factor_returns)
+    returns = _numeric_returns(returns)
+    present = ~np.isnan(returns.to_numpy())
+    dated = present.any(axis=1)
+    if not dated.all():
+        returns, present = returns[dated], present[dated]
+    counts = present.sum(axis=0)
+    observations = pd.Series(counts, index=returns.columns, name="observations", dtype=int)
+    _check_enough_observations(observations)
+    factors = None if factor_returns is None else _aligned_factors(factor_returns, returns.index)
+    names = list(returns.columns)
+    complete = counts == len(returns)
+    full = [name for name, ok in zip(names, complete) if ok]
+    short = [name for name, ok in zip(names, complete) if not ok]
+
+    notes: list[str] = []
+    if method == "factor":
+        model = _fit_factor_model(returns, factors, frequency)
+        how = f"its risk is estimated from {'/'.join(map(str, factors.columns))} factor betas"
+        notes += _short_history_notes(observations, names, min_observations, how)
+        matrix, repair = _ensure_psd(model.matrix, notes)
+        return CovarianceEstimate(matrix, method, observations, repair, tuple(notes), frequency)
+    block = _full_block(returns, full, short, method, frequency, half_life, min_observations,
+                        notes)
+    if not short:
+        return CovarianceEstimate(block, method, observations, 0.0, tuple(notes), frequency)
+    filled, how = _filled(returns, block, full, short, method, ragged, factors, frequency,
+                          half_life)
+    notes += _short_history_notes(observations, short, min_observations, how)
+    matrix, repair = _repaired(filled, full, short, notes)
+    return CovarianceEstimate(matrix.loc[names, names], method, observations, repair,
+                              tuple(notes), frequency)
+
+
+def _check_arguments(method, ragged, frequency, half_life, min_observations,
+                     factor_returns) -> None:
+    """Raise an :class:`InputError` for any invalid option of :func:`covariance`."""
     check_choice(method, METHODS, "method")
     check_choice(ragged, RAGGED_MODES, "ragged")
     periods_per_year(frequency)
@@ -176,49 +213,31 @@ def covariance(
             "Pass factor_returns (e.g. SPY and SMH returns) or choose another method",
         )
 
-    returns = _numeric_returns(returns)
-    present = ~np.isnan(returns.to_numpy())
-    dated = present.any(axis=1)
-    if not dated.all():
-        returns, present = returns[dated], present[dated]
-    counts = present.sum(axis=0)
-    observations = pd.Series(counts, index=returns.columns, name="observations", dtype=int)
-    _check_enough_observations(observations)
-    factors = None if factor_returns is None else _aligned_factors(factor_returns, returns.index)
-    names = list(returns.columns)
-    complete = counts == len(returns)
-    full = [name for name, ok in zip(names, complete) if ok]
-    short = [name for name, ok in zip(names, complete) if not ok]
 
-    notes: list[str] = []
-    if method == "factor":
-        model = _fit_factor_model(returns, factors, frequency)
-        matrix = model.matrix
-        how = f"its risk is estimated from {'/'.join(map(str, factors.columns))} factor betas"
-        notes += _short_history_notes(observations, names, min_observations, how)
-        matrix, repair = _ensure_psd(matrix, notes)
-        return CovarianceEstimate(matrix, method, observations, repair, tuple(notes), frequency)
-
-    block = (
-        _estimate(method, returns if not short else returns[full], frequency, half_life)
-        if full
-        else None
-    )
-    if block is not None and not is_psd(block):
+def _full_block(returns, full, short, method, frequency, half_life, min_observations,
+                notes) -> pd.DataFrame | None:
+    """The estimator on the names with a return on every date (PSD-repaired if needed)."""
+    if not full:
+        return None
+    block = _estimate(method, returns if not short else returns[full], frequency, half_life)
+    if not is_psd(block):
         block, block_repair = nearest_psd(block)
         notes.append(
             f"the {method} estimate was not positive semi-definite; eigenvalues clipped "
             f"(Frobenius change {block_repair:.3g})"
         )
-    if full and len(returns) < min_observations:
+    if len(returns) < min_observations:
         notes.append(
             f"{', '.join(map(str, full))} have {len(returns)} observations in the lookback, "
             f"fewer than the minimum {min_observations}; their covariance is the {method} "
             "estimate on those observations"
         )
-    if not short:
-        return CovarianceEstimate(block, method, observations, 0.0, tuple(notes), frequency)
+    return block
 
+
+def _filled(returns, block, full, short, method, ragged, factors, frequency,
+            half_life) -> tuple[pd.DataFrame, str]:
+    """The full block with the short names' rows filled in, and how they were filled."""
     mode = ragged if ragged != "auto" else ("factor" if factors is not None else "pairwise")
     if mode == "pairwise":
         filled = _pairwise_fill(returns, block, full, short, method, frequency, half_life)
@@ -236,7 +255,12 @@ def covariance(
             "ragged = factor without factor returns regresses on full-history names",
             "Pass factor_returns, use ragged = pairwise or shorten the lookback",
         )
-    notes += _short_history_notes(observations, short, min_observations, how)
+    return filled, how
+
+
+def _repaired(filled: pd.DataFrame, full: list, short: list, notes: list[str]
+              ) -> tuple[pd.DataFrame, float]:
+    """PSD repair that keeps the full block (Schur complement), noted in ``notes``."""
     matrix, repair = schur_complement_repair(filled, full)
     if repair > 0:
         notes.append(
@@ -248,8 +272,7 @@ def covariance(
         matrix, extra = nearest_psd(matrix)
         repair = float(np.hypot(repair, extra))
         notes.append(f"eigenvalues clipped on the whole matrix (Frobenius change {extra:.3g})")
-    matrix = matrix.loc[names, names]
-    return CovarianceEstimate(matrix, method, observations, repair, tuple(notes), frequency)
+    return matrix, repair
 
 
 def _pairwise_fill(returns, block, full, short, method, frequency, half_life) -> pd.DataFrame:

@@ -26,7 +26,11 @@ import cvxpy as cp
 import numpy as np
 
 from portfolio.errors import InfeasibleError, SolverError
-from portfolio.optimization.cvxpy_objectives import CompiledObjective, ProblemData
+from portfolio.optimization.cvxpy_objectives import (
+    CompiledObjective,
+    ProblemData,
+    compile_objective,
+)
 from portfolio.optimization.objectives import Objective
 from portfolio.optimization.results import SOLVER_CHAIN, SolveInfo
 
@@ -101,7 +105,7 @@ class CvxpyChain:
     def problem(self) -> cp.Problem:
         """The cvxpy problem (compiled on first use)."""
         if self.compiled is None:
-            self.compiled = self.objective.compile(self.data)
+            self.compiled = compile_objective(self.objective, self.data, {})
         return self.compiled.problem
 
     def fill(self, sigma: np.ndarray, mu: np.ndarray, upper: np.ndarray, lower: np.ndarray,
@@ -114,10 +118,10 @@ class CvxpyChain:
         if not self.parametric:
             self.data = replace(self.data, covariance=sigma)
         if self.compiled is None or not self.parametric:
-            self.compiled = self.objective.compile(self.data, extra)
+            self.compiled = compile_objective(self.objective, self.data, extra)
         self.compiled.set_data(**extra)
         if self.compiled.needs_rebuild():
-            self.compiled = self.objective.compile(self.data, extra)
+            self.compiled = compile_objective(self.objective, self.data, extra)
             self.compiled.set_data(**extra)
         self.compiled.check_data()
 

@@ -1,6 +1,6 @@
 """The cvxpy form of every objective: a spec compiled around the shared feasible set.
 
-:meth:`portfolio.optimization.objectives.Objective.compile` lands here (this module, and so
+:func:`compile_objective` is the one compile step of an objective spec (this module, and so
 cvxpy, loads only when a cvxpy path runs). A :class:`CompiledObjective` holds the cvxpy
 problem and the Parameters of one :class:`ProblemData` (the covariance factor, expected
 returns, per-name bounds and the other limit objects). Every problem is DPP: data enter
@@ -484,7 +484,11 @@ _COMPILED: dict[type[Objective], type[CompiledObjective]] = {
 
 def compile_objective(spec: Objective, data: ProblemData, extra: Mapping[str, Any]
                       ) -> CompiledObjective:
-    """The cvxpy problem of ``spec`` on ``data`` (see :meth:`Objective.compile`)."""
+    """The cvxpy problem of ``spec`` on ``data`` (Parameters and limits).
+
+    ``extra`` is the objective data of the first solve: it sizes Parameters whose shape
+    depends on the data (the number of CVaR scenarios).
+    """
     compiled = _COMPILED.get(type(spec))
     if compiled is None:
         raise InputError(

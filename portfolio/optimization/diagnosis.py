@@ -32,15 +32,15 @@ from portfolio.optimization.constraints import (
     MinWeight,
     ThemeCap,
 )
-from portfolio.optimization.feasibility import (
-    _FREE,
-    _KEYS,
+from portfolio.optimization.feasibility import _box
+from portfolio.optimization.relaxation import (
+    CONFIG_KEYS,
+    FREE_SLACK,
     Diagnosis,
     Relaxation,
-    _box,
-    _pct,
-    _relaxation,
     config_key,
+    pct,
+    relaxation,
 )
 
 if TYPE_CHECKING:
@@ -86,14 +86,14 @@ class _Elastic:
 
         relax_cap = np.flatnonzero(box.available & (box.upper < 1.0))
         hard = [w >= 0, w <= np.where(box.available, np.maximum(box.upper, 1.0), box.upper)]
-        add([_Row(f"max_weight[{tickers[i]}]", box.cap_key(i), "raise", box.upper[i], _FREE)
+        add([_Row(f"max_weight[{tickers[i]}]", box.cap_key(i), "raise", box.upper[i], FREE_SLACK)
              for i in relax_cap],
             lambda s, idx=relax_cap: [w[idx] <= box.upper[idx] + s])
         relax_floor = np.flatnonzero(box.lower > 0)
         add([_Row(f"min_weight[{tickers[i]}]", box.floor_key(i), "lower", box.lower[i],
                   box.lower[i]) for i in relax_floor],
             lambda s, idx=relax_floor: [w[idx] >= box.lower[idx] - s])
-        cash = _KEYS["cash_floor"]
+        cash = CONFIG_KEYS["cash_floor"]
         add([_Row("cash_floor", cash, "lower", box.cash_floor, box.cash_floor)],
             lambda s: [cp.sum(w) <= box.budget + s[0]])
         add([_Row("cash_floor", cash, "raise", box.cash_floor, box.budget)],
@@ -105,7 +105,7 @@ class _Elastic:
             labels, bounds = item.rows(tickers)
             direction = "raise" if item.sense == "<=" else "lower"
             add([_Row(label, config_key(label, box.constraints), direction, float(bound),
-                      _FREE if direction == "raise" else max(float(bound), 0.0))
+                      FREE_SLACK if direction == "raise" else max(float(bound), 0.0))
                  for label, bound in zip(labels, bounds)],
                 lambda s, c=item: c.to_cvxpy(w, tickers, slack=s))
 
@@ -177,7 +177,7 @@ class _Elastic:
                 rows = [r for r in self.rows if (r.key, r.direction) == (key, direction)]
                 current = rows[0].current
                 target = current + amounts[j] if direction == "raise" else current - amounts[j]
-                plan.append(_relaxation(key, direction, current, target,
+                plan.append(relaxation(key, direction, current, target,
                                         dict.fromkeys(r.label for r in rows)))
         return tuple(plan)
 
@@ -242,11 +242,11 @@ def _conflict_text(elastic: _Elastic, rows: Sequence[int]) -> str:
     parts: dict[str, str] = {}
     for j in rows:
         row = elastic.rows[j]
-        if row.key == _KEYS["cash_floor"]:
-            parts[row.key] = f"{row.key} = {_pct(row.current)}"
+        if row.key == CONFIG_KEYS["cash_floor"]:
+            parts[row.key] = f"{row.key} = {pct(row.current)}"
         else:
             sense = "<=" if row.direction == "raise" else ">="
-            parts.setdefault(row.key, f"{row.key} {sense} {_pct(row.current)}")
+            parts.setdefault(row.key, f"{row.key} {sense} {pct(row.current)}")
     listing = list(parts.values())
     text = listing[0] if len(listing) == 1 else ", ".join(listing[:-1]) + " and " + listing[-1]
     return f"{text} conflict"
@@ -287,17 +287,17 @@ def relax(constraints: Sequence[Any], plan: Iterable[Relaxation]) -> tuple[Any, 
         When a relaxation names a key no object carries.
     """
     result = list(constraints)
-    for relaxation in plan:
+    for change in plan:
         changed = False
         for i, item in enumerate(result):
-            updated = _relax_one(item, relaxation)
+            updated = _relax_one(item, change)
             if updated is not item:
                 result[i], changed = updated, True
-        if not changed and relaxation.key == _KEYS["cash_floor"]:
-            result.append(CashFloor(relaxation.proposed))
+        if not changed and change.key == CONFIG_KEYS["cash_floor"]:
+            result.append(CashFloor(change.proposed))
         elif not changed:
             raise InputError(
-                f"no limit carries the key {relaxation.key}", "relaxation",
+                f"no limit carries the key {change.key}", "relaxation",
                 "a relaxation must name a limit of the problem",
                 "pass the constraints the diagnosis was made for",
             )
@@ -312,12 +312,12 @@ def _relax_one(item: Any, r: Relaxation) -> Any:
     key, value = r.key, r.proposed
     prefix, _, name = key.rpartition(".")
     if isinstance(item, MaxWeight):
-        if key == _KEYS["max_weight"] and math.isclose(item.cap, r.current, abs_tol=1e-12):
+        if key == CONFIG_KEYS["max_weight"] and math.isclose(item.cap, r.current, abs_tol=1e-12):
             return replace(item, cap=value)
         if prefix == "limits.max_weight_overrides" and name in item.overrides:
             return replace(item, overrides=_override(item.overrides, name, value))
     if isinstance(item, MinWeight):
-        if key == _KEYS["min_weight"] and math.isclose(item.floor, r.current, abs_tol=1e-12):
+        if key == CONFIG_KEYS["min_weight"] and math.isclose(item.floor, r.current, abs_tol=1e-12):
             return replace(item, floor=value)
         if prefix == "limits.min_weight_overrides" and name in item.overrides:
             return replace(item, overrides=_override(item.overrides, name, value))
@@ -327,8 +327,8 @@ def _relax_one(item: Any, r: Relaxation) -> Any:
         return replace(item, floor=value)
     if isinstance(item, ThemeCap) and key == config_key(item.label()):
         return replace(item, cap=value)
-    if isinstance(item, CashFloor) and key == _KEYS["cash_floor"]:
+    if isinstance(item, CashFloor) and key == CONFIG_KEYS["cash_floor"]:
         return replace(item, floor=value)
-    if isinstance(item, MaxTurnover) and key == _KEYS["max_turnover"]:
+    if isinstance(item, MaxTurnover) and key == CONFIG_KEYS["max_turnover"]:
         return replace(item, limit=value)
     return item

@@ -24,7 +24,6 @@ keys.
 
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from portfolio.errors import InfeasibleError
 from portfolio.optimization.active_set import fill_budget
 from portfolio.optimization.constraints import (
     GroupCap,
@@ -42,6 +40,17 @@ from portfolio.optimization.constraints import (
     MaxWeight,
     MinWeight,
     ThemeCap,
+)
+from portfolio.optimization.relaxation import (
+    CONFIG_KEYS,
+    Diagnosis,
+    Relaxation,
+    config_key,
+    governing,
+    keys_text,
+    names_text,
+    pct,
+    relaxation,
 )
 from portfolio.weights import weights_and_cash
 
@@ -58,159 +67,6 @@ __all__ = [
 ]
 
 TOLERANCE = 1e-9  # arithmetic: a sum must miss its bound by more than this
-
-
-MAX_ALTERNATIVES = 3  # alternatives spelled out in the one-line message
-
-
-_FREE = 10.0  # slack bound that amounts to dropping a cap row (weights are <= 1)
-
-
-_KEYS = {
-    "max_weight": "limits.max_weight",
-    "min_weight": "limits.min_weight",
-    "group_cap": "limits.group_caps.{}",
-    "group_floor": "limits.group_floors.{}",
-    "theme_cap": "limits.theme_caps[{}].cap",
-    "cash_floor": "limits.cash_floor",
-    "max_turnover": "limits.max_turnover",
-}
-
-
-@dataclass(frozen=True)
-class Relaxation:
-    """A change of one configuration value.
-
-    Attributes
-    ----------
-    key : str
-        Configuration key, e.g. ``"limits.group_caps.semiconductors"``.
-    direction : str
-        ``"raise"`` (a cap, or the cash floor to invest less) or ``"lower"`` (a floor).
-    current : float
-        Value now (fraction).
-    proposed : float
-        Value that restores feasibility (fraction), rounded to 0.01 % in the safe direction.
-    labels : tuple of str
-        Limit rows the key moves (``"max_weight[NVDA]"``, ...).
-    """
-
-    key: str
-    direction: str
-    current: float
-    proposed: float
-    labels: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        """``"raise limits.group_caps.semiconductors from 30 % to 34 %"``."""
-        return f"{self.direction} {self.key} from {_pct(self.current)} to {_pct(self.proposed)}"
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """Why a limit set is infeasible and how to fix it.
-
-    Attributes
-    ----------
-    what, where, why : str
-        Parts of the one-line error message.
-    conflicts : tuple of str
-        Labels of the limit rows taking part in the conflict.
-    plans : tuple of tuple of Relaxation
-        Alternative fixes, smallest first; every relaxation of one plan is applied
-        together (most plans change a single key).
-    """
-
-    what: str
-    where: str | None
-    why: str
-    conflicts: tuple[str, ...]
-    plans: tuple[tuple[Relaxation, ...], ...] = ()
-
-    @property
-    def suggestion(self) -> str:
-        """The plans in words: ``"raise A from .. to .., or lower B from .. to .."``."""
-        shown = [" and ".join(r.describe() for r in plan) for plan in self.plans[:MAX_ALTERNATIVES]]
-        return ", or ".join(shown)
-
-    def error(self) -> InfeasibleError:
-        """The :class:`~portfolio.errors.InfeasibleError` carrying this diagnosis."""
-        fix = self.suggestion or "relax one of the limits named"
-        return InfeasibleError(self.what, self.where, self.why, fix,
-                               conflicts=self.conflicts, suggestion=fix)
-
-
-def _pct(x: float) -> str:
-    text = f"{100 * x:.2f}".rstrip("0").rstrip(".")
-    return f"{'0' if text in ('-0', '') else text} %"
-
-
-def _safe(value: float, direction: str) -> float:
-    """Round to 0.01 % away from the conflict, clipped to [0, 1]."""
-    scaled = value * 1e4
-    rounded = math.ceil(scaled - 1e-6) if direction == "raise" else math.floor(scaled + 1e-6)
-    return min(max(rounded / 1e4, 0.0), 1.0)
-
-
-def _relaxation(key: str, direction: str, current: float, target: float,
-                labels: Iterable[str] = ()) -> Relaxation:
-    return Relaxation(key, direction, float(current), _safe(target, direction), tuple(labels))
-
-
-def _names(tickers: Sequence[str], limit: int = 6) -> str:
-    shown = list(tickers[:limit])
-    more = len(tickers) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _keys_text(keys: Sequence[str]) -> str:
-    keys = list(dict.fromkeys(keys))
-    return keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + " and " + keys[-1]
-
-
-def _governing(objects: Iterable[Any], kind: type, ticker: str) -> Any | None:
-    """The MaxWeight (lowest cap) or MinWeight (highest floor) object that binds ``ticker``."""
-    best, best_value = None, None
-    for obj in objects:
-        if isinstance(obj, kind):
-            value = obj.overrides.get(ticker, obj.cap if kind is MaxWeight else obj.floor)
-            better = best_value is None or (
-                value < best_value if kind is MaxWeight else value > best_value
-            )
-            if better:
-                best, best_value = obj, value
-    return best
-
-
-def config_key(label: str, constraints: Sequence[Any] = ()) -> str:
-    """Configuration key of a limit row label.
-
-    Parameters
-    ----------
-    label : str
-        Row label, e.g. ``"group_cap[semiconductors]"``, ``"max_weight[CRWV]"``,
-        ``"cash_floor"``.
-    constraints : sequence, optional
-        The limit objects; with them, a per-name row maps to its override key
-        (``"limits.max_weight_overrides.CRWV"``) when an override sets it.
-
-    Returns
-    -------
-    str
-        E.g. ``"limits.group_caps.semiconductors"``; an unknown label ``x`` gives ``"limits.x"``.
-    """
-    kind, _, rest = label.partition("[")
-    argument = rest.rstrip("]")
-    if kind == "available":
-        return f"availability of {argument}"
-    if kind in ("max_weight", "min_weight") and argument:
-        source = _governing(constraints, MaxWeight if kind == "max_weight" else MinWeight, argument)
-        if source is not None and argument in source.overrides:
-            return f"limits.{kind}_overrides.{argument}"
-        return _KEYS[kind]
-    if kind in _KEYS:
-        return _KEYS[kind].format(argument)
-    return f"limits.{label}"
 
 
 @dataclass(frozen=True)
@@ -280,17 +136,18 @@ class _Box:
         return [f"min_weight[{self.tickers[i]}]" for i in index if self.lower[i] > 0]
 
     def global_cap(self) -> float | None:
-        source = _governing(self.constraints, MaxWeight, "\0")
+        source = governing(self.constraints, MaxWeight, "\0")
         return None if source is None else float(source.cap)
 
     def global_floor(self) -> float | None:
-        source = _governing(self.constraints, MinWeight, "\0")
+        source = governing(self.constraints, MinWeight, "\0")
         return None if source is None else float(source.floor)
 
     def uniform_cap_plan(self, index: np.ndarray, needed: float) -> tuple[Relaxation, ...]:
         """Raise ``limits.max_weight`` so that the names ``index`` hold ``needed`` in total."""
         index = np.asarray(index, dtype=int)
-        glob = [i for i in index if self.available[i] and self.cap_key(i) == _KEYS["max_weight"]]
+        glob = [i for i in index
+                if self.available[i] and self.cap_key(i) == CONFIG_KEYS["max_weight"]]
         current = self.global_cap()
         if not glob or current is None:
             return ()
@@ -298,12 +155,14 @@ class _Box:
         target = (needed - fixed) / len(glob)
         if target > 1.0 + TOLERANCE or target <= current:
             return ()
-        return (_relaxation(_KEYS["max_weight"], "raise", current, target, self.cap_labels(glob)),)
+        return (relaxation(CONFIG_KEYS["max_weight"], "raise", current, target,
+                           self.cap_labels(glob)),)
 
     def uniform_floor_plan(self, index: np.ndarray, allowed: float) -> tuple[Relaxation, ...]:
         """Lower ``limits.min_weight`` so that the names ``index`` need at most ``allowed``."""
         index = np.asarray(index, dtype=int)
-        glob = [i for i in index if self.lower[i] > 0 and self.floor_key(i) == _KEYS["min_weight"]]
+        glob = [i for i in index
+                if self.lower[i] > 0 and self.floor_key(i) == CONFIG_KEYS["min_weight"]]
         current = self.global_floor()
         if not glob or current is None:
             return ()
@@ -311,7 +170,7 @@ class _Box:
         target = (allowed - fixed) / len(glob)
         if target < -TOLERANCE or target >= current:
             return ()
-        return (_relaxation(_KEYS["min_weight"], "lower", current, max(target, 0.0),
+        return (relaxation(CONFIG_KEYS["min_weight"], "lower", current, max(target, 0.0),
                             self.floor_labels(glob)),)
 
     def cash_plan(self, budget_needed: float) -> tuple[Relaxation, ...]:
@@ -320,8 +179,8 @@ class _Box:
         if target < -TOLERANCE or target > 1.0 + TOLERANCE:
             return ()
         direction = "raise" if target > self.cash_floor else "lower"
-        key = _KEYS["cash_floor"]
-        return (_relaxation(key, direction, self.cash_floor, target, ["cash_floor"]),)
+        key = CONFIG_KEYS["cash_floor"]
+        return (relaxation(key, direction, self.cash_floor, target, ["cash_floor"]),)
 
 
 def _box(problem: PortfolioProblem) -> _Box:
@@ -376,20 +235,20 @@ def _check_name_bounds(box: _Box) -> Diagnosis | None:
     i = int(bad[0])
     ticker, cap_key, floor_key = box.tickers[i], box.cap_key(i), box.floor_key(i)
     low, high = box.lower[i], box.upper[i]
-    plans = [(_relaxation(floor_key, "lower", low, high, box.floor_labels([i])),)]
+    plans = [(relaxation(floor_key, "lower", low, high, box.floor_labels([i])),)]
     if box.available[i]:
-        plans.append((_relaxation(cap_key, "raise", high, low, box.cap_labels([i])),))
+        plans.append((relaxation(cap_key, "raise", high, low, box.cap_labels([i])),))
     return Diagnosis(
         f"the floor on {ticker} is above its cap", f"{floor_key}, {cap_key}",
-        f"{ticker} must hold at least {_pct(box.lower[i])} ({floor_key}) and at most "
-        f"{_pct(box.upper[i])} ({cap_key})",
+        f"{ticker} must hold at least {pct(box.lower[i])} ({floor_key}) and at most "
+        f"{pct(box.upper[i])} ({cap_key})",
         (f"min_weight[{ticker}]", *box.cap_labels([i])), tuple(plans),
     )
 
 
 def _unavailable_note(box: _Box, index: Iterable[int]) -> str:
     missing = [box.tickers[i] for i in index if not box.available[i]]
-    return f"; {_names(missing)} cannot be held at this date" if missing else ""
+    return f"; {names_text(missing)} cannot be held at this date" if missing else ""
 
 
 def _check_budget(box: _Box) -> Diagnosis | None:
@@ -401,9 +260,9 @@ def _check_budget(box: _Box) -> Diagnosis | None:
         plans = [box.uniform_cap_plan(everyone, box.budget), box.cash_plan(total_cap)]
         return Diagnosis(
             "the per-name caps cannot hold the invested budget",
-            _keys_text([*keys, "limits.cash_floor"]) if keys else "limits.cash_floor",
-            f"the caps sum to {_pct(total_cap)} but {_pct(box.budget)} must be invested "
-            f"(100 % minus the {_pct(box.cash_floor)} cash floor)"
+            keys_text([*keys, "limits.cash_floor"]) if keys else "limits.cash_floor",
+            f"the caps sum to {pct(total_cap)} but {pct(box.budget)} must be invested "
+            f"(100 % minus the {pct(box.cash_floor)} cash floor)"
             + _unavailable_note(box, everyone),
             (*box.cap_labels(everyone), "cash_floor"), tuple(p for p in plans if p),
         )
@@ -412,9 +271,9 @@ def _check_budget(box: _Box) -> Diagnosis | None:
         plans = [box.uniform_floor_plan(everyone, box.budget), box.cash_plan(total_floor)]
         return Diagnosis(
             "the per-name floors need more than the invested budget",
-            _keys_text([*(box.floor_key(i) for i in floored), "limits.cash_floor"]),
-            f"the floors sum to {_pct(total_floor)} but only {_pct(box.budget)} is invested "
-            f"(100 % minus the {_pct(box.cash_floor)} cash floor)",
+            keys_text([*(box.floor_key(i) for i in floored), "limits.cash_floor"]),
+            f"the floors sum to {pct(total_floor)} but only {pct(box.budget)} is invested "
+            f"(100 % minus the {pct(box.cash_floor)} cash floor)",
             (*box.floor_labels(floored), "cash_floor"), tuple(p for p in plans if p),
         )
     return None
@@ -437,10 +296,10 @@ def _check_floor_under_cap(box: _Box) -> Diagnosis | None:
                     same = f"the cap of group {cap.group}"
                 return Diagnosis(
                     f"the floor of group {floor.group} is above {same}", f"{fkey}, {ckey}",
-                    f"{fkey} is {_pct(floor.floor)} but {ckey} allows at most {_pct(cap.cap)}",
+                    f"{fkey} is {pct(floor.floor)} but {ckey} allows at most {pct(cap.cap)}",
                     (floor.label(), cap.label()),
-                    ((_relaxation(fkey, "lower", floor.floor, cap.cap, [floor.label()]),),
-                     (_relaxation(ckey, "raise", cap.cap, floor.floor, [cap.label()]),)),
+                    ((relaxation(fkey, "lower", floor.floor, cap.cap, [floor.label()]),),
+                     (relaxation(ckey, "raise", cap.cap, floor.floor, [cap.label()]),)),
                 )
     return None
 
@@ -451,26 +310,26 @@ def _check_group_floor(box: _Box, group: GroupFloor) -> Diagnosis | None:
     key, label, floor = config_key(group.label()), group.label(), group.floor
     capacity = float(box.upper[members].sum())
     if floor > capacity + TOLERANCE:
-        plans = [(_relaxation(key, "lower", floor, capacity, [label]),),
+        plans = [(relaxation(key, "lower", floor, capacity, [label]),),
                  box.uniform_cap_plan(members, floor)]
         return Diagnosis(
             f"the floor of group {group.group} is above what its members may hold", key,
-            f"{key} is {_pct(floor)} but the caps of its members "
-            f"({_names([box.tickers[i] for i in members])}) sum to {_pct(capacity)}"
+            f"{key} is {pct(floor)} but the caps of its members "
+            f"({names_text([box.tickers[i] for i in members])}) sum to {pct(capacity)}"
             + _unavailable_note(box, members),
             (label, *box.cap_labels(members)), tuple(p for p in plans if p),
         )
     others_floor = float(box.lower[others].sum())
     room = box.budget - others_floor
     if floor > room + TOLERANCE:
-        plans = [(_relaxation(key, "lower", floor, max(room, 0.0), [label]),),
+        plans = [(relaxation(key, "lower", floor, max(room, 0.0), [label]),),
                  box.cash_plan(floor + others_floor)]
-        above = "100 %" if floor > 1 else f"the invested {_pct(box.budget)}"
-        others_text = (f" once the other names' floors ({_pct(others_floor)}) are met"
+        above = "100 %" if floor > 1 else f"the invested {pct(box.budget)}"
+        others_text = (f" once the other names' floors ({pct(others_floor)}) are met"
                        if others_floor > 0 else "")
         return Diagnosis(
             f"the floor of group {group.group} needs more than the budget", key,
-            f"{key} is {_pct(floor)}, above {above} (100 % minus the {_pct(box.cash_floor)} "
+            f"{key} is {pct(floor)}, above {above} (100 % minus the {pct(box.cash_floor)} "
             f"cash floor){others_text}",
             (label, "cash_floor", *box.floor_labels(others)), tuple(p for p in plans if p),
         )
@@ -483,24 +342,24 @@ def _check_group_cap(box: _Box, group: GroupCap) -> Diagnosis | None:
     key, label, cap = config_key(group.label()), group.label(), group.cap
     needed = float(box.lower[members].sum())
     if cap < needed - TOLERANCE:
-        plans = [(_relaxation(key, "raise", cap, needed, [label]),),
+        plans = [(relaxation(key, "raise", cap, needed, [label]),),
                  box.uniform_floor_plan(members, cap)]
         return Diagnosis(
             f"the cap of group {group.group} is below its members' floors", key,
-            f"{key} is {_pct(cap)} but the floors of its members sum to {_pct(needed)}",
+            f"{key} is {pct(cap)} but the floors of its members sum to {pct(needed)}",
             (label, *box.floor_labels(members)), tuple(p for p in plans if p),
         )
     outside = float(box.upper[others].sum())
     forced = box.budget - outside
     if cap < forced - TOLERANCE:
-        plans = [(_relaxation(key, "raise", cap, forced, [label]),),
+        plans = [(relaxation(key, "raise", cap, forced, [label]),),
                  box.cash_plan(cap + outside),
                  box.uniform_cap_plan(others, box.budget - cap)]
         return Diagnosis(
             f"the cap of group {group.group} leaves too little room for the budget", key,
-            f"{key} is {_pct(cap)} but the names outside the group may hold only "
-            f"{_pct(outside)} of the invested {_pct(box.budget)} (100 % minus the "
-            f"{_pct(box.cash_floor)} cash floor), so the group must hold {_pct(forced)}"
+            f"{key} is {pct(cap)} but the names outside the group may hold only "
+            f"{pct(outside)} of the invested {pct(box.budget)} (100 % minus the "
+            f"{pct(box.cash_floor)} cash floor), so the group must hold {pct(forced)}"
             + _unavailable_note(box, others),
             (label, "cash_floor", *box.cap_labels(others)), tuple(p for p in plans if p),
         )
@@ -517,10 +376,10 @@ def _check_theme_cap(box: _Box, theme: ThemeCap) -> Diagnosis | None:
     full = [i for i in np.flatnonzero(w > 0) if w[i] >= box.upper[i] - TOLERANCE]
     return Diagnosis(
         f"the cap on {theme.name} is below the least exposure the budget allows", key,
-        f"{key} is {_pct(theme.cap)} but investing {_pct(box.budget)} within the per-name limits "
-        f"gives at least {_pct(least)} of it",
+        f"{key} is {pct(theme.cap)} but investing {pct(box.budget)} within the per-name limits "
+        f"gives at least {pct(least)} of it",
         (label, "cash_floor", *box.cap_labels(full), *box.floor_labels(range(len(w)))),
-        ((_relaxation(key, "raise", theme.cap, least, [label]),),),
+        ((relaxation(key, "raise", theme.cap, least, [label]),),),
     )
 
 
@@ -546,18 +405,18 @@ def _check_disjoint_floors(box: _Box) -> Diagnosis | None:
     excess = need - box.budget
     labels = [g.label() for g, _ in chosen]
     plans = [
-        (_relaxation(config_key(g.label()), "lower", g.floor, g.floor - excess, [g.label()]),)
+        (relaxation(config_key(g.label()), "lower", g.floor, g.floor - excess, [g.label()]),)
         for g, members in chosen
         if g.floor - excess >= float(box.lower[list(members)].sum()) - TOLERANCE
     ]
     plans.append(box.cash_plan(need))
-    listing = ", ".join(f"{g.group} ({_pct(g.floor)})" for g, _ in chosen)
-    extra = f" plus {_pct(rest)} of per-name floors" if rest > 0 else ""
+    listing = ", ".join(f"{g.group} ({pct(g.floor)})" for g, _ in chosen)
+    extra = f" plus {pct(rest)} of per-name floors" if rest > 0 else ""
     return Diagnosis(
         "the group floors need more than the invested budget",
-        _keys_text([config_key(label) for label in labels]),
-        f"the floors of the disjoint groups {listing}{extra} add up to {_pct(need)} but only "
-        f"{_pct(box.budget)} is invested (100 % minus the {_pct(box.cash_floor)} cash floor)",
+        keys_text([config_key(label) for label in labels]),
+        f"the floors of the disjoint groups {listing}{extra} add up to {pct(need)} but only "
+        f"{pct(box.budget)} is invested (100 % minus the {pct(box.cash_floor)} cash floor)",
         (*labels, "cash_floor", *box.floor_labels(outside)),
         tuple(sorted((p for p in plans if p), key=lambda p: abs(p[0].proposed - p[0].current))),
     )
@@ -573,9 +432,9 @@ def _check_turnover(box: _Box, limit: MaxTurnover) -> Diagnosis | None:
               *box.floor_labels(np.flatnonzero(w0 < box.lower - TOLERANCE)), "cash_floor"]
     return Diagnosis(
         "the turnover cap is too small to reach any portfolio within the limits", key,
-        f"moving from the current weights into the per-name limits with {_pct(box.cash_floor)} "
-        f"cash needs at least {_pct(least)} one-way turnover but {key} is {_pct(limit.limit)}",
-        tuple(labels), ((_relaxation(key, "raise", limit.limit, least, ["max_turnover"]),),),
+        f"moving from the current weights into the per-name limits with {pct(box.cash_floor)} "
+        f"cash needs at least {pct(least)} one-way turnover but {key} is {pct(limit.limit)}",
+        tuple(labels), ((relaxation(key, "raise", limit.limit, least, ["max_turnover"]),),),
     )
 
 

@@ -11,9 +11,10 @@ An objective is a small immutable value: its name, its options (the dataclass fi
   ``"variance"`` (a convex QP: active set, then warm OSQP) or ``"sharpe"`` (the ratio in
   homogenised form through the active set); None for the cvxpy chain only.
 
-:meth:`Objective.compile` turns a spec into a cvxpy problem around the shared feasible set
-(:mod:`portfolio.optimization.cvxpy_objectives`, loaded only when a cvxpy path runs); the
-spec itself keeps no state, so one spec may serve any number of problems.
+:func:`portfolio.optimization.cvxpy_objectives.compile_objective` is the one compile step:
+it turns a spec into a cvxpy problem around the shared feasible set (that module, and
+cvxpy, load only when a cvxpy path runs). The spec itself keeps no state, so one spec may
+serve any number of problems.
 
 =======================  ====================================================  ==============
 name                     problem (``w`` risky weights, ``sum(w) = budget``)     value reported
@@ -37,14 +38,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from portfolio.errors import InputError, did_you_mean
-
-if TYPE_CHECKING:
-    from portfolio.optimization.cvxpy_objectives import CompiledObjective, ProblemData
 
 __all__ = [
     "OBJECTIVES",
@@ -77,17 +75,6 @@ class Objective:
     def options(cls) -> tuple[str, ...]:
         """Names of the spec's options (its fields, fixed when a problem is built)."""
         return tuple(f.name for f in fields(cls))
-
-    def compile(self, data: ProblemData, extra: Mapping[str, Any] | None = None
-                ) -> CompiledObjective:
-        """The cvxpy problem of this objective on ``data`` (Parameters, limits).
-
-        ``extra`` is the objective data of the first solve (it sizes Parameters whose
-        shape depends on the data, e.g. the number of CVaR scenarios).
-        """
-        from portfolio.optimization.cvxpy_objectives import compile_objective
-
-        return compile_objective(self, data, extra or {})
 
 
 @dataclass(frozen=True)

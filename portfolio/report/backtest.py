@@ -54,6 +54,23 @@ def _rows(result: BacktestResult) -> list[tuple[str, Any]]:
     return rows
 
 
+def _summary(result: BacktestResult) -> list[str]:
+    """Period, schedule, lookback, capital, costs, cash yield, benchmark and the notes."""
+    config = result.config
+    cash = ("the 13-week T-bill yield" if config.cash_yield == "tbill"
+            else f"{fmt_pct(float(config.cash_yield))} a year")
+    return [
+        f"{len(result.strategies)} strategies, {result.start.date()} .. {result.end.date()}, "
+        f"{config.rebalance} rebalancing"
+        + (f" (drift band {fmt_pct(config.drift_threshold)})"
+           if config.rebalance == "drift" else "")
+        + f", lookback {config.lookback_days} days, {fmt_money(config.initial_capital)} USD.",
+        f"Costs {config.cost_bps:g} bps (min {fmt_money(config.min_fee)} USD per name traded); "
+        f"cash earns {cash}; beta and tracking error against {config.benchmarks[0]}.",
+        *result.notes,
+    ]
+
+
 def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) -> Report:
     """The metrics of every strategy and benchmark as a :class:`Report`.
 
@@ -73,18 +90,7 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
     """
     config = result.config
     lead = config.benchmarks[0]
-    cash = ("the 13-week T-bill yield" if config.cash_yield == "tbill"
-            else f"{fmt_pct(float(config.cash_yield))} a year")
-    summary = [
-        f"{len(result.strategies)} strategies, {result.start.date()} .. {result.end.date()}, "
-        f"{config.rebalance} rebalancing"
-        + (f" (drift band {fmt_pct(config.drift_threshold)})"
-           if config.rebalance == "drift" else "")
-        + f", lookback {config.lookback_days} days, {fmt_money(config.initial_capital)} USD.",
-        f"Costs {config.cost_bps:g} bps (min {fmt_money(config.min_fee)} USD per name traded); "
-        f"cash earns {cash}; beta and tracking error against {lead}.",
-        *result.notes,
-    ]
+    summary = _summary(result)
     performance = tuple(
         (name, fmt_pct(m.cagr), fmt_pct(m.volatility), _ratio(m.sharpe), _ratio(m.sortino),
          fmt_pct(m.max_drawdown), _ratio(m.calmar), _ratio(m.beta), fmt_pct(m.tracking_error))

@@ -332,11 +332,7 @@ def plan_rebalance(
     after_shares, after_cash = apply_orders(before_shares, book.cash, orders)
     after_value = float(np.sum(after_shares.to_numpy() * book.price)) + after_cash
 
-    for i in kept:
-        notes.append(
-            f"kept the {book.tickers[i]} sell of ${abs(trades[i]) * book.price[i]:,.2f} "
-            "inside the no-trade band: skipping it would break the cash floor or make cash negative"
-        )
+    notes += _kept_sell_notes(book, trades, kept)
     notes.extend(_cash_floor_notes(book, after_cash, after_value))
     if whole_shares:
         notes.extend(_remainder_notes(book, after_shares.to_numpy()))
@@ -400,6 +396,14 @@ def _orders(book: Book, trades: np.ndarray) -> tuple[Order, ...]:
                 Order(book.tickers[i], side, shares, price, notional, book.costs.cost(notional))
             )
     return tuple(orders)
+
+
+def _kept_sell_notes(book: Book, trades: np.ndarray, kept: list[int]) -> list[str]:
+    return [
+        f"kept the {book.tickers[i]} sell of ${abs(trades[i]) * book.price[i]:,.2f} "
+        "inside the no-trade band: skipping it would break the cash floor or make cash negative"
+        for i in kept
+    ]
 
 
 def _cash_floor_notes(book: Book, after_cash: float, after_value: float) -> list[str]:
