@@ -1,7 +1,8 @@
 """Tests of ``portfolio rebalance``: formats, --check exit codes, atomic --output, bad input.
 
 Most cases call ``cli.main.main`` in-process (capturing stdout/stderr); the end-to-end
-cases run ``python -m portfolio.cli.main`` (the installed package) in a subprocess. Prices: the bundled dataset (no network).
+cases run ``python -m portfolio.cli.main`` (the installed package) in a subprocess.
+Prices: the bundled dataset (no network).
 Runs toward the config's optimizer take about 4 s; most cases use ``--target`` instead.
 """
 

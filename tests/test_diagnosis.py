@@ -25,9 +25,9 @@ from portfolio.optimization.constraints import (
     check_all,
 )
 from portfolio.optimization.diagnosis import elastic_diagnosis, relax
-from portfolio.optimization.relaxation import Relaxation, config_key
 from portfolio.optimization.feasibility import arithmetic_diagnosis, minimum_turnover
 from portfolio.optimization.problem import PortfolioProblem
+from portfolio.optimization.relaxation import Relaxation, config_key
 from portfolio.weights import CASH
 
 TICKERS = ["A", "B", "C", "D", "E", "F"]
