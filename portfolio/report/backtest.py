@@ -20,6 +20,7 @@ from portfolio.backtesting.results import BacktestResult
 from portfolio.backtesting.spec import strategy_slug
 from portfolio.data.output import write_files
 from portfolio.report import Report, Section, fmt_money, fmt_pct, render, to_jsonable
+from portfolio.weights import CASH
 
 __all__ = [
     "backtest_files",
@@ -225,7 +226,7 @@ def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
         axis = figure.subplots()
         if held:
             palette = matplotlib.colormaps["tab20"].colors
-            colors = ["0.8" if c == "CASH" else palette[k % len(palette)]
+            colors = ["0.8" if c == CASH else palette[k % len(palette)]
                       for k, c in enumerate(held)]
             axis.stackplot(weights.index, *(100 * weights[c].clip(lower=0) for c in held),
                            labels=held, colors=colors, linewidth=0)

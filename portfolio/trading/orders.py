@@ -284,9 +284,10 @@ def plan_rebalance(
         USD per share at the as-of close, indexed by ticker; may hold extra tickers.
         Every target ticker and every held ticker needs a price.
     target_weights : pd.Series
-        Target fractions of total value indexed by ticker plus ``"CASH"`` (missing
-        CASH means 0), each >= 0, summing to 1 within 1e-6 (then normalised).  A
-        target ticker not held starts from 0 shares.
+        Target fractions of total value indexed by ticker, under the implicit-cash rule
+        of :func:`portfolio.weights.parse_weights`: with ``"CASH"`` they sum to 1 (within
+        1e-6, then normalised), without it to at most 1 and the rest is the cash target.
+        A target ticker not held starts from 0 shares.
     costs : TradingCosts
         Fee model; fees are paid from cash.
     cash_floor : float

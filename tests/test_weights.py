@@ -1,0 +1,74 @@
+"""One weights contract (portfolio.weights): ticker normalisation and the implicit-cash rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import portfolio as pf
+from portfolio.data.holdings import parse_target_weights
+from portfolio.errors import InputError
+from portfolio.weights import CASH, WEIGHT_TOLERANCE, implied_cash, normalize_ticker
+
+
+def test_tickers_are_normalised_once():
+    assert normalize_ticker(" nvda ") == "NVDA"
+    assert normalize_ticker("9984.t") == "9984.T"
+    with pytest.raises(InputError, match="invalid ticker"):
+        normalize_ticker("  ")
+    with pytest.raises(InputError, match="invalid ticker"):
+        normalize_ticker(3)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"nvda": 0.5, "AMD": 0.3}, {"NVDA": 0.5, "AMD": 0.3, CASH: 0.2}),
+        ({"NVDA": 0.5, "AMD": 0.5}, {"NVDA": 0.5, "AMD": 0.5, CASH: 0.0}),
+        ({"NVDA": 0.5, CASH: 0.5}, {"NVDA": 0.5, CASH: 0.5}),
+        ({"NVDA": 1 + 0.5 * WEIGHT_TOLERANCE, CASH: 0.0}, {"NVDA": 1.0, CASH: 0.0}),
+        ({}, {CASH: 1.0}),
+    ],
+)
+def test_implicit_cash_rule(given, expected):
+    parsed = pf.parse_weights(given)
+    assert list(parsed.index) == list(expected)
+    assert parsed.to_dict() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ({"NVDA": 0.7, "AMD": 0.4}, ("sum to 1.1, more than 1", "Reduce the weights by 0.1")),
+        ({"NVDA": 0.5, CASH: 0.2}, ("sum to 0.7, not 1", "set CASH to 0.5")),
+        ({"NVDA": -0.1, "AMD": 0.2}, ("invalid weight -0.1 for NVDA", "negative weights")),
+        ({"NVDA": "half"}, ("invalid weight 'half' for NVDA",)),
+        ({"NVDA": 0.5, "nvda": 0.1}, ("duplicate ticker NVDA",)),
+    ],
+)
+def test_bad_weights_are_one_line_input_errors(given, words):
+    with pytest.raises(InputError) as info:
+        pf.parse_weights(given)
+    for word in words:
+        assert word in info.value.message
+
+
+def test_weights_by_position_are_refused():
+    with pytest.raises(InputError, match="never by position"):
+        pf.parse_weights([0.5, 0.5])
+
+
+def test_risk_rebalance_orders_and_files_share_the_contract(config, market, tmp_path):
+    given = {"nvda": 0.5, "AMD": 0.3}
+    expected = pf.parse_weights(given)
+    report = pf.risk_report(given, config=config, market=market)
+    assert report.weights[CASH] == pytest.approx(expected[CASH])
+    holdings = pf.Holdings({"NVDA": 10.0}, cash=10_000.0)
+    run = pf.rebalance(holdings, config=config, market=market, target=given)
+    assert run.target[["NVDA", "AMD", CASH]].tolist() == pytest.approx(expected.tolist())
+    plan = pf.plan_rebalance(pd.Series({"NVDA": 10.0}), 10_000.0,
+                             market.prices.iloc[-1], pd.Series(given), whole_shares=False)
+    assert plan.target_weights[CASH] == pytest.approx(expected[CASH])
+    from_file = parse_target_weights("ticker,weight\nnvda,0.5\nAMD,0.3\n", "t.csv")
+    assert dict(from_file) == pytest.approx(expected.to_dict())
+    assert implied_cash({"NVDA": 0.5, "AMD": 0.3}) == pytest.approx(0.2)
