@@ -16,12 +16,18 @@ from portfolio.analytics.exposure import (
     lookthrough_exposure,
     portfolio_exposure,
 )
-from portfolio.analytics.risk import RiskModel, RiskReport
+from portfolio.analytics.metrics import Drawdown
+from portfolio.analytics.risk import Concentration, RiskModel, RiskReport
 from portfolio.analytics.stress import ScenarioResult, StressReport
 from portfolio.analytics.valuation import Valuation, value_holdings
 from portfolio.backtesting.market import LookAheadError, PastView
-from portfolio.backtesting.results import BacktestResult, PerformanceMetrics, StrategyResult
-from portfolio.backtesting.spec import BacktestConfig, load_backtest, parse_backtest
+from portfolio.backtesting.results import (
+    BacktestResult,
+    PerformanceMetrics,
+    RebalanceFailure,
+    StrategyResult,
+)
+from portfolio.backtesting.spec import BacktestConfig, StrategySpec, load_backtest, parse_backtest
 from portfolio.backtesting.strategies import BaseStrategy, Strategy, Target
 from portfolio.config import (
     Config,
@@ -66,7 +72,7 @@ from portfolio.optimization.constraints import (
     ThemeCap,
     TransactionCosts,
 )
-from portfolio.optimization.frontier import Frontier, efficient_frontier
+from portfolio.optimization.frontier import Frontier, MarkedPortfolio, efficient_frontier
 from portfolio.optimization.objectives import (
     OBJECTIVES,
     MaxDiversification,
@@ -101,12 +107,14 @@ __all__ = [
     "BacktestResult",
     "BaseStrategy",
     "CashFloor",
+    "Concentration",
     "Config",
     "ConfigError",
     "CovarianceEstimate",
     "DataError",
     "DataOptions",
     "DealGraph",
+    "Drawdown",
     "DriftCheck",
     "ExposureReport",
     "Frontier",
@@ -119,6 +127,7 @@ __all__ = [
     "L2Regularization",
     "LimitCheck",
     "LookAheadError",
+    "MarkedPortfolio",
     "MarketData",
     "MaxDiversification",
     "MaxSharpe",
@@ -136,6 +145,7 @@ __all__ = [
     "PortfolioError",
     "PortfolioProblem",
     "PriceFrame",
+    "RebalanceFailure",
     "RebalancePlan",
     "RebalanceRun",
     "RiskInputs",
@@ -148,6 +158,7 @@ __all__ = [
     "SolverError",
     "Strategy",
     "StrategyResult",
+    "StrategySpec",
     "StressReport",
     "Target",
     "ThemeCap",

@@ -204,3 +204,21 @@ def test_import_portfolio_stays_light():
     done = subprocess.run([sys.executable, "-c", LIGHT_IMPORT], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_only_the_portfolio_package(tmp_path):
+    # the repository's cli/ and config/ ship inside the package (portfolio.cli,
+    # portfolio.configs): site-packages gains `portfolio` and its dist-info, nothing else
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, timeout=300,
+                   capture_output=True)
+    wheel = next(tmp_path.glob("*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"portfolio"}
+    assert "portfolio/cli/main.py" in names and "portfolio/configs/default.toml" in names
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "portfolio = portfolio.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()

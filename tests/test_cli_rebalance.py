@@ -269,12 +269,13 @@ def test_targeted_ticker_without_price_at_as_of_exits_2(capsys, tmp_path, compli
 def _portfolio(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PORTFOLIO_CACHE_DIR": str(cache_dir)}
     env.pop("PORTFOLIO_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "portfolio.cli.main", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "portfolio.cli.main", *args], cwd=cache_dir,
+                          env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_end_to_end_check_exit_code(tmp_path):
-    done = _portfolio("rebalance", "--holdings", "examples/holdings.csv", "--check",
+    done = _portfolio("rebalance", "--holdings", str(ROOT / "examples" / "holdings.csv"), "--check",
                       "--offline", "--format", "json", cache_dir=tmp_path)
     assert done.returncode == 3, done.stderr
     assert json.loads(done.stdout)["ok"] is False
@@ -283,8 +284,9 @@ def test_end_to_end_check_exit_code(tmp_path):
 @pytest.mark.slow
 def test_end_to_end_markdown_to_file(tmp_path):
     path = tmp_path / "rebalance.md"
-    done = _portfolio("rebalance", "--holdings", "examples/holdings.csv", "--offline",
-                      "--format", "markdown", "--output", str(path), cache_dir=tmp_path)
+    done = _portfolio("rebalance", "--holdings", str(ROOT / "examples" / "holdings.csv"),
+                      "--offline", "--format", "markdown", "--output", str(path),
+                      cache_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     text = path.read_text()

@@ -136,13 +136,14 @@ def test_bom_and_whitespace_are_accepted(capsys, tmp_path):
 def _portfolio(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PORTFOLIO_CACHE_DIR": str(cache_dir)}
     env.pop("PORTFOLIO_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "portfolio.cli.main", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "portfolio.cli.main", *args], cwd=cache_dir,
+                          env=env,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.slow
 def test_end_to_end_json_offline(tmp_path):
-    done = _portfolio("risk", "--holdings", "examples/holdings.csv", "--offline",
+    done = _portfolio("risk", "--holdings", str(ROOT / "examples" / "holdings.csv"), "--offline",
                       "--format", "json", cache_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
