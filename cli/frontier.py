@@ -37,6 +37,8 @@ def frontier(points, holdings, plot, fmt, output):
     held = read_holdings(holdings, known_tickers=config.tickers) if holdings else None
     run = frontier_from_config(config, data_options(), points=points, holdings=held)
     notice(run.notice)
+    for warning in run.implausible:
+        notice(f"Warning: {warning}")
     if plot:
         write_atomic(plot, frontier_png(run))
         notice(f"Wrote {plot}")

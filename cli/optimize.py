@@ -18,15 +18,20 @@ def _objective_names():
 
 
 @click.command()
+@click.option("--capital", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="USD", help="Portfolio value: the explanation shows each amount.")
 @click.option("--objective", type=LazyChoice(_objective_names), default=None,
               help="Objective (default: optimizer.objective of the config).")
 @output_options
 @global_options
-def optimize(objective, fmt, output):
+def optimize(capital, objective, fmt, output):
     """Propose an allocation that respects every limit of the config."""
     from portfolio.jobs.optimize import optimize_from_config
     from portfolio.report.optimize import optimization_report
 
-    run = optimize_from_config(load_config(), data_options(), objective=objective)
+    run = optimize_from_config(load_config(), data_options(), objective=objective,
+                               capital=capital)
     notice(run.notice)
+    for warning in run.implausible:
+        notice(f"Warning: {warning}")
     emit(optimization_report(run), fmt, output)

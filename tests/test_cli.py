@@ -307,16 +307,17 @@ def test_optimize_markdown_and_csv(default_json, capsys):
     code, out, _ = run(capsys, "optimize", "--offline", "--format", "markdown")
     assert code == 0
     assert out.startswith("# Optimal allocation")
-    assert "| ticker | weight | at cap |" in out
+    assert "| ticker | weight | risk share | marginal risk | why |" in out
     for ticker, weight in weights.items():
-        assert f"| {ticker} | {100 * weight:.2f} % |" in out
+        if ticker != "CASH":
+            assert f"| {ticker} | {100 * weight:.2f} % |" in out
 
     code, out, _ = run(capsys, "optimize", "--offline", "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["section", "ticker", "weight", "at cap"]
-    weight_rows = {row[1]: row[2] for row in rows if row and row[0] == "Weights"}
-    assert weight_rows == {t: f"{100 * w:.2f} %" for t, w in weights.items()}
+    assert rows[0] == ["section", "ticker", "weight", "risk share", "marginal risk", "why"]
+    weight_rows = {row[1]: row[2] for row in rows if row and row[0] == "Weights and why"}
+    assert weight_rows == {t: f"{100 * w:.2f} %" for t, w in weights.items() if t != "CASH"}
     assert any(row and row[0] == "Limits" for row in rows)
 
 

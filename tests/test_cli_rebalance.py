@@ -117,7 +117,7 @@ def test_default_target_is_the_optimizer(capsys):
                        "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert data["objective"] == "min_variance"
+    assert data["objective"] == "group_risk_budget"  # the default config's objective
     assert data["before"]["breaches"] and not data["after"]["breaches"]
 
 

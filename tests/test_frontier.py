@@ -4,6 +4,7 @@ the report, the PNG chart and ``portfolio frontier`` on the bundled prices (no n
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from cli.main import main
+from portfolio.config import packaged_config_path
 from portfolio.data.output import write_atomic
 from portfolio.errors import InfeasibleError, InputError
 from portfolio.jobs.frontier import FrontierRun, frontier_from_config
@@ -239,6 +241,7 @@ def bundled_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PORTFOLIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         config = load_config()
+        config = replace(config, optimizer=replace(config.optimizer, objective="min_variance"))
         holdings = Holdings({"NVDA": 100.0, "MSFT": 10.0}, cash=1000.0)
         options = DataOptions(source="bundled", offline=True)
         return config, frontier_from_config(config, options, points=6, holdings=holdings)
@@ -250,7 +253,7 @@ def test_frontier_from_config_marks_the_optimum_and_the_holdings(bundled_run):
     config, result = bundled_run
     points = result.frontier.points
     assert len(points) == 6
-    # the default objective is min_variance: the optimum is the frontier's first point
+    # with min_variance the optimum is the frontier's first point
     assert config.optimizer.objective == "min_variance"
     assert result.optimum.volatility == pytest.approx(points["volatility"].iloc[0], abs=1e-6)
     assert result.current is not None
@@ -277,8 +280,14 @@ def test_cli_frontier_json_and_plot(capsys, tmp_path):
     holdings = tmp_path / "holdings.csv"
     holdings.write_text("ticker,shares\nNVDA,100\nMSFT,10\nCASH,1000\n")
     png = tmp_path / "out.png"
+    default = packaged_config_path("default.toml")
+    min_variance = tmp_path / "min_variance.toml"
+    min_variance.write_text(default.read_text().replace(
+        'objective = "group_risk_budget"', 'objective = "min_variance"').replace(
+        'file = "ecosystem.toml"', f'file = "{default.parent / "ecosystem.toml"}"'))
     code, out, err = run_cli(capsys, "frontier", "--offline", "--format", "json", "--points", "5",
-                             "--plot", str(png), "--holdings", str(holdings))
+                             "--plot", str(png), "--holdings", str(holdings),
+                             "--config", str(min_variance))
     assert code == 0, err
     data = json.loads(out)
     assert len(data["points"]) == 5

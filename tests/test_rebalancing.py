@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,9 @@ def target_file(config):
 
 @pytest.fixture(scope="module")
 def optimizer_run(config, market, holdings):
-    """Toward the config's min-variance allocation (one optimisation, about 4 s)."""
-    return rebalance(holdings, config=config, market=market)
+    """Toward the min-variance allocation of the default limits (one optimisation)."""
+    min_variance = replace(config, optimizer=replace(config.optimizer, objective="min_variance"))
+    return rebalance(holdings, config=min_variance, market=market)
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,12 @@ def test_default_config_respects_the_cap(config, market, objective):
 
 
 def test_cap_binds_when_it_must(config, market):
-    loose = optimize_from_config(with_theme_cap(config, 1.0), market=market)
+    loose = optimize_from_config(with_theme_cap(config, 1.0), market=market,
+                                 objective="min_variance")
     free_exposure = independent_exposure(config, loose.allocation.weights)
     cap = free_exposure / 2  # below what the optimiser would choose on its own
-    tight = optimize_from_config(with_theme_cap(config, cap), market=market)
+    tight = optimize_from_config(with_theme_cap(config, cap), market=market,
+                                 objective="min_variance")
     assert independent_exposure(config, tight.allocation.weights) == pytest.approx(cap, abs=1e-6)
     assert "theme_cap[openai_lookthrough]" in tight.allocation.binding
     assert tight.allocation.volatility >= loose.allocation.volatility - 1e-9

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 
 from portfolio.backtesting.market import PastView
-from portfolio.estimate.equilibrium import View
-from portfolio.estimate.inputs import RiskInputs, RiskSettings, estimate_inputs
+from portfolio.estimate.inputs import ReturnSettings, RiskInputs, RiskSettings, estimate_inputs
 from portfolio.optimization.problem import PortfolioProblem
 
 __all__ = [
@@ -112,34 +111,29 @@ class WindowEstimates:
         Estimator settings (the method is chosen per request).
     lookback_days : int
         Daily returns seen at each date.
-    views : sequence of View
-        Black-Litterman views.
-    benchmark : str or None
-        Market proxy for CAPM and Black-Litterman.
+    markets : mapping ticker -> exchange, optional
+        Where each name trades (the asynchronous-close correction).
     """
 
-    def __init__(self, risk: RiskSettings, lookback_days: int, views: tuple[View, ...] = (),
-                 benchmark: str | None = None) -> None:
+    def __init__(self, risk: RiskSettings, lookback_days: int,
+                 markets: Mapping[str, str] | None = None) -> None:
         self.risk = risk
         self.lookback_days = lookback_days
-        self.views = views
-        self.benchmark = benchmark
+        self.markets = dict(markets or {})
         self._cache: dict[tuple, RiskInputs] = {}
 
-    def at(self, past: PastView, method: str, expected_return_method: str | None
-           ) -> RiskInputs:
+    def at(self, past: PastView, method: str, expected: ReturnSettings | None) -> RiskInputs:
         """:func:`~portfolio.estimate.inputs.estimate_inputs` of the window before ``past.date``.
 
         Only the current date's estimates are kept (a walk-forward never goes back).
         """
-        key = (past.date, past.available, method, expected_return_method)
+        key = (past.date, past.available, method, expected)
         if key not in self._cache:
             returns = past.returns(self.lookback_days, frequency=self.risk.frequency)
             inputs = estimate_inputs(
                 returns, past.tickers, replace(self.risk, method=method),
-                available=past.available, expected_return_method=expected_return_method,
-                views=self.views, benchmark=self.benchmark, risk_free_rate=past.cash_rate,
-                where=str(past.date.date()),
+                available=past.available, expected=expected, risk_free_rate=past.cash_rate,
+                markets=self.markets, where=str(past.date.date()),
             )
             self._cache = {k: v for k, v in self._cache.items() if k[0] == past.date}
             self._cache[key] = inputs
@@ -159,26 +153,26 @@ class OptimizedStrategy(BaseStrategy):
         Shared estimates of each date.
     method : str
         Covariance estimator.
-    expected_return_method : str or None
-        Expected-return method when the objective needs expected returns.
+    expected : ReturnSettings or None
+        How expected returns are estimated, when the objective needs them.
     solve_data : callable
         ``solve_data(inputs) -> dict``: the objective's data of the date.
     """
 
     def __init__(self, name: str, problem: PortfolioProblem, estimates: WindowEstimates,
-                 method: str, expected_return_method: str | None,
+                 method: str, expected: ReturnSettings | None,
                  solve_data: Callable[[RiskInputs], dict[str, Any]]) -> None:
         super().__init__(name)
         self.problem = problem
         self.limits = problem.constraints
         self.estimates = estimates
         self.method = method
-        self.expected_return_method = expected_return_method
+        self.expected = expected
         self.solve_data = solve_data
 
     def target(self, past: PastView) -> Target:
         """The problem's solution on the estimates of the window before ``past.date``."""
-        inputs = self.estimates.at(past, self.method, self.expected_return_method)
+        inputs = self.estimates.at(past, self.method, self.expected)
         tickers = self.problem.tickers
         mu = inputs.expected_returns
         available = set(past.available)

@@ -22,6 +22,7 @@ from portfolio.config.schema import (
     DataSettings,
     EcosystemSettings,
     Limits,
+    MarketCaps,
     OptimizerSettings,
     StressSettings,
     ThemeCapSpec,
@@ -31,6 +32,7 @@ from portfolio.config.schema import (
 from portfolio.config.table import Table, check_tickers
 from portfolio.data.tomlfile import read_toml
 from portfolio.errors import ConfigError, did_you_mean
+from portfolio.estimate.asynchronous import ASYNC_MODES
 from portfolio.estimate.covariance import METHODS as COVARIANCE_METHODS
 from portfolio.estimate.covariance import RAGGED_MODES as RAGGED_POLICIES
 from portfolio.estimate.equilibrium import View
@@ -117,6 +119,7 @@ def parse_config(
     data_settings = _parse_data(root.table("data"))
     ecosystem = _parse_ecosystem(root.table("ecosystem"), base_dir)
     stress = _parse_stress(root.table("stress"), tickers, groups)
+    market_caps = _parse_market_caps(root.table("market_caps"), tickers)
     root.finish()
     return Config(
         source=source,
@@ -130,6 +133,7 @@ def parse_config(
         data=data_settings,
         ecosystem=ecosystem,
         stress=stress,
+        market_caps=market_caps,
     )
 
 
@@ -209,6 +213,7 @@ def _parse_risk(table: Table) -> RiskSettings:
         min_observations=table.integer("min_observations", 126, low=2),
         ragged=table.string("ragged", "auto", RAGGED_POLICIES),
         factors=table.ticker_list("factors", ("SPY", "SMH")),
+        asynchronous=table.string("asynchronous", "lead_lag", ASYNC_MODES),
     )
     table.finish()
     return settings
@@ -217,6 +222,27 @@ def _parse_risk(table: Table) -> RiskSettings:
 def _parse_optimizer(
     table: Table, tickers: tuple[str, ...], groups: Mapping[str, Any]
 ) -> OptimizerSettings:
+    settings = OptimizerSettings(
+        objective=table.string("objective", "min_variance", OBJECTIVES),
+        expected_returns=table.string("expected_returns", "historical", EXPECTED_RETURN_METHODS),
+        risk_aversion=table.number("risk_aversion", 2.5, low=0.0),
+        risk_free_rate=table.number("risk_free_rate", None, low=-0.05, high=0.5),
+        l2_gamma=table.number("l2_gamma", 0.0, low=0.0),
+        transaction_cost_bps=table.number("transaction_cost_bps", 0.0, low=0.0, high=10_000.0),
+        solver=table.string("solver", "auto", SOLVERS),
+        cvar_confidence=table.number("cvar_confidence", 0.95, low=0.5, high=0.999),
+        tracking_benchmark=_ticker(table, "tracking_benchmark", None),
+        frontier_points=table.integer("frontier_points", 20, low=2),
+        plausible_returns=_band(table, "plausible_returns", (-0.5, 0.6)),
+        views=_parse_views(table, tickers),
+        risk_budgets=frozen_mapping(_budgets(table, "risk_budgets", tickers, groups)),
+        group_budgets=frozen_mapping(_budgets(table, "group_budgets", (), groups)),
+    )
+    table.finish()
+    return settings
+
+
+def _parse_views(table: Table, tickers: tuple[str, ...]) -> tuple[View, ...]:
     views = []
     for item in table.tables("views"):
         asset = _ticker(item, "asset", None) or _missing(item, "asset")
@@ -233,27 +259,54 @@ def _parse_optimizer(
         check_tickers([asset] + ([versus] if versus else []), tickers, item.where("asset"), "view")
         item.finish()
         views.append(View(asset=asset, value=value, confidence=confidence, versus=versus))
-    budgets = {_label(k, tickers): v for k, v in table.fraction_map("risk_budgets").items()}
+    return tuple(views)
+
+
+def _budgets(table: Table, key: str, tickers: tuple[str, ...], groups: Mapping[str, Any]
+             ) -> dict[str, float]:
+    """Risk shares by ticker or group (``tickers`` empty: by group only)."""
+    budgets = {_label(k, tickers): v for k, v in table.fraction_map(key).items()}
+    what = "a ticker or a group" if tickers else "a group of [groups]"
     for name in budgets:
         if name not in tickers and name not in groups:
             raise ConfigError(
-                f"unknown risk-budget target '{name}'", table.where(f"risk_budgets.{name}"),
-                "a budget names a ticker or a group",
-                did_you_mean(name, (*tickers, *groups)) or "use a ticker or a group name",
+                f"unknown risk-budget target '{name}'", table.where(f"{key}.{name}"),
+                f"a budget names {what}",
+                did_you_mean(name, (*tickers, *groups)) or f"use {what}",
             )
-    settings = OptimizerSettings(
-        objective=table.string("objective", "min_variance", OBJECTIVES),
-        expected_returns=table.string("expected_returns", "historical", EXPECTED_RETURN_METHODS),
-        risk_aversion=table.number("risk_aversion", 2.5, low=0.0),
-        risk_free_rate=table.number("risk_free_rate", None, low=-0.05, high=0.5),
-        l2_gamma=table.number("l2_gamma", 0.0, low=0.0),
-        transaction_cost_bps=table.number("transaction_cost_bps", 0.0, low=0.0, high=10_000.0),
-        solver=table.string("solver", "auto", SOLVERS),
-        cvar_confidence=table.number("cvar_confidence", 0.95, low=0.5, high=0.999),
-        tracking_benchmark=_ticker(table, "tracking_benchmark", None),
-        frontier_points=table.integer("frontier_points", 20, low=2),
-        views=tuple(views),
-        risk_budgets=frozen_mapping(budgets),
+    if sum(budgets.values()) > 1.0 + 1e-9:
+        raise table.error(key, f"the shares sum to {sum(budgets.values()):.4g}, more than 1",
+                          "give shares of total risk that sum to at most 1")
+    return budgets
+
+
+def _band(table: Table, key: str, default: tuple[float, float]) -> tuple[float, float]:
+    value = table.raw(key, list(default))
+    numbers = isinstance(value, list) and len(value) == 2 and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not numbers or not value[0] < value[1]:
+        raise table.error(key, "expected [low, high] with low < high (annual fractions)",
+                          f"write {key} = [-0.5, 0.6]")
+    return float(value[0]), float(value[1])
+
+
+def _parse_market_caps(table: Table, tickers: tuple[str, ...]) -> MarketCaps:
+    caps_table = table.table("usd_bn")
+    caps = {}
+    for key in list(caps_table.data):
+        ticker = _label(key, tickers)
+        check_tickers([ticker], tickers, caps_table.where(key), "ticker")
+        caps[ticker] = caps_table.number(key, None, low=0.0)
+        if caps[ticker] <= 0:
+            raise caps_table.error(key, "a market cap is a positive amount (USD billions)",
+                                   f"write {key} = <USD bn>, e.g. 4878")
+    caps_table.finish()
+    date = table.string("date", None)
+    if date is not None:
+        _check_iso_date(date, table.where("date"))
+    settings = MarketCaps(
+        usd_bn=frozen_mapping(caps), date=date, source=table.string("source", ""),
+        risk_aversion=table.number("risk_aversion", 2.5, low=0.01, high=20.0),
     )
     table.finish()
     return settings

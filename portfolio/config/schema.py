@@ -25,6 +25,7 @@ __all__ = [
     "DataSettings",
     "EcosystemSettings",
     "Limits",
+    "MarketCaps",
     "OptimizerSettings",
     "StressSettings",
     "ThemeCapSpec",
@@ -126,6 +127,11 @@ class OptimizerSettings:
         Points on the efficient frontier.
     views : tuple of View
         Black-Litterman views.
+    plausible_returns : tuple of float
+        ``(low, high)``: expected returns outside are flagged (annual fractions).
+    group_budgets : Mapping[str, float]
+        Share of portfolio risk per group for ``group_risk_budget`` (groups not named
+        share the rest equally; default equal shares).
     risk_budgets : Mapping[str, float]
         Risk-parity budgets by ticker or group (missing names share the rest equally).
     """
@@ -140,8 +146,33 @@ class OptimizerSettings:
     cvar_confidence: float = 0.95
     tracking_benchmark: str | None = None
     frontier_points: int = 20
+    plausible_returns: tuple[float, float] = (-0.5, 0.6)
+    group_budgets: Mapping[str, float] = field(default_factory=dict)
     views: tuple[View, ...] = ()
     risk_budgets: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MarketCaps:
+    """Market capitalisations: the market portfolio of the Black-Litterman prior.
+
+    Attributes
+    ----------
+    usd_bn : Mapping[str, float]
+        Ticker -> market capitalisation, USD billions.
+    date : str or None
+        When the figures hold (ISO date).
+    source : str
+        Where they come from.
+    risk_aversion : float
+        ``delta``, the market's price of risk in ``pi = delta * Sigma @ w_mkt + rf``;
+        2.5 (He and Litterman) unless set.
+    """
+
+    usd_bn: Mapping[str, float] = field(default_factory=dict)
+    date: str | None = None
+    source: str = ""
+    risk_aversion: float = 2.5
 
 
 @dataclass(frozen=True)
@@ -254,6 +285,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     risk: RiskSettings = field(default_factory=RiskSettings)
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    market_caps: MarketCaps = field(default_factory=MarketCaps)
     trading: TradingSettings = field(default_factory=TradingSettings)
     data: DataSettings = field(default_factory=DataSettings)
     ecosystem: EcosystemSettings = field(default_factory=EcosystemSettings)

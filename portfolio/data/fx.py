@@ -29,11 +29,14 @@ __all__ = [
     "YAHOO_FX_TICKER",
     "align_to_calendar",
     "currency_of",
+    "exchange_of",
     "fx_tickers",
     "usd_per_jpy_from_fxy",
 ]
 
 LISTING_CURRENCY = {".T": "JPY"}
+LISTING_EXCHANGE = {".T": "tokyo"}
+"""Exchange of a Yahoo ticker suffix; no suffix means a US listing (``new_york``)."""
 YAHOO_FX_TICKER = {"JPY": "JPY=X"}
 FXY_LAUNCH = pd.Timestamp("2007-02-13")
 FXY_YEN_PER_SHARE = 10_000.0
@@ -46,6 +49,14 @@ def currency_of(ticker: str) -> str:
         if ticker.endswith(suffix):
             return currency
     return "USD"
+
+
+def exchange_of(ticker: str) -> str:
+    """Exchange a Yahoo ticker trades on (``"9984.T"`` -> ``"tokyo"``; default ``new_york``)."""
+    for suffix, exchange in LISTING_EXCHANGE.items():
+        if ticker.endswith(suffix):
+            return exchange
+    return "new_york"
 
 
 def fx_tickers(tickers: Iterable[str]) -> list[str]:

@@ -22,19 +22,27 @@ Estimators
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from portfolio.errors import InputError, check_choice
-from portfolio.estimate.equilibrium import View, _black_litterman, _capm_implied
+from portfolio.estimate.equilibrium import (
+    View,
+    _black_litterman,
+    _capm_implied,
+    market_implied_risk_aversion,
+)
 from portfolio.estimate.returns import periods_per_year
 from portfolio.estimate.validation import check_positive, validated_cov, validated_returns
 
 __all__ = [
     "METHODS",
+    "ExpectedReturnModel",
     "ewma_mean",
+    "expected_return_model",
     "expected_returns",
     "james_stein",
     "mean_historical",
@@ -167,6 +175,31 @@ def james_stein(returns: pd.DataFrame, frequency: str = "daily") -> pd.Series:
     return (grand_mean + (1.0 - intensity) * (means - grand_mean)) * periods
 
 
+@dataclass(frozen=True)
+class ExpectedReturnModel:
+    """Expected returns with how they were formed (annual fractions by ticker).
+
+    Attributes
+    ----------
+    method : str
+        The method (one of :data:`METHODS`).
+    posterior : Series
+        The expected returns used (for Black-Litterman, the posterior).
+    prior : Series or None
+        The CAPM equilibrium prior of ``capm`` and ``black_litterman``.
+    views : tuple of View
+        The views blended into the posterior.
+    risk_aversion : float or None
+        ``delta`` of the equilibrium prior.
+    """
+
+    method: str
+    posterior: pd.Series
+    prior: pd.Series | None = None
+    views: tuple[View, ...] = ()
+    risk_aversion: float | None = None
+
+
 def expected_returns(
     returns: pd.DataFrame,
     method: str,
@@ -179,6 +212,7 @@ def expected_returns(
     half_life: float = 63,
     tau: float = 0.05,
     risk_aversion: float | None = None,
+    market_weights: pd.Series | Mapping[str, float] | None = None,
 ) -> pd.Series:
     """Annual expected returns by the named method.
 
@@ -189,8 +223,8 @@ def expected_returns(
     ``historical``      :func:`mean_historical`, arithmetic
     ``ewma``            :func:`ewma_mean` with ``half_life``
     ``james_stein``     :func:`james_stein`
-    ``capm``            :func:`capm_implied`: equal market weights, ``delta`` =
-                        ``risk_aversion`` or implied by ``market_returns``
+    ``capm``            :func:`capm_implied`: ``market_weights`` (default equal),
+                        ``delta`` = ``risk_aversion`` or implied by ``market_returns``
     ``black_litterman`` :func:`black_litterman` with the ``capm`` result as prior
     ==================  ===========================================================
 
@@ -221,6 +255,9 @@ def expected_returns(
         Black-Litterman prior uncertainty scale.
     risk_aversion : float, optional
         CAPM ``delta``; default implied by the market returns.
+    market_weights : Series or mapping, optional
+        Market-capitalisation weights (or caps) of exactly the tickers of ``returns``
+        for the CAPM prior; default equal weights.
 
     Returns
     -------
@@ -235,8 +272,32 @@ def expected_returns(
     DataError
         Bad or too short returns, a covariance with other tickers.
     """
-    check_choice(method, METHODS, "expected-return method",
-                 where="expected_returns")
+    return expected_return_model(
+        returns, method, frequency=frequency, cov=cov, market_returns=market_returns,
+        risk_free_rate=risk_free_rate, views=views, half_life=half_life, tau=tau,
+        risk_aversion=risk_aversion, market_weights=market_weights,
+    ).posterior
+
+
+def expected_return_model(
+    returns: pd.DataFrame,
+    method: str,
+    *,
+    frequency: str = "daily",
+    cov: pd.DataFrame | None = None,
+    market_returns: pd.Series | None = None,
+    risk_free_rate: float = 0.0,
+    views: Sequence[View] = (),
+    half_life: float = 63,
+    tau: float = 0.05,
+    risk_aversion: float | None = None,
+    market_weights: pd.Series | Mapping[str, float] | None = None,
+) -> ExpectedReturnModel:
+    """:func:`expected_returns` with the prior, the views and ``delta`` kept beside it.
+
+    Same parameters, rules and errors as :func:`expected_returns`.
+    """
+    check_choice(method, METHODS, "expected-return method", where="expected_returns")
     views = tuple(views)
     if views and method != "black_litterman":
         raise InputError(
@@ -246,21 +307,23 @@ def expected_returns(
             "set the method to 'black_litterman' or remove the views",
         )
     periods = periods_per_year(frequency)
+    simple = {"historical": lambda: mean_historical(returns, frequency),
+              "ewma": lambda: ewma_mean(returns, half_life, frequency),
+              "james_stein": lambda: james_stein(returns, frequency)}
     if method == "none":
-        tickers = validated_returns(returns).columns
-        return pd.Series(0.0, index=tickers)
-    if method == "historical":
-        return mean_historical(returns, frequency)
-    if method == "ewma":
-        return ewma_mean(returns, half_life, frequency)
-    if method == "james_stein":
-        return james_stein(returns, frequency)
-
+        return ExpectedReturnModel(method, pd.Series(0.0, index=validated_returns(
+            returns).columns))
+    if method in simple:
+        return ExpectedReturnModel(method, simple[method]())
     values = validated_returns(returns, min_observations=2)
     sigma = validated_cov(values.cov() * periods if cov is None else cov, values.columns)
     if risk_aversion is None and market_returns is None:
         market_returns = values.mean(axis=1)
-    prior = _capm_implied(sigma, None, risk_aversion, risk_free_rate, market_returns, frequency)
+    prior = _capm_implied(sigma, market_weights, risk_aversion, risk_free_rate, market_returns,
+                          frequency)
+    delta = (market_implied_risk_aversion(market_returns, risk_free_rate, frequency)
+             if risk_aversion is None else risk_aversion)
     if method == "capm":
-        return prior
-    return _black_litterman(prior, sigma, views, tau, risk_free_rate)
+        return ExpectedReturnModel(method, prior, prior, (), float(delta))
+    posterior = _black_litterman(prior, sigma, views, tau, risk_free_rate)
+    return ExpectedReturnModel(method, posterior, prior, views, float(delta))

@@ -12,22 +12,24 @@ returns are annual fractions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from portfolio.errors import DataError
+from portfolio.estimate.asynchronous import lead_lag_corrected
 from portfolio.estimate.covariance import CovarianceEstimate, covariance
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.estimators import complete_covariance
-from portfolio.estimate.expected import expected_returns
+from portfolio.estimate.expected import ExpectedReturnModel, expected_return_model
 from portfolio.estimate.psd import is_psd
 from portfolio.estimate.returns import to_returns
 
 __all__ = [
     "MIN_USABLE_OBSERVATIONS",
+    "ReturnSettings",
     "RiskInputs",
     "RiskSettings",
     "estimate_inputs",
@@ -62,6 +64,10 @@ class RiskSettings:
         Policy for names with short histories: ``auto``, ``pairwise`` or ``factor``.
     factors : tuple of str
         Factor tickers (e.g. SPY, SMH) for the factor model and short-history fill-in.
+    asynchronous : str
+        ``lead_lag`` (default): correct the covariances of names on exchanges that close
+        at different times (:mod:`portfolio.estimate.asynchronous`); ``off``: same-day
+        returns only.
     """
 
     method: str = "ledoit_wolf"
@@ -71,6 +77,36 @@ class RiskSettings:
     min_observations: int = 126
     ragged: str = "auto"
     factors: tuple[str, ...] = ("SPY", "SMH")
+    asynchronous: str = "lead_lag"
+
+
+@dataclass(frozen=True)
+class ReturnSettings:
+    """How expected returns are estimated (the config's ``[optimizer]`` and ``[market_caps]``).
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`portfolio.estimate.expected.METHODS`.
+    views : tuple of View
+        Black-Litterman views (used by ``black_litterman`` only).
+    benchmark : str or None
+        Column of the market proxy (implied risk aversion when none is given).
+    market_caps : tuple of (ticker, USD bn)
+        Market capitalisations: the CAPM / Black-Litterman prior holds the market in
+        these proportions. Empty: equal weights.
+    risk_aversion : float or None
+        ``delta`` of the prior; None implies it from the benchmark's returns.
+    plausible : tuple of float
+        Annual expected returns outside ``[low, high]`` are flagged in the warnings.
+    """
+
+    method: str = "historical"
+    views: tuple[View, ...] = ()
+    benchmark: str | None = None
+    market_caps: tuple[tuple[str, float], ...] = ()
+    risk_aversion: float | None = None
+    plausible: tuple[float, float] = (-0.5, 0.6)
 
 
 @dataclass(frozen=True)
@@ -86,12 +122,17 @@ class RiskInputs:
     expected_returns : Series or None
         Annual expected returns (fractions) of every universe name when requested
         (0 for names that are not available).
+    expected_model : ExpectedReturnModel or None
+        The expected returns of the available names with their prior and views.
     risk_free_rate : float
         Annual risk-free rate (fraction).
     available : tuple of str
         Universe names in the estimate (the others are held at 0).
     warnings : tuple of str
-        The covariance warnings plus one line per excluded name.
+        The covariance warnings, one line per excluded name, and the implausible
+        expected returns.
+    implausible : tuple of str
+        The expected returns outside the plausible band, in words.
     """
 
     returns: pd.DataFrame
@@ -100,6 +141,8 @@ class RiskInputs:
     risk_free_rate: float
     available: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    expected_model: ExpectedReturnModel | None = None
+    implausible: tuple[str, ...] = ()
 
     def padded_covariance(self, tickers: Sequence[str]) -> pd.DataFrame:
         """Covariance over ``tickers``, padded for names that are not available.
@@ -137,10 +180,9 @@ def estimate_inputs(
     risk: RiskSettings,
     *,
     available: Sequence[str] | None = None,
-    expected_return_method: str | None = None,
-    views: Sequence[View] = (),
-    benchmark: str | None = None,
+    expected: ReturnSettings | None = None,
     risk_free_rate: float = 0.0,
+    markets: Mapping[str, str] | None = None,
     where: str = "the lookback",
 ) -> RiskInputs:
     """Estimate the covariance (and expected returns) of a window of returns.
@@ -153,20 +195,19 @@ def estimate_inputs(
     tickers : sequence of str
         The universe, in the order of the result's padding and expected returns.
     risk : RiskSettings
-        Estimator, frequency, half-life, ragged policy, factors.
+        Estimator, frequency, half-life, ragged policy, factors, asynchronous closes.
     available : sequence of str, optional
         Names that may be held (a backtest's listing rule). Default: the universe names
         with at least :data:`MIN_USABLE_OBSERVATIONS` returns in the window; the others
         are listed in ``warnings``.
-    expected_return_method : str, optional
-        An expected-return method; None estimates no expected returns.
-    views : sequence of View
-        Black-Litterman views; those on names outside ``available`` are dropped with a
-        warning, and views are used only by ``black_litterman``.
-    benchmark : str, optional
-        Column of the market proxy for CAPM and Black-Litterman.
+    expected : ReturnSettings, optional
+        How to estimate expected returns; None estimates none. Views on names outside
+        ``available`` are dropped with a warning.
     risk_free_rate : float
         Annual risk-free rate (fraction).
+    markets : mapping ticker -> exchange, optional
+        Where each name trades; names on exchanges that close at different times get
+        the lead-lag correction when ``risk.asynchronous`` is ``lead_lag``.
     where : str
         The window's description for messages (e.g. ``"as of 2026-07-31"``).
 
@@ -187,12 +228,38 @@ def estimate_inputs(
     (:func:`~portfolio.estimate.estimators.complete_covariance`): the same matrix as
     :func:`~portfolio.estimate.covariance.covariance`, without its table handling.
     """
-    warnings: list[str] = []
+    names, warnings = _available_names(returns, tickers, available, where)
+    estimate = None
+    if expected is None:
+        estimate = _complete_window_estimate(returns[names], risk)
+    if estimate is None:
+        estimate = _window_estimate(returns, names, risk)
+    if markets and risk.asynchronous == "lead_lag":
+        estimate = _lead_lag(estimate, returns, markets)
+    model, mu, implausible = None, None, ()
+    if expected is not None:
+        model, notes = _expected_model(returns, names, estimate, expected, risk,
+                                       risk_free_rate)
+        mu = model.posterior.reindex(list(tickers)).fillna(0.0)
+        implausible = _implausible(model.posterior, expected.plausible)
+        warnings += [*notes, *implausible]
+    return RiskInputs(
+        returns=returns, covariance=estimate, expected_returns=mu,
+        risk_free_rate=risk_free_rate, available=tuple(names),
+        warnings=(*estimate.warnings, *warnings), expected_model=model,
+        implausible=implausible,
+    )
+
+
+def _available_names(returns: pd.DataFrame, tickers: Sequence[str],
+                     available: Sequence[str] | None, where: str) -> tuple[list[str], list[str]]:
+    """The names in the estimate, and a warning per universe name left out."""
+    warnings = []
     if available is None:
         counts = returns.reindex(columns=list(tickers)).count()
         names = [t for t in tickers if counts[t] >= MIN_USABLE_OBSERVATIONS]
-        warnings += [f"{t} has {counts[t]} returns in the lookback (not listed yet?); it is "
-                     "held at 0" for t in tickers if t not in names]
+        warnings = [f"{t} has {counts[t]} returns in the lookback (not listed yet?); it is "
+                    "held at 0" for t in tickers if t not in names]
     else:
         names = [t for t in tickers if t in set(available)]
     if not names:
@@ -201,28 +268,51 @@ def estimate_inputs(
             f"every name has fewer than {MIN_USABLE_OBSERVATIONS} returns in the lookback",
             "use a later --as-of, or a shorter risk.lookback_days",
         )
-    estimate = None
-    if expected_return_method is None:
-        estimate = _complete_window_estimate(returns[names], risk)
-    if estimate is None:
-        estimate = _window_estimate(returns, names, risk)
-    mu = None
-    if expected_return_method is not None:
-        usable = tuple(v for v in views if v.asset in names
-                       and (v.versus is None or v.versus in names))
-        warnings += [f"view on {v.asset} ignored: not enough history"
-                     for v in views if v not in usable]
-        mu = expected_returns(
-            returns[names], expected_return_method, frequency=risk.frequency,
-            cov=estimate.matrix,
-            market_returns=returns.get(benchmark) if benchmark else None,
-            risk_free_rate=risk_free_rate, half_life=risk.half_life,
-            views=usable if expected_return_method == "black_litterman" else (),
-        ).reindex(list(tickers)).fillna(0.0)
-    return RiskInputs(
-        returns=returns, covariance=estimate, expected_returns=mu,
-        risk_free_rate=risk_free_rate, available=tuple(names),
-        warnings=(*estimate.warnings, *warnings),
+    return names, warnings
+
+
+def _expected_model(returns: pd.DataFrame, names: list[str], estimate: CovarianceEstimate,
+                    expected: ReturnSettings, risk: RiskSettings, risk_free_rate: float
+                    ) -> tuple[ExpectedReturnModel, list[str]]:
+    """The expected-return model of the available names, and notes on what was left out."""
+    usable = tuple(v for v in expected.views if v.asset in names
+                   and (v.versus is None or v.versus in names))
+    notes = [f"view on {v.asset} ignored: not enough history"
+             for v in expected.views if v not in usable]
+    weights, missing = _market_weights(expected.market_caps, names)
+    if missing and expected.method in ("capm", "black_litterman"):
+        notes.append(f"no market cap for {', '.join(missing)}: the prior gives "
+                     f"{'it' if len(missing) == 1 else 'them'} the median cap (market_caps)")
+    model = expected_return_model(
+        returns[names], expected.method, frequency=risk.frequency, cov=estimate.matrix,
+        market_returns=returns.get(expected.benchmark) if expected.benchmark else None,
+        risk_free_rate=risk_free_rate, half_life=risk.half_life,
+        views=usable if expected.method == "black_litterman" else (),
+        risk_aversion=expected.risk_aversion, market_weights=weights,
+    )
+    return model, notes
+
+
+def _market_weights(caps: tuple[tuple[str, float], ...], names: list[str]
+                    ) -> tuple[pd.Series | None, list[str]]:
+    """Market weights of ``names`` from the caps (median cap where one is missing)."""
+    known = dict(caps)
+    if not known:
+        return None, []
+    missing = [t for t in names if t not in known]
+    fill = float(np.median(list(known.values())))
+    values = pd.Series({t: known.get(t, fill) for t in names}, dtype=float)
+    return values / values.sum(), missing
+
+
+def _implausible(mu: pd.Series, band: tuple[float, float]) -> tuple[str, ...]:
+    """One warning per expected return outside ``band`` (annual fractions)."""
+    low, high = band
+    return tuple(
+        f"{t}: expected return {100 * value:.1f} % a year is outside the plausible band "
+        f"{100 * low:+.0f} % .. {100 * high:+.0f} % (optimizer.plausible_returns); check "
+        "the method and the views"
+        for t, value in mu.items() if not low <= value <= high
     )
 
 
@@ -240,6 +330,17 @@ def _complete_window_estimate(returns: pd.DataFrame, risk: RiskSettings
     observations = pd.Series(len(values), index=columns, name="observations", dtype=int)
     matrix = pd.DataFrame(block, index=columns, columns=columns)
     return CovarianceEstimate(matrix, risk.method, observations, 0.0, (), risk.frequency)
+
+
+def _lead_lag(estimate: CovarianceEstimate, returns: pd.DataFrame,
+              markets: Mapping[str, str]) -> CovarianceEstimate:
+    """The estimate with its cross-exchange covariances corrected (a note says which)."""
+    matrix, repair, notes = lead_lag_corrected(estimate.matrix, returns, markets,
+                                               estimate.frequency)
+    if not notes:
+        return estimate
+    return replace(estimate, matrix=matrix, repair=float(np.hypot(estimate.repair, repair)),
+                   warnings=(*estimate.warnings, *notes))
 
 
 def _window_estimate(returns: pd.DataFrame, names: Sequence[str], risk: RiskSettings

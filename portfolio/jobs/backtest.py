@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,12 @@ from portfolio.backtesting.strategies import (
     WindowEstimates,
 )
 from portfolio.config import Config
+from portfolio.data.fx import exchange_of
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import DataError
 from portfolio.jobs.limits import caps_and_cash_floor, constraints_from_config, theme_exposures
 from portfolio.jobs.market import DataOptions, MarketData
-from portfolio.jobs.optimize import objective_data, objective_for
+from portfolio.jobs.optimize import objective_data, objective_for, return_settings
 from portfolio.optimization.problem import PortfolioProblem
 
 __all__ = ["backtest", "builtin_strategies"]
@@ -90,8 +92,8 @@ def backtest(
 def builtin_strategies(config: BacktestConfig) -> list[tuple[Strategy, str]]:
     """The strategies of ``[[strategies]]`` with their kinds, estimates shared among them."""
     base = config.base
-    estimates = WindowEstimates(base.risk, config.lookback_days, base.optimizer.views,
-                                base.benchmark)
+    estimates = WindowEstimates(base.risk, config.lookback_days,
+                                {t: exchange_of(t) for t in config.market_tickers})
     return [(_builtin(spec, base, estimates), spec.kind) for spec in config.strategies]
 
 
@@ -105,7 +107,8 @@ def _builtin(spec: StrategySpec, base: Config, estimates: WindowEstimates) -> St
                                solver=base.optimizer.solver)
     return OptimizedStrategy(
         spec.name, problem, estimates, spec.covariance,
-        spec.expected_returns if objective.needs_expected_returns else None,
+        (replace(return_settings(base), method=spec.expected_returns)
+         if objective.needs_expected_returns else None),
         functools.partial(objective_data, base, objective),
     )
 

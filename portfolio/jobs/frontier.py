@@ -16,9 +16,11 @@ from portfolio.analytics.valuation import value_holdings
 from portfolio.config import Config
 from portfolio.data.holdings import Holdings
 from portfolio.errors import InputError
+from portfolio.estimate.expected import ExpectedReturnModel
 from portfolio.jobs.limits import constraints_from_config, theme_exposures
 from portfolio.jobs.market import DataOptions, MarketData, market_data
 from portfolio.jobs.optimize import config_inputs, solve_config
+from portfolio.optimization.explain import Explanation
 from portfolio.optimization.frontier import (
     Frontier,
     MarkedPortfolio,
@@ -52,6 +54,12 @@ class FrontierRun:
         Risk-model warnings.
     covariance_method, expected_returns_method : str
         Estimators used.
+    explanation : Explanation or None
+        The optimum's weights explained (what binds each, why each zero).
+    expected_model : ExpectedReturnModel or None
+        Prior, views and posterior of the expected returns.
+    implausible : tuple of str
+        Expected returns outside the plausible band.
     """
 
     frontier: Frontier
@@ -63,6 +71,9 @@ class FrontierRun:
     warnings: tuple[str, ...]
     covariance_method: str
     expected_returns_method: str
+    explanation: Explanation | None = None
+    expected_model: ExpectedReturnModel | None = None
+    implausible: tuple[str, ...] = ()
 
 
 def _holdings_weights(holdings: Holdings, prices: pd.Series, tickers: Sequence[str]) -> pd.Series:
@@ -85,6 +96,7 @@ def frontier_from_config(
     points: int | None = None,
     holdings: Holdings | None = None,
     market: MarketData | None = None,
+    capital: float | None = None,
 ) -> FrontierRun:
     """The efficient frontier of a config's universe under its limits, on prices up to as-of.
 
@@ -101,6 +113,9 @@ def frontier_from_config(
         the current weights of the turnover limit and transaction costs.
     market : MarketData, optional
         Prices already loaded.
+    capital : float, optional
+        Portfolio value in USD for the optimum's explanation (default: the holdings'
+        value when holdings are given).
 
     Returns
     -------
@@ -116,6 +131,8 @@ def frontier_from_config(
     rf = float(inputs.risk_free_rate)
     current_weights: Mapping[str, float] | None = None
     if holdings is not None:
+        valuation = value_holdings(holdings, market.prices.iloc[-1])
+        capital = capital if capital is not None else valuation.total
         current_weights = _holdings_weights(holdings, market.prices.iloc[-1], tickers)
     constraints = constraints_from_config(
         config, exposures=theme_exposures(config), current_weights=current_weights
@@ -135,4 +152,6 @@ def frontier_from_config(
         data_source=market.frame.source, notice=market.frame.notice,
         warnings=tuple(inputs.warnings), covariance_method=config.risk.method,
         expected_returns_method=config.optimizer.expected_returns,
+        explanation=allocation.explain(groups=config.groups, capital=capital),
+        expected_model=inputs.expected_model, implausible=inputs.implausible,
     )

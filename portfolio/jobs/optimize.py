@@ -17,8 +17,11 @@ import pandas as pd
 
 from portfolio.config import Config
 from portfolio.data.bundled import treasury_bill_rate
+from portfolio.data.fx import exchange_of
 from portfolio.errors import DataError
+from portfolio.estimate.expected import ExpectedReturnModel
 from portfolio.estimate.inputs import (
+    ReturnSettings,
     RiskInputs,
     estimate_inputs,
     proxy_filled_returns,
@@ -26,6 +29,7 @@ from portfolio.estimate.inputs import (
 )
 from portfolio.jobs.limits import constraints_from_config, theme_exposures
 from portfolio.jobs.market import DataOptions, MarketData, market_data
+from portfolio.optimization.explain import Explanation
 from portfolio.optimization.objectives import OBJECTIVES, Objective
 from portfolio.optimization.problem import PortfolioProblem
 from portfolio.optimization.results import Allocation
@@ -36,6 +40,7 @@ __all__ = [
     "objective_data",
     "objective_for",
     "optimize_from_config",
+    "return_settings",
     "risk_free_rate",
     "solve_config",
 ]
@@ -59,6 +64,12 @@ class OptimizationRun:
         Short-history and repair warnings from the risk model.
     covariance_method : str
         Estimator used.
+    explanation : Explanation
+        Every weight with what binds it, every zero with its reason.
+    expected_model : ExpectedReturnModel or None
+        Prior, views and posterior when expected returns were estimated.
+    implausible : tuple of str
+        Expected returns outside the plausible band (also in ``warnings``).
     """
 
     allocation: Allocation
@@ -67,6 +78,9 @@ class OptimizationRun:
     notice: str
     warnings: tuple[str, ...]
     covariance_method: str
+    explanation: Explanation | None = None
+    expected_model: ExpectedReturnModel | None = None
+    implausible: tuple[str, ...] = ()
 
 
 def objective_for(config: Config, name: str | None = None) -> Objective:
@@ -110,10 +124,23 @@ def objective_data(config: Config, objective: Objective, inputs: RiskInputs) -> 
         data["benchmark_returns"] = inputs.returns[benchmark]
         data["returns"] = inputs.returns[tickers]
         data["frequency"] = config.risk.frequency
+    if "group_budgets" in accepted:
+        data["group_budgets"] = dict(config.optimizer.group_budgets)
+        data["groups"] = {k: tuple(v) for k, v in config.groups.items()}
     if "risk_budgets" in accepted:
         data["risk_budgets"] = dict(config.optimizer.risk_budgets)
         data["groups"] = {k: tuple(v) for k, v in config.groups.items()}
     return data
+
+
+def return_settings(config: Config) -> ReturnSettings:
+    """How the config estimates expected returns (method, views, market caps, band)."""
+    settings, caps = config.optimizer, config.market_caps
+    return ReturnSettings(
+        method=settings.expected_returns, views=settings.views, benchmark=config.benchmark,
+        market_caps=tuple(caps.usd_bn.items()), risk_aversion=caps.risk_aversion,
+        plausible=settings.plausible_returns,
+    )
 
 
 def risk_free_rate(config: Config, as_of: pd.Timestamp) -> float:
@@ -131,12 +158,11 @@ def config_inputs(config: Config, market: MarketData, *, with_returns: bool = Fa
     estimates and listed in ``warnings``; the optimiser holds them at 0.
     """
     returns = window_returns(market.prices, config.risk.lookback_days, config.risk.frequency)
-    settings = config.optimizer
     return estimate_inputs(
         returns, config.tickers, config.risk,
-        expected_return_method=settings.expected_returns if with_returns else None,
-        views=settings.views, benchmark=config.benchmark,
+        expected=return_settings(config) if with_returns else None,
         risk_free_rate=risk_free_rate(config, market.as_of),
+        markets={t: exchange_of(t) for t in returns.columns},
         where=f"as of {market.as_of.date()} (risk.lookback_days = "
               f"{config.risk.lookback_days})",
     )
@@ -149,6 +175,7 @@ def optimize_from_config(
     objective: str | None = None,
     market: MarketData | None = None,
     current_weights: Mapping[str, float] | None = None,
+    capital: float | None = None,
 ) -> OptimizationRun:
     """Optimise the config's universe under its limits on prices up to the as-of date.
 
@@ -164,6 +191,8 @@ def optimize_from_config(
         Prices already loaded.
     current_weights : mapping, optional
         Current weights (incl. CASH) for turnover limits and transaction costs.
+    capital : float, optional
+        Portfolio value in USD: the explanation shows each name's amount.
 
     Returns
     -------
@@ -181,6 +210,8 @@ def optimize_from_config(
         allocation=allocation, as_of=market.as_of, data_source=market.frame.source,
         notice=market.frame.notice, warnings=inputs.warnings,
         covariance_method=config.risk.method,
+        explanation=allocation.explain(groups=config.groups, capital=capital),
+        expected_model=inputs.expected_model, implausible=inputs.implausible,
     )
 
 

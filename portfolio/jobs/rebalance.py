@@ -46,6 +46,7 @@ from portfolio.jobs.market import DataOptions, MarketData, market_data
 from portfolio.jobs.optimize import optimize_from_config
 from portfolio.jobs.risk import risk_context, risk_report
 from portfolio.optimization.constraints import LimitCheck, check_all
+from portfolio.optimization.explain import Explanation
 from portfolio.trading.orders import Order, RebalancePlan, TradingCosts
 from portfolio.trading.repair import plan_within_limits
 from portfolio.weights import CASH, WEIGHT_TOLERANCE, parse_weights
@@ -100,6 +101,9 @@ class RebalanceRun:
         Data provenance line.
     warnings : tuple of str
         Risk-model warnings (short histories, back-cast renormalisation).
+    explanation : Explanation or None
+        The optimiser's target explained, in USD of the holdings' value (None for a
+        target given by the user).
     """
 
     plan: RebalancePlan
@@ -118,6 +122,7 @@ class RebalanceRun:
     data_source: str
     notice: str
     warnings: tuple[str, ...]
+    explanation: Explanation | None = None
 
     @property
     def turnover(self) -> float:
@@ -282,8 +287,11 @@ def rebalance(
     closes = market.prices.loc[market.as_of]
     current = value_holdings(holdings, closes).weights
     warnings: list[str] = []
+    explanation = None
     if target is None:
-        run = optimize_from_config(config, market=market, current_weights=current.to_dict())
+        run = optimize_from_config(config, market=market, current_weights=current.to_dict(),
+                                   capital=value_holdings(holdings, closes).total)
+        explanation = run.explanation
         target_weights = _full_target(run.allocation.weights, config)
         target_source, objective = "optimizer", config.optimizer.objective
         warnings += run.warnings
@@ -317,7 +325,7 @@ def rebalance(
         notes=tuple(notes), breaches_before=before.breaches, breaches_after=after.breaches,
         unreachable=unreachable, adjusted=tuple(moved), as_of=market.as_of,
         data_source=market.frame.source, notice=market.frame.notice,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), explanation=explanation,
     )
 
 

@@ -29,6 +29,7 @@ from portfolio.errors import DataError, InfeasibleError, InputError
 from portfolio.estimate.returns import periods_per_year
 from portfolio.optimization.constraints import Constraint, L2Regularization, TransactionCosts
 from portfolio.optimization.objectives import (
+    GroupRiskBudget,
     MaxDiversification,
     MaxReturn,
     MaxSharpe,
@@ -39,6 +40,7 @@ from portfolio.optimization.objectives import (
     RiskParity,
     TargetReturn,
     Utility,
+    group_budget_shares,
     risk_budget_shares,
 )
 from portfolio.weights import weights_vector
@@ -381,6 +383,14 @@ class _RiskParity(CompiledObjective):
         return self.data.budget * x / x.sum()
 
 
+class _GroupRiskBudget(_RiskParity):
+    def set_data(self, groups=None, group_budgets=None, **extra):
+        shares = group_budget_shares(self.data.tickers, groups or {}, group_budgets or {},
+                                     available=self.data.available())
+        self._budgets.value = shares
+        self._excluded.value = (shares <= 0).astype(float)
+
+
 class _MinCVaR(CompiledObjective):
     def build(self, data, extra):
         source = extra.get("scenarios", extra.get("returns"))
@@ -475,6 +485,7 @@ _COMPILED: dict[type[Objective], type[CompiledObjective]] = {
     MaxSharpe: _MaxSharpe,
     MaxDiversification: _MaxDiversification,
     RiskParity: _RiskParity,
+    GroupRiskBudget: _GroupRiskBudget,
     MinCVaR: _MinCVaR,
     MinTrackingError: _MinTrackingError,
     TargetReturn: _TargetReturn,

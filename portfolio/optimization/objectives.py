@@ -46,6 +46,7 @@ from portfolio.errors import InputError, did_you_mean
 
 __all__ = [
     "OBJECTIVES",
+    "GroupRiskBudget",
     "MaxDiversification",
     "MaxReturn",
     "MaxSharpe",
@@ -56,6 +57,7 @@ __all__ = [
     "RiskParity",
     "TargetReturn",
     "Utility",
+    "group_budget_shares",
     "make_objective",
     "risk_budget_shares",
 ]
@@ -185,6 +187,28 @@ class RiskParity(Objective):
 
 
 @dataclass(frozen=True)
+class GroupRiskBudget(Objective):
+    """Risk budgeting across groups: each group carries its share of portfolio risk.
+
+    The article's guidance read as an objective: diversify *across* the ecosystem (chips,
+    cloud, platforms, emerging players, Japan) rather than own the least volatile
+    megacaps. Each group of the config gets a share of the portfolio's risk (equal by
+    default, or ``group_budgets``); inside a group the names share it equally -- risk
+    parity within the group, so a volatile name holds less weight but never nothing. Names
+    in no group form one more group. It is solved as :class:`RiskParity` with these
+    per-name budgets (Spinu's convex problem), under every limit; where a cap binds (a
+    name cap, a group cap, the look-through cap), the group's risk share is smaller than
+    its budget and the others grow.
+
+    Solve data: ``groups`` (group -> members) and ``group_budgets`` (group -> share of
+    risk, groups not named share the rest equally).
+    """
+
+    name: ClassVar[str] = "group_risk_budget"
+    solve_data: ClassVar[tuple[str, ...]] = ("groups", "group_budgets")
+
+
+@dataclass(frozen=True)
 class MinCVaR(Objective):
     """Minimise the conditional value at risk of the scenario loss (Rockafellar-Uryasev).
 
@@ -273,6 +297,7 @@ OBJECTIVES: dict[str, type[Objective]] = {
         MaxDiversification,
         MinCVaR,
         MinTrackingError,
+        GroupRiskBudget,
     )
 }
 """The objectives by name: the one list the config, the CLI and the jobs validate against.
@@ -380,6 +405,64 @@ def risk_budget_shares(
             "risk parity needs at least one",
             "give a positive budget to an available name",
         )
+    return shares / shares.sum()
+
+
+def group_budget_shares(
+    tickers: Sequence[str],
+    groups: Mapping[str, Sequence[str]],
+    group_budgets: Mapping[str, float] | None = None,
+    available: np.ndarray | Sequence[bool] | None = None,
+) -> np.ndarray:
+    """Risk budget of each name when groups share the risk, shape ``(n,)``, summing to 1.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Order of the result.
+    groups : mapping group -> members
+        Each name counts in its first group; names in no group form one more group.
+    group_budgets : mapping group -> share, optional
+        Shares of total risk; groups not named (with an available member) share the rest
+        ``max(1 - sum(shares), 0)`` equally. Default: equal shares.
+    available : array of bool, optional
+        Names that may hold weight; a group's share is split equally among its available
+        members, and a group without one drops out (the shares are renormalised).
+
+    Raises
+    ------
+    InputError
+        A budget for an unknown group, a negative share, or no available name with a
+        positive budget.
+    """
+    names = list(tickers)
+    mask = np.ones(len(names), bool) if available is None else np.asarray(available, bool)
+    budgets = dict(group_budgets or {})
+    for key, share in budgets.items():
+        if key not in groups:
+            raise InputError(f"unknown group '{key}'", f"optimizer.group_budgets.{key}",
+                             "a group budget names a group of [groups]",
+                             did_you_mean(str(key), groups) or "use a group name")
+        if not finite_number(share) or share < 0:
+            raise InputError(f"group budget of '{key}' must be a fraction >= 0",
+                             f"optimizer.group_budgets.{key}", f"got {share!r}", "use e.g. 0.2")
+    owner: dict[str, str] = {}
+    for group, members in groups.items():
+        for ticker in members:
+            owner.setdefault(ticker, group)
+    membership = [owner.get(t, "") for t in names]
+    live = {g for g, ok in zip(membership, mask) if ok}
+    unnamed = [g for g in dict.fromkeys(membership) if g in live and g not in budgets]
+    rest = max(1.0 - sum(budgets.values()), 0.0)
+    share_of = {g: s for g, s in budgets.items() if g in live}
+    share_of.update({g: rest / len(unnamed) for g in unnamed} if unnamed else {})
+    counts = {g: sum(1 for m, ok in zip(membership, mask) if ok and m == g) for g in live}
+    shares = np.array([share_of.get(g, 0.0) / counts[g] if ok and g in counts else 0.0
+                       for g, ok in zip(membership, mask)])
+    if shares.sum() <= 0:
+        raise InputError("no available name has a positive risk budget",
+                         "optimizer.group_budgets", "risk budgeting needs at least one",
+                         "give a positive budget to a group with an available name")
     return shares / shares.sum()
 
 

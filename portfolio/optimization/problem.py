@@ -38,6 +38,7 @@ from portfolio.estimate.covariance import covariance as estimate_covariance
 from portfolio.estimate.psd import is_psd, nearest_psd
 from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet
 from portfolio.optimization.constraints import CashFloor, MaxWeight, MinWeight
+from portfolio.optimization.explain import SolveContext
 from portfolio.optimization.feasibility import check_feasibility_arithmetic
 from portfolio.optimization.linear_qp import LinearQP, linear_only
 from portfolio.optimization.objectives import OBJECTIVES, MaxSharpe, Objective, make_objective
@@ -444,8 +445,10 @@ class PortfolioProblem:
         )
         volatility = float(np.sqrt(max(risky @ sigma @ risky, 0.0)))
         expected = None if expected_returns is None else float(mu @ risky)
+        context = SolveContext(self.tickers, sigma, None if expected_returns is None else mu,
+                               self._lower, self._upper, self.objective, dict(extra))
         return Allocation(
-            weights, self.objective.name, expected, volatility, info, self.constraints
+            weights, self.objective.name, expected, volatility, info, self.constraints, context
         )
 
     def solve_weights(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from portfolio.errors import InputError
 from portfolio.optimization.constraints import LimitCheck, check_all
+from portfolio.optimization.explain import Explanation, SolveContext, explain
 from portfolio.weights import CASH
 
 __all__ = ["BINDING_TOLERANCE", "SOLVERS", "SOLVER_CHAIN", "Allocation", "SolveInfo"]
@@ -66,6 +69,9 @@ class Allocation:
         Solver, status, time and objective value.
     constraints : tuple
         The limit and penalty objects of the problem.
+    context : SolveContext or None
+        The data of the solve (covariance, expected returns, bounds, objective data),
+        kept for :meth:`explain`.
     limits : tuple of LimitCheck
         Every limit row evaluated at the solution (computed on first use: a walk-forward
         that never reads it does not pay for it).
@@ -81,6 +87,7 @@ class Allocation:
     volatility: float
     solve: SolveInfo
     constraints: tuple[Any, ...] = field(default=(), repr=False)
+    context: SolveContext | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def limits(self) -> tuple[LimitCheck, ...]:
@@ -98,6 +105,23 @@ class Allocation:
     def binding(self) -> tuple[str, ...]:
         """Labels of the limit rows that hold with equality (to ``BINDING_TOLERANCE``)."""
         return tuple(row.name for row in self.binding_rows)
+
+    def explain(self, *, groups: Mapping[str, Sequence[str]] | None = None,
+                capital: float | None = None) -> Explanation:
+        """Every weight with what binds it, every zero with its reason (see :func:`explain`).
+
+        Parameters
+        ----------
+        groups : mapping group -> members, optional
+            Groups for the totals (default: the groups the limits name).
+        capital : float, optional
+            Portfolio value in USD for the amounts.
+        """
+        if self.context is None:
+            raise InputError("this allocation carries no solve data", "Allocation.explain",
+                             "it was not made by PortfolioProblem.solve",
+                             "solve it with PortfolioProblem or portfolio.optimize")
+        return explain(self, groups=groups, capital=capital)
 
     @property
     def risky_weights(self) -> pd.Series:

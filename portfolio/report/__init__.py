@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +136,10 @@ def _csv(sections: Sequence[Section]) -> str:
     return buffer.getvalue()
 
 
+_NUMBER = re.compile(r"^[\s\d.,%+\-<=>*]*$|^(yes|no|ok|BREACH|inf|-inf)$")
+"""A cell that reads as a number (right-aligned); anything else is text (left-aligned)."""
+
+
 def _rich(report: Report, width: int | None) -> str:
     from rich.console import Console
     from rich.markup import escape
@@ -149,7 +154,8 @@ def _rich(report: Report, width: int | None) -> str:
         table = Table(title=escape(section.title), title_justify="left",
                       caption=escape(section.note) or None, caption_justify="left")
         for i, column in enumerate(section.columns):
-            table.add_column(column, justify="left" if i == 0 else "right")
+            numeric = i > 0 and all(_NUMBER.match(row[i]) for row in section.rows)
+            table.add_column(column, justify="right" if numeric else "left")
         for row in section.rows:
             table.add_row(*(escape(cell) for cell in row))
         console.print(table)

@@ -10,6 +10,12 @@ import pandas as pd
 from portfolio.jobs.frontier import FrontierRun
 from portfolio.optimization.frontier import MarkedPortfolio
 from portfolio.report import Report, Section, fmt_pct
+from portfolio.report.explain import (
+    expected_returns_data,
+    expected_returns_section,
+    explanation_data,
+    explanation_section,
+)
 from portfolio.weights import CASH
 
 __all__ = ["frontier_png", "frontier_report"]
@@ -89,12 +95,19 @@ def frontier_report(run: FrontierRun) -> Report:
         "covariance_method": run.covariance_method,
         "expected_returns_method": run.expected_returns_method,
         "warnings": list(run.warnings),
+        "explanation": None if run.explanation is None else explanation_data(run.explanation),
+        "expected_returns": expected_returns_data(run.expected_model),
     }
-    sections = (
+    sections = [
         Section("Frontier", columns, rows, "Annual figures; weights include cash."),
         Section("Marked portfolios", ("portfolio", *columns[1:]), marked_rows),
-    )
-    return Report("Efficient frontier", tuple(summary), sections, data)
+    ]
+    if run.explanation is not None:
+        sections.append(explanation_section(run.explanation, "The optimum's weights and why"))
+    returns = expected_returns_section(run.expected_model)
+    if returns is not None:
+        sections.append(returns)
+    return Report("Efficient frontier", tuple(summary), tuple(sections), data)
 
 
 def frontier_png(run: FrontierRun) -> bytes:

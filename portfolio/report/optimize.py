@@ -8,6 +8,14 @@ from typing import Any
 from portfolio.jobs.optimize import OptimizationRun
 from portfolio.optimization.constraints import LimitCheck
 from portfolio.report import Report, Section, fmt_pct
+from portfolio.report.explain import (
+    expected_returns_data,
+    expected_returns_section,
+    explanation_data,
+    explanation_section,
+    explanation_summary,
+)
+from portfolio.weights import CASH
 
 
 def limits_section(limits: Sequence[LimitCheck], title: str = "Limits") -> Section:
@@ -29,12 +37,15 @@ def limits_data(limits: Sequence[LimitCheck]) -> list[dict[str, Any]]:
 
 
 def optimization_report(run: OptimizationRun) -> Report:
-    """Weights, risk, solver and limits of an :class:`~portfolio.jobs.market.OptimizationRun`."""
+    """Weights and why, risk, solver and limits of an optimisation run.
+
+    JSON adds ``explanation`` (per name: weight, amount, risk share, marginal risk,
+    binding limits, reason; group totals; effective names; return and Sharpe) and
+    ``expected_returns`` (prior, views and posterior) when the objective used them.
+    """
     allocation = run.allocation
     weights = allocation.weights
-    order = [*weights.drop("CASH").sort_values(ascending=False).index, "CASH"]
-    at_cap = {row.subject for row in allocation.binding_rows if row.kind == "max_weight"}
-    weight_rows = tuple((t, fmt_pct(weights[t]), "yes" if t in at_cap else "") for t in order)
+    order = [*weights.drop(CASH).sort_values(ascending=False).index, CASH]
     solve = allocation.solve
     summary = [
         f"Objective {allocation.objective} on {run.covariance_method} covariance, "
@@ -46,6 +57,8 @@ def optimization_report(run: OptimizationRun) -> Report:
     ]
     if allocation.binding:
         summary.append(f"Binding limits: {', '.join(allocation.binding)}.")
+    if run.explanation is not None:
+        summary.append(explanation_summary(run.explanation))
     summary += list(run.warnings)
     data = {
         "weights": {t: float(weights[t]) for t in order},
@@ -60,9 +73,13 @@ def optimization_report(run: OptimizationRun) -> Report:
         "binding": list(allocation.binding),
         "limits": limits_data(allocation.limits),
         "warnings": list(run.warnings),
+        "explanation": None if run.explanation is None else explanation_data(run.explanation),
+        "expected_returns": expected_returns_data(run.expected_model),
     }
-    sections = (
-        Section("Weights", ("ticker", "weight", "at cap"), weight_rows),
-        limits_section(allocation.limits),
-    )
-    return Report("Optimal allocation", tuple(summary), sections, data)
+    sections = [limits_section(allocation.limits)]
+    if run.explanation is not None:
+        sections.insert(0, explanation_section(run.explanation))
+    returns = expected_returns_section(run.expected_model)
+    if returns is not None:
+        sections.append(returns)
+    return Report("Optimal allocation", tuple(summary), tuple(sections), data)

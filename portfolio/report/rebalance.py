@@ -23,6 +23,7 @@ from typing import Any
 from portfolio.data.holdings import MEMORY_SOURCE
 from portfolio.jobs.rebalance import DriftCheck, RebalanceRun
 from portfolio.report import Report, Section, fmt_money, fmt_pct
+from portfolio.report.explain import explanation_data, explanation_section
 from portfolio.report.optimize import limits_data, limits_section
 from portfolio.weights import CASH
 
@@ -325,6 +326,7 @@ def _data(run: RebalanceRun) -> dict[str, Any]:
         "as_of": run.as_of,
         "data_source": run.data_source,
         "notice": run.notice,
+        "explanation": None if run.explanation is None else explanation_data(run.explanation),
     }
 
 
@@ -347,6 +349,8 @@ def rebalance_report(run: RebalanceRun) -> Report:
         _contributions_section(run),
         _limits_section(run),
     ]
+    if run.explanation is not None:
+        sections.insert(2, explanation_section(run.explanation, "Target weights and why"))
     notes = _notes_section(run)
     if notes is not None:
         sections.append(notes)
