@@ -64,7 +64,8 @@ def test_json_has_orders_before_after_turnover_and_cost(capsys):
             "data_source"} <= set(data)
     assert data["orders"], "the example holdings need orders"
     for order in data["orders"]:
-        assert set(order) == {"ticker", "side", "shares", "price", "notional", "cost"}
+        assert set(order) == {"ticker", "side", "shares", "price", "notional", "cost",
+                              "realised_gain"}
         assert order["side"] in ("buy", "sell") and order["shares"] == int(order["shares"])
     assert data["cost"] == pytest.approx(sum(o["cost"] for o in data["orders"]), abs=1e-9)
     for side in ("before", "after"):
@@ -100,7 +101,7 @@ def test_csv_and_table(capsys, fmt):
     if fmt == "csv":
         rows = [row for row in csv.reader(io.StringIO(out)) if row]
         assert ["section", "ticker", "side", "shares", "price (USD)", "notional (USD)",
-                "cost (USD)"] in rows
+                "cost (USD)", "realised gain (USD)"] in rows
         assert any(row[0] == "Limits" and row[1] == "max_weight[NVDA]" for row in rows)
     else:
         assert "Rebalancing" in out and "Orders" in out and "BREACH" in out

@@ -414,7 +414,8 @@ def test_json_shape(file_run):
             "data_source"} <= set(data)
     assert data["as_of"] == "2026-07-31" and data["data_source"] == "bundled"
     for order in data["orders"]:
-        assert set(order) == {"ticker", "side", "shares", "price", "notional", "cost"}
+        assert set(order) == {"ticker", "side", "shares", "price", "notional", "cost",
+                              "realised_gain"}
     assert [(o["ticker"], o["side"], o["shares"]) for o in data["orders"]] == [
         (o.ticker, o.side, o.shares) for o in file_run.orders
     ]

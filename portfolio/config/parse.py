@@ -41,6 +41,7 @@ from portfolio.estimate.inputs import RiskSettings
 from portfolio.estimate.returns import PERIODS_PER_YEAR
 from portfolio.optimization.objectives import OBJECTIVES
 from portfolio.optimization.results import SOLVERS
+from portfolio.trading.minimal import REBALANCE_MODES
 from portfolio.weights import ticker_text
 
 __all__ = [
@@ -319,6 +320,7 @@ def _parse_trading(table: Table) -> TradingSettings:
         no_trade_weight=table.fraction("no_trade_weight", 0.0),
         no_trade_dollars=table.number("no_trade_dollars", 0.0, low=0.0),
         whole_shares=table.boolean("whole_shares", True),
+        mode=table.string("mode", "target", REBALANCE_MODES),
     )
     table.finish()
     return settings

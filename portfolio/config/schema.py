@@ -191,6 +191,10 @@ class TradingSettings:
         Skip trades smaller than this notional (USD).
     whole_shares : bool
         Round orders to whole shares.
+    mode : str
+        ``"target"``: trade to the optimiser's (or the given) target; ``"minimal"``: the
+        least turnover that brings every limit back, reinvested toward that target
+        (:func:`portfolio.trading.minimal.minimal_trade_target`).
     """
 
     cost_bps: float = 5.0
@@ -198,6 +202,7 @@ class TradingSettings:
     no_trade_weight: float = 0.0
     no_trade_dollars: float = 0.0
     whole_shares: bool = True
+    mode: str = "target"
 
 
 @dataclass(frozen=True)

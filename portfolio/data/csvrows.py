@@ -14,8 +14,8 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from portfolio.errors import InputError
 from portfolio.weights import CASH, ticker_text
@@ -42,11 +42,16 @@ _CURRENCY_NOISE = re.compile(r"[$€£¥\s]|USD|JPY|EUR", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Row:
-    """One data row: normalised ticker, raw text of the value column, and its location."""
+    """One data row: normalised ticker, raw text of the value column, and its location.
+
+    ``optional`` maps each optional column the header has (see :func:`rows`) to the raw
+    text of this row's field, stripped (``""`` when blank).
+    """
 
     ticker: str
     value: str
     where: str
+    optional: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_text(path: str | os.PathLike[str], kind: str) -> str:
@@ -109,41 +114,32 @@ def rows(
     source: str,
     value_column: str,
     known_tickers: Collection[str] | None,
+    optional_columns: tuple[str, ...] = (),
 ) -> Iterator[Row]:
     """Yield the data rows of a ``ticker,<value_column>`` file after the shared checks.
 
     Checks the header, the field count of every row, empty, duplicate and unknown tickers.
-    The value column is returned as raw text for the caller to parse.
+    The value column is returned as raw text for the caller to parse, and so is each of
+    ``optional_columns`` the header has (in ``Row.optional``).
     """
     known = None if known_tickers is None else {ticker_text(str(t)) for t in known_tickers}
     header: list[str] | None = None
     header_line = 0
     ticker_index = value_index = 0
+    optional_index: dict[str, int] = {}
     first_line_of: dict[str, int] = {}
     for line_no, fields in records(text, source):
         where = f"{source}, line {line_no}"
         if header is None:
-            header = [field.strip().lower() for field in fields]
+            header = [cell.strip().lower() for cell in fields]
             header_line = line_no
             ticker_index, value_index = _column_indices(header, value_column, where)
+            optional_index = {name: header.index(name) for name in optional_columns
+                              if name in header}
             continue
         if len(fields) != len(header):
             _raise_field_count(fields, header, header_line, value_index, value_column, where)
-        ticker = ticker_text(fields[ticker_index])
-        if not ticker:
-            raise InputError(
-                "empty ticker",
-                where,
-                f"every row needs a ticker in the '{header[ticker_index]}' column",
-                "fill in the ticker or delete the line",
-            )
-        if any(char.isspace() for char in ticker):
-            raise InputError(
-                f"ticker {ticker!r} contains a space",
-                where,
-                "a ticker is a single symbol such as NVDA or 9984.T",
-                "put one ticker per line",
-            )
+        ticker = _checked_ticker(fields[ticker_index], header[ticker_index], where)
         if ticker in first_line_of:
             label = "CASH row" if ticker == CASH else f"ticker {ticker!r}"
             raise InputError(
@@ -156,7 +152,8 @@ def rows(
         if known is not None and ticker != CASH and ticker not in known:
             raise _unknown_ticker(ticker, known, where)
         first_line_of[ticker] = line_no
-        yield Row(ticker=ticker, value=fields[value_index], where=where)
+        yield Row(ticker=ticker, value=fields[value_index], where=where,
+                  optional={name: fields[index].strip() for name, index in optional_index.items()})
     if header is None:
         raise InputError(
             "empty file",
@@ -165,6 +162,26 @@ def rows(
             f"start the file with the header line 'ticker,{value_column}' and add one row per "
             f"ticker, e.g. NVDA,{'100' if value_column == 'shares' else '0.10'}",
         )
+
+
+def _checked_ticker(raw: str, column: str, where: str) -> str:
+    """The normalised ticker of a row; an empty one or one with a space is an error."""
+    ticker = ticker_text(raw)
+    if not ticker:
+        raise InputError(
+            "empty ticker",
+            where,
+            f"every row needs a ticker in the '{column}' column",
+            "fill in the ticker or delete the line",
+        )
+    if any(char.isspace() for char in ticker):
+        raise InputError(
+            f"ticker {ticker!r} contains a space",
+            where,
+            "a ticker is a single symbol such as NVDA or 9984.T",
+            "put one ticker per line",
+        )
+    return ticker
 
 
 def records(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
@@ -184,7 +201,7 @@ def records(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
                 str(error),
                 "check the quotes on this line; a quoted field must end with a quote",
             ) from None
-        if not any(field.strip() for field in fields):
+        if not any(cell.strip() for cell in fields):
             continue  # a line of only commas, as spreadsheets sometimes export
         yield line_no, fields
 
@@ -245,7 +262,7 @@ def _raise_field_count(
     fix = f"write one value per column ({', '.join(h or '<blank>' for h in header)})"
     extra = len(fields) - len(header)
     if extra > 0:
-        joined = ",".join(field.strip() for field in fields[value_index : value_index + extra + 1])
+        joined = ",".join(cell.strip() for cell in fields[value_index : value_index + extra + 1])
         if _THOUSANDS.match(joined):
             why += f"; '{joined}' was split at its thousands separator"
             fix = f"write {joined.replace(',', '')} without the comma"

@@ -3,13 +3,17 @@
 Both files are small CSV tables keyed by ticker. They are parsed with the standard library only
 (``csv``, ``difflib``) so that importing this module stays cheap.
 
-Holdings file (``ticker,shares``)::
+Holdings file (``ticker,shares``, optionally ``cost_basis``)::
 
     # my brokerage account, 2026-07-31
-    ticker,shares
-    NVDA,650
-    9984.T,300
-    CASH,6000
+    ticker,shares,cost_basis
+    NVDA,650,41.20
+    9984.T,300,
+    CASH,6000,
+
+``cost_basis`` is the average price paid per share in USD (the base currency, also for
+9984.T); a blank cell means unknown. With it, ``rebalance`` shows the gain or loss each
+sell realises (a number, not tax advice; tax lots are out of scope).
 
 Target-weights file (``ticker,weight``)::
 
@@ -41,11 +45,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from portfolio.data.csvrows import (
     PERCENT_SUM_TOLERANCE,
+    Row,
     check_weight_range,
     parse_number,
     read_text,
@@ -79,11 +84,15 @@ class Holdings:
         Cash in USD (>= 0); 0 when the file has no ``CASH`` row.
     source : str
         The file the holdings came from, or ``"<memory>"``.
+    cost_basis : Mapping[str, float]
+        Ticker -> average price paid per share, USD (>= 0), for the held tickers whose
+        basis is known; may be empty. Stored as a read-only mapping.
     """
 
     shares: Mapping[str, float]
     cash: float = 0.0
     source: str = MEMORY_SOURCE
+    cost_basis: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shares = dict(self.shares)
@@ -109,7 +118,15 @@ class Holdings:
                 "cash must be a finite amount in USD, >= 0",
                 "fix the cash amount",
             )
+        for ticker, basis in dict(self.cost_basis).items():
+            if ticker not in shares or not math.isfinite(basis) or basis < 0:
+                raise InputError(
+                    f"invalid cost basis {basis!r} for {ticker}", self.source,
+                    "a cost basis is a finite USD price per share >= 0 of a held ticker",
+                    "fix the cost basis or leave it blank",
+                )
         object.__setattr__(self, "shares", MappingProxyType(shares))
+        object.__setattr__(self, "cost_basis", MappingProxyType(dict(self.cost_basis)))
 
     def tickers(self) -> tuple[str, ...]:
         """Tickers held, in file order (``CASH`` excluded).
@@ -162,7 +179,8 @@ def parse_holdings(
     ----------
     text : str
         The whole file. Header ``ticker,shares`` (any case, any column order, extra columns
-        ignored); one row per ticker; a row ``CASH,<amount>`` holds cash in USD.
+        ignored) with an optional ``cost_basis`` column (USD per share, blank = unknown);
+        one row per ticker; a row ``CASH,<amount>`` holds cash in USD.
     source : str
         Name of the file, used in error messages.
     known_tickers : collection of str, optional
@@ -171,18 +189,24 @@ def parse_holdings(
     Returns
     -------
     Holdings
-        ``shares`` (ticker -> shares >= 0, file order, no CASH), ``cash`` in USD (0 if absent).
+        ``shares`` (ticker -> shares >= 0, file order, no CASH), ``cash`` in USD (0 if absent),
+        ``cost_basis`` (ticker -> USD per share, where given).
 
     Raises
     ------
     InputError
         On an empty file, a missing header or column, a row with the wrong number of fields,
         an empty, duplicate or unknown ticker, a duplicate CASH row, a share count or cash
-        amount that is not a finite number >= 0, or a file with no rows at all.
+        amount that is not a finite number >= 0, a cost basis that is not a finite number
+        >= 0 or is given for CASH, or a file with no rows at all.
     """
     shares: dict[str, float] = {}
+    cost_basis: dict[str, float] = {}
     cash: float | None = None
-    for row in rows(text, source, "shares", known_tickers):
+    for row in rows(text, source, "shares", known_tickers, optional_columns=("cost_basis",)):
+        basis = _cost_basis(row)
+        if basis is not None:
+            cost_basis[row.ticker] = basis
         noun = "cash amount" if row.ticker == CASH else "share count"
         value = parse_number(row.value, noun, row.ticker, row.where)
         if value < 0:
@@ -211,7 +235,24 @@ def parse_holdings(
             "the file has a header but no positions and no CASH row",
             "add one line per position, e.g. NVDA,100, and a line CASH,<USD amount>",
         )
-    return Holdings(shares=shares, cash=0.0 if cash is None else cash, source=source)
+    return Holdings(shares=shares, cash=0.0 if cash is None else cash, source=source,
+                    cost_basis=cost_basis)
+
+
+def _cost_basis(row: Row) -> float | None:
+    """The row's cost basis in USD per share, or None when blank or absent."""
+    raw = row.optional.get("cost_basis", "")
+    if not raw:
+        return None
+    if row.ticker == CASH:
+        raise InputError("a cost basis on the CASH row", row.where,
+                         "cash has no cost basis", "leave the cost_basis cell of CASH blank")
+    basis = parse_number(raw, "cost basis", row.ticker, row.where)
+    if basis < 0:
+        raise InputError(f"negative cost basis {raw!r} for {row.ticker}", row.where,
+                         "the cost basis is the average USD price paid per share, >= 0",
+                         "write the price paid per share, or leave the cell blank")
+    return abs(basis)
 
 
 def read_target_weights(

@@ -16,7 +16,11 @@ Steps of :func:`rebalance`
 --------------------------
 1. Value the holdings at the as-of close (:func:`~portfolio.analytics.valuation.value_holdings`).
 2. The target: a weights mapping (e.g. from ``--target FILE``), or the config's optimiser
-   result computed with the current weights (for turnover limits and costs).
+   result computed with the current weights (for turnover limits and costs).  In
+   ``minimal`` mode (``[trading] mode`` / ``--mode minimal``) that target is only the
+   reference: the orders go to the least-turnover portfolio that meets every limit,
+   reinvesting toward it (:func:`~portfolio.trading.minimal.minimal_trade_target`); the
+   turnover limit then applies to that portfolio, not to the reference.
 3. Orders from :func:`~portfolio.trading.orders.plan_rebalance` with the config's
    ``[trading]`` settings (cost in bps plus a minimum fee per order, the no-trade band,
    whole shares unless ``fractional``) and ``limits.cash_floor``.
@@ -30,7 +34,7 @@ Steps of :func:`rebalance`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,13 +44,15 @@ from portfolio.analytics.risk import RiskReport
 from portfolio.analytics.valuation import value_holdings
 from portfolio.config import Config, load_config
 from portfolio.data.holdings import MEMORY_SOURCE, Holdings
-from portfolio.errors import InputError
+from portfolio.errors import InputError, check_choice
 from portfolio.jobs.limits import constraints_from_config, theme_exposures
 from portfolio.jobs.market import DataOptions, MarketData, market_data
 from portfolio.jobs.optimize import optimize_from_config
 from portfolio.jobs.risk import risk_context, risk_report
-from portfolio.optimization.constraints import LimitCheck, check_all
+from portfolio.optimization.constraints import LimitCheck, MaxWeight, check_all
 from portfolio.optimization.explain import Explanation
+from portfolio.trading.gains import RealisedGain, basis_after, realised_gains
+from portfolio.trading.minimal import REBALANCE_MODES, minimal_trade_target, turnover_between
 from portfolio.trading.orders import Order, RebalancePlan, TradingCosts
 from portfolio.trading.repair import plan_within_limits
 from portfolio.weights import CASH, WEIGHT_TOLERANCE, parse_weights
@@ -104,6 +110,18 @@ class RebalanceRun:
     explanation : Explanation or None
         The optimiser's target explained, in USD of the holdings' value (None for a
         target given by the user).
+    mode : str
+        ``"target"`` or ``"minimal"`` (module docstring, step 2).
+    reference : pandas.Series or None
+        In minimal mode the optimiser's (or given) target the trades reinvest toward,
+        every universe ticker plus ``"CASH"``; None in target mode.
+    after_holdings : Holdings
+        Shares (> 0), cash and cost basis after the orders.
+    realised : tuple of RealisedGain
+        Gain or loss of each sell whose ticker has a cost basis in the holdings
+        (:mod:`portfolio.trading.gains`).
+    realised_unknown : tuple of str
+        Tickers sold without a cost basis.
     """
 
     plan: RebalancePlan
@@ -122,7 +140,12 @@ class RebalanceRun:
     data_source: str
     notice: str
     warnings: tuple[str, ...]
+    after_holdings: Holdings
     explanation: Explanation | None = None
+    mode: str = "target"
+    reference: pd.Series | None = None
+    realised: tuple[RealisedGain, ...] = ()
+    realised_unknown: tuple[str, ...] = ()
 
     @property
     def turnover(self) -> float:
@@ -145,9 +168,9 @@ class RebalanceRun:
         return float(self.after.total_value)
 
     @property
-    def after_holdings(self) -> Holdings:
-        """Shares (> 0) and cash after the orders."""
-        return _after_holdings(self.plan)
+    def realised_total(self) -> float | None:
+        """Sum of the realised gains, USD; None when no sell has a cost basis."""
+        return sum(item.gain for item in self.realised) if self.realised else None
 
     @property
     def fixed(self) -> tuple[str, ...]:
@@ -245,6 +268,7 @@ def rebalance(
     market: MarketData | None = None,
     fractional: bool = False,
     target_source: str | None = None,
+    mode: str | None = None,
 ) -> RebalanceRun:
     """Turn current holdings and a target into orders, with risk and limits before and after.
 
@@ -267,6 +291,9 @@ def rebalance(
         Fractional-share orders instead of the config's ``trading.whole_shares``.
     target_source : str, optional
         Where ``target`` came from (e.g. its file), for messages and the report.
+    mode : {"target", "minimal"}, optional
+        Trade to the target, or the least trading that restores every limit (module
+        docstring, step 2); default the config's ``trading.mode``.
 
     Returns
     -------
@@ -277,32 +304,30 @@ def rebalance(
     ------
     InputError
         Unknown tickers in the holdings or target, target weights that are negative or do
-        not sum to 1, a held or targeted ticker without a price at the as-of date.
+        not sum to 1, a held or targeted ticker without a price at the as-of date, an
+        unknown mode.
     DataError, ConfigError, InfeasibleError, SolverError
-        From loading prices and optimising.
+        From loading prices and optimising; in minimal mode an InfeasibleError when the
+        limits need more turnover than ``limits.max_turnover``.
     """
     config = config if config is not None else load_config()
+    mode = mode if mode is not None else config.trading.mode
+    check_choice(mode, REBALANCE_MODES, "rebalance mode", where="mode")
     config.check_known(holdings.tickers(), holdings.source)
     market = market if market is not None else market_data(config, options)
     closes = market.prices.loc[market.as_of]
     current = value_holdings(holdings, closes).weights
-    warnings: list[str] = []
-    explanation = None
-    if target is None:
-        run = optimize_from_config(config, market=market, current_weights=current.to_dict(),
-                                   capital=value_holdings(holdings, closes).total)
-        explanation = run.explanation
-        target_weights = _full_target(run.allocation.weights, config)
-        target_source, objective = "optimizer", config.optimizer.objective
-        warnings += run.warnings
-    else:
-        target_source, objective = target_source or MEMORY_SOURCE, None
-        target_weights = _full_target(parse_weights(
-            target, universe=config.tickers, what="target weights", where=target_source,
-            universe_source=f"the configured universe ({config.source})"), config)
+    asked = _asked_target(config, mode, market, holdings, current, target, target_source)
+    warnings, target_weights, reference = list(asked.warnings), asked.weights, None
+    limits = _limit_objects(config)
+    if mode == "minimal":
+        reference = target_weights
+        unpriced = MaxWeight(1.0, {t: 0.0 for t in _unpriced(config.tickers, closes)})
+        target_weights = _full_target(minimal_trade_target(
+            current, (*limits, unpriced), config.tickers, reference=reference,
+            max_turnover=config.limits.max_turnover)[0], config)
     _check_priced(target_weights, closes, market.as_of)
     whole_shares = config.trading.whole_shares and not fractional
-    limits = _limit_objects(config)
     plan, moved = plan_within_limits(
         pd.Series({t: float(s) for t, s in holdings.shares.items() if s > 0}, dtype=float),
         float(holdings.cash), closes, target_weights, _order_settings(config, whole_shares),
@@ -310,23 +335,60 @@ def rebalance(
     )
     context = risk_context(config, market)  # one estimate for both reports
     before = risk_report(holdings, context=context)
-    after = risk_report(_after_holdings(plan), context=context)
+    after_holdings = _after_holdings(plan, holdings)
+    after = risk_report(after_holdings, context=context)
     target_rows = check_all(limits, target_weights, config.tickers)
     met_by_target = {row.name for row in target_rows if row.ok}
     unreachable = tuple(row for row in after.breaches if row.name in met_by_target)
     notes = _plan_notes(plan, moved, target_weights, target_rows, unreachable, whole_shares,
                         config.limits.max_turnover)
+    if reference is not None:
+        notes.insert(0, _minimal_note(plan.turnover, turnover_between(current, reference,
+                                                                      config.tickers)))
     for warning in (*before.warnings, *after.warnings):
         if warning not in warnings:
             warnings.append(warning)
+    realised, realised_unknown = realised_gains(plan.orders, holdings.cost_basis)
     return RebalanceRun(
-        plan=plan, before=before, after=after, target=target_weights,
-        target_source=target_source, objective=objective, orders=plan.orders,
+        plan=plan, after_holdings=after_holdings, realised=realised,
+        realised_unknown=realised_unknown if holdings.cost_basis else (),
+        before=before, after=after, target=target_weights,
+        target_source=asked.source, objective=asked.objective, orders=plan.orders,
         notes=tuple(notes), breaches_before=before.breaches, breaches_after=after.breaches,
         unreachable=unreachable, adjusted=tuple(moved), as_of=market.as_of,
         data_source=market.frame.source, notice=market.frame.notice,
-        warnings=tuple(warnings), explanation=explanation,
+        warnings=tuple(warnings), explanation=asked.explanation, mode=mode, reference=reference,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _AskedTarget:
+    """The target asked for: the optimiser's (with its explanation) or the user's."""
+
+    weights: pd.Series
+    source: str
+    objective: str | None = None
+    explanation: Explanation | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _asked_target(config: Config, mode: str, market: MarketData, holdings: Holdings,
+                  current: pd.Series, target: Mapping[str, float] | pd.Series | None,
+                  target_source: str | None) -> _AskedTarget:
+    """The given target, or the optimiser's (without the turnover cap in minimal mode)."""
+    if target is not None:
+        source = target_source or MEMORY_SOURCE
+        return _AskedTarget(_full_target(parse_weights(
+            target, universe=config.tickers, what="target weights", where=source,
+            universe_source=f"the configured universe ({config.source})"), config), source)
+    reference_config = (config if mode == "target" else
+                        replace(config, limits=replace(config.limits, max_turnover=None)))
+    closes = market.prices.loc[market.as_of]
+    run = optimize_from_config(reference_config, market=market,
+                               current_weights=current.to_dict(),
+                               capital=value_holdings(holdings, closes).total)
+    return _AskedTarget(_full_target(run.allocation.weights, config), "optimizer",
+                        config.optimizer.objective, run.explanation, tuple(run.warnings))
 
 
 def _order_settings(config: Config, whole_shares: bool) -> dict[str, Any]:
@@ -373,9 +435,7 @@ def _full_target(weights: pd.Series, config: Config) -> pd.Series:
 
 def _check_priced(target: pd.Series, closes: pd.Series, as_of: pd.Timestamp) -> None:
     """Every ticker with a positive target weight needs a price at the as-of close."""
-    wanted = [t for t, w in target.items() if t != CASH and w > 0]
-    prices = pd.to_numeric(closes.reindex(wanted), errors="coerce")
-    unpriced = [t for t in wanted if not (np.isfinite(prices[t]) and prices[t] > 0)]
+    unpriced = _unpriced([t for t, w in target.items() if t != CASH and w > 0], closes)
     if unpriced:
         names = ", ".join(unpriced)
         date = pd.Timestamp(as_of).date()
@@ -387,9 +447,17 @@ def _check_priced(target: pd.Series, closes: pd.Series, as_of: pd.Timestamp) -> 
         )
 
 
-def _after_holdings(plan: RebalancePlan) -> Holdings:
+def _unpriced(tickers: Sequence[str], closes: pd.Series) -> list[str]:
+    """The tickers without a positive finite close."""
+    prices = pd.to_numeric(closes.reindex(list(tickers)), errors="coerce")
+    return [t for t in tickers if not (np.isfinite(prices[t]) and prices[t] > 0)]
+
+
+def _after_holdings(plan: RebalancePlan, before: Holdings) -> Holdings:
     shares = {str(t): float(s) for t, s in plan.after_shares.items() if s > 0}
-    return Holdings(shares=shares, cash=float(plan.after_cash), source=AFTER_SOURCE)
+    basis = basis_after(plan.orders, before.shares, before.cost_basis)
+    return Holdings(shares=shares, cash=float(plan.after_cash), source=AFTER_SOURCE,
+                    cost_basis={t: b for t, b in basis.items() if t in shares})
 
 
 def _pct(value: float) -> str:
@@ -405,6 +473,14 @@ def _moved_notes(
         f"{', '.join(limits)}"
         for ticker, limits in moved.items()
     ]
+
+
+def _minimal_note(turnover: float, full_move: float) -> str:
+    return (
+        f"minimal mode: {_pct(turnover)} turnover brings every limit back (trading to the "
+        f"reference allocation would turn over {_pct(full_move)}); the proceeds are "
+        "reinvested toward the reference"
+    )
 
 
 def _unreachable_note(row: LimitCheck, whole_shares: bool) -> str:

@@ -40,6 +40,7 @@ from portfolio.optimization.constraints import (
     MaxWeight,
     MinWeight,
     ThemeCap,
+    _LinearRow,
 )
 from portfolio.optimization.relaxation import (
     CONFIG_KEYS,
@@ -52,6 +53,7 @@ from portfolio.optimization.relaxation import (
     pct,
     relaxation,
 )
+from portfolio.optimization.turnover import least_turnover, turnover_set
 from portfolio.weights import weights_and_cash
 
 if TYPE_CHECKING:
@@ -423,19 +425,40 @@ def _check_disjoint_floors(box: _Box) -> Diagnosis | None:
 
 
 def _check_turnover(box: _Box, limit: MaxTurnover) -> Diagnosis | None:
+    """The least turnover into every limit against the cap (closed form, then one LP)."""
     w0, cash0 = box.structure.current[id(limit)]
     least = _minimum_turnover(w0, cash0, box.lower, box.upper, box.budget)
+    into, binding = "the per-name limits", []
+    linear = [item for item in box.constraints if isinstance(item, _LinearRow)]
+    if linear:
+        cash = 1.0 - box.budget
+        exact = least_turnover(turnover_set(linear, box.tickers, (cash, cash), box.lower,
+                                            box.upper), w0, cash0)
+        if exact is not None:  # group, theme and cash rows: the turnover a cap must allow
+            least, into = exact[0], "every limit"
+            binding = [label for item in linear
+                       for label, ok in _binding_rows(item, exact[1][:-1], box.tickers) if ok]
     if limit.limit >= least - TOLERANCE:
         return None
     key = config_key("max_turnover")
     labels = ["max_turnover", *box.cap_labels(np.flatnonzero(w0 > box.upper + TOLERANCE)),
-              *box.floor_labels(np.flatnonzero(w0 < box.lower - TOLERANCE)), "cash_floor"]
+              *box.floor_labels(np.flatnonzero(w0 < box.lower - TOLERANCE)), *binding,
+              "cash_floor"]
     return Diagnosis(
         "the turnover cap is too small to reach any portfolio within the limits", key,
-        f"moving from the current weights into the per-name limits with {pct(box.cash_floor)} "
+        f"moving from the current weights into {into} with {pct(box.cash_floor)} "
         f"cash needs at least {pct(least)} one-way turnover but {key} is {pct(limit.limit)}",
         tuple(labels), ((relaxation(key, "raise", limit.limit, least, ["max_turnover"]),),),
     )
+
+
+def _binding_rows(item: Any, w: np.ndarray, tickers: Sequence[str]
+                  ) -> list[tuple[str, bool]]:
+    """Each row label of ``item`` and whether it holds with equality at ``w``."""
+    labels, bounds = item.rows(tickers)
+    values = item.values(w, tickers)
+    return [(label, abs(float(v) - float(b)) <= TOLERANCE and label != "cash_floor")
+            for label, v, b in zip(labels, np.atleast_1d(values), np.atleast_1d(bounds))]
 
 
 def arithmetic_diagnosis(problem: PortfolioProblem) -> Diagnosis | None:

@@ -11,9 +11,15 @@ separators); the JSON ``data`` keeps plain numbers:
   "historical": {"95%"|"99%": {"1d"|"10d": loss fraction}}}), ``var_usd``,
   ``risk_contributions`` (annual, summing to the volatility), ``exposure`` ({hub, total,
   cap, per_holding})}.
-* ``target``: the target weights asked for; ``turnover``: one-way fraction of the value
-  before; ``cost``: total fees in USD; ``cost_bps``: the same in basis points of the value
-  before; ``notes``, ``unreachable`` (limit rows), ``as_of``, ``data_source``.
+* ``orders[].realised_gain``: USD gain (negative: loss) of a sell at the holdings'
+  ``cost_basis`` (null for buys and unknown bases); ``realised_gain_total`` (null when no
+  sell has a basis); ``realised_unknown``: tickers sold without a basis.
+* ``mode``: ``target`` or ``minimal``; ``reference``: in minimal mode the allocation the
+  trades reinvest toward (else null).
+* ``target``: the target weights asked for (minimal mode: the least-trading target);
+  ``turnover``: one-way fraction of the value before; ``cost``: total fees in USD;
+  ``cost_bps``: the same in basis points of the value before; ``notes``, ``unreachable``
+  (limit rows), ``as_of``, ``data_source``.
 """
 
 from __future__ import annotations
@@ -66,10 +72,14 @@ def _breach_list(rows: Any) -> str:
 
 def _target_phrase(run: RebalanceRun) -> str:
     if run.objective is not None:
-        return f"the config's {run.objective} allocation"
-    if run.target_source == MEMORY_SOURCE:
-        return "the given target weights"
-    return f"the target weights in {run.target_source}"
+        phrase = f"the config's {run.objective} allocation"
+    elif run.target_source == MEMORY_SOURCE:
+        phrase = "the given target weights"
+    else:
+        phrase = f"the target weights in {run.target_source}"
+    if run.mode == "minimal":
+        return f"with the least trading that brings every limit back, reinvesting toward {phrase}"
+    return f"toward {phrase}"
 
 
 def _var_95_1d(report: Any, method: str = "parametric") -> float:
@@ -89,7 +99,7 @@ def _summary(run: RebalanceRun) -> tuple[str, ...]:
     sentences = [
         f"{_count(len(_held(before)), 'position')} worth {fmt_money(run.value_before)} USD "
         f"({fmt_pct(before.weights[CASH])} cash) at the {run.as_of.date()} close "
-        f"({run.data_source} prices), rebalanced toward {_target_phrase(run)}.",
+        f"({run.data_source} prices), rebalanced {_target_phrase(run)}.",
         (f"Before trading, {len(run.breaches_before)} of {n_limits} limits are breached: "
          f"{_breach_list(run.breaches_before)}." if run.breaches_before
          else f"Before trading, all {n_limits} limits hold."),
@@ -122,7 +132,24 @@ def _summary(run: RebalanceRun) -> tuple[str, ...]:
         )
     if run.breaches_after and not run.unreachable:
         sentences.append("Every limit still breached is breached by the target itself.")
+    if run.realised_total is not None:
+        sentences.append(_realised_sentence(run))
     return tuple(sentences)
+
+
+def _realised_sentence(run: RebalanceRun) -> str:
+    total = run.realised_total or 0.0
+    text = (f"At the holdings' cost basis the sells realise a {'gain' if total >= 0 else 'loss'}"
+            f" of {fmt_money(abs(total))} USD ("
+            + ", ".join(f"{item.ticker} {_signed_money(item.gain)}" for item in run.realised)
+            + ")")
+    if run.realised_unknown:
+        text += f"; no cost basis for {_names(list(run.realised_unknown))}"
+    return text + ". A number, not tax advice."
+
+
+def _signed_money(value: float) -> str:
+    return f"{'+' if value >= 0 else '-'}{fmt_money(abs(value))}"
 
 
 def _orders_sentence(run: RebalanceRun) -> str:
@@ -154,11 +181,18 @@ def _orders_sentence(run: RebalanceRun) -> str:
 
 
 def _orders_section(run: RebalanceRun) -> Section:
+    columns: tuple[str, ...] = ("ticker", "side", "shares", "price (USD)", "notional (USD)",
+                                "cost (USD)")
     rows = tuple(
         (order.ticker, order.side, _shares(order.shares), fmt_money(order.price),
          fmt_money(order.notional), fmt_money(order.cost))
         for order in run.orders
     )
+    if run.realised_total is not None:
+        gains = _gains_by_ticker(run)
+        columns += ("realised gain (USD)",)
+        rows = tuple((*row, _signed_money(gains[row[0]]) if row[0] in gains and row[1] == "sell"
+                      else "") for row in rows)
     bought = sum(o.notional for o in run.orders if o.side == "buy")
     sold = sum(o.notional for o in run.orders if o.side == "sell")
     note = (f"Sold {fmt_money(sold)} USD, bought {fmt_money(bought)} USD, fees "
@@ -166,12 +200,11 @@ def _orders_section(run: RebalanceRun) -> Section:
             f"{run.as_of.date()} closes in USD." if run.orders else "No orders.")
     if run.plan.skipped:
         note += f" Inside the no-trade band, not traded: {', '.join(run.plan.skipped)}."
-    return Section(
-        "Orders",
-        ("ticker", "side", "shares", "price (USD)", "notional (USD)", "cost (USD)"),
-        rows,
-        note,
-    )
+    return Section("Orders", columns, rows, note)
+
+
+def _gains_by_ticker(run: RebalanceRun) -> dict[str, float]:
+    return {item.ticker: item.gain for item in run.realised}
 
 
 def _weight_tickers(run: RebalanceRun) -> list[str]:
@@ -303,12 +336,19 @@ def _plain(table: Any) -> Any:
 
 
 def _data(run: RebalanceRun) -> dict[str, Any]:
+    gains = _gains_by_ticker(run)
     return {
         "orders": [
             {"ticker": o.ticker, "side": o.side, "shares": o.shares, "price": o.price,
-             "notional": o.notional, "cost": o.cost}
+             "notional": o.notional, "cost": o.cost,
+             "realised_gain": gains.get(o.ticker) if o.side == "sell" else None}
             for o in run.orders
         ],
+        "realised_gain_total": run.realised_total,
+        "realised_unknown": list(run.realised_unknown),
+        "mode": run.mode,
+        "reference": (None if run.reference is None
+                      else {t: float(w) for t, w in run.reference.items()}),
         "before": _side_data(run.before, run.plan.before_shares),
         "after": _side_data(run.after, run.plan.after_shares),
         "target": {t: float(w) for t, w in run.target.items()},
@@ -350,7 +390,9 @@ def rebalance_report(run: RebalanceRun) -> Report:
         _limits_section(run),
     ]
     if run.explanation is not None:
-        sections.insert(2, explanation_section(run.explanation, "Target weights and why"))
+        title = ("Reference allocation and why" if run.mode == "minimal"
+                 else "Target weights and why")
+        sections.insert(2, explanation_section(run.explanation, title))
     notes = _notes_section(run)
     if notes is not None:
         sections.append(notes)
