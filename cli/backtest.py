@@ -40,6 +40,10 @@ def backtest(config_file, output_dir, fmt):
     with progress("Backtest") as update:
         result = run_backtest(config, options=data_options(), on_progress=update)
     notice(result.data_notice)
+    for warning in result.warnings:
+        notice(f"Warning: {warning}")
+    if result.hindsight:
+        notice(f"Note: {result.hindsight}")
     for note in result.notes:
         notice(f"Note: {note}")
     folder = Path(output_dir) if output_dir else Path("backtest-output") / Path(config_file).stem

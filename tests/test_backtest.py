@@ -20,7 +20,7 @@ import portfolio.optimization.problem
 from portfolio.analytics import metrics as metrics_module
 from portfolio.backtesting.engine import _Book
 from portfolio.backtesting.market import PastView, build_market
-from portfolio.backtesting.results import BacktestResult, performance_metrics
+from portfolio.backtesting.results import ANNUALISED, BacktestResult, performance_metrics
 from portfolio.backtesting.spec import load_backtest, parse_backtest
 from portfolio.backtesting.splits import walk_forward_dates
 from portfolio.config.paths import packaged_config_path
@@ -428,7 +428,8 @@ def test_performance_metrics_on_a_hand_built_path():
     benchmark = pd.Series([0.0, 0.05, -0.1, 0.2], index=dates)
     turnover = pd.Series([1.0, 0.2, 0.4], index=dates[[0, 1, 3]])
     costs = pd.Series([1.0, 0.5, 2.0], index=dates[[0, 1, 3]])
-    m = performance_metrics(equity, 100.0, 0.0, benchmark, turnover=turnover, costs=costs)
+    m = performance_metrics(equity, 100.0, 0.0, benchmark, turnover=turnover, costs=costs,
+                            min_days=0)  # the formulas, annualised even over four days
     returns = np.array([99 / 100 - 1, 110 / 99 - 1, 88 / 110 - 1, 121 / 88 - 1])
     assert m.cagr == pytest.approx(1.21 ** (252 / 4) - 1)
     assert m.volatility == pytest.approx(returns.std(ddof=1) * math.sqrt(252))
@@ -445,6 +446,17 @@ def test_performance_metrics_on_a_hand_built_path():
     assert m.beta == pytest.approx(cov[0, 1] / cov[1, 1])
     assert m.tracking_error == pytest.approx(
         (returns - benchmark.to_numpy()).std(ddof=1) * math.sqrt(252))
+
+
+def test_a_period_under_a_year_shows_no_annualised_figures():
+    dates = pd.bdate_range("2024-01-01", periods=4)
+    equity = pd.Series([99.0, 110.0, 88.0, 121.0], index=dates)
+    m = performance_metrics(equity, 100.0, 0.0, pd.Series(0.01, index=dates))
+    assert m.total_return == pytest.approx(0.21) and m.days == 4 and not m.annualised
+    for name in ANNUALISED:
+        assert math.isnan(getattr(m, name)), name
+        assert m.as_dict()[name] is None
+    assert m.max_drawdown == pytest.approx(0.2) and m.final_value == 121.0
 
 
 def test_strategy_metrics_are_wired_to_the_metrics_module(folder):
@@ -522,7 +534,10 @@ def test_load_backtest_hashes_the_file_and_reads_toml_dates(folder):
 def test_packaged_example_config_is_valid():
     config = load_backtest(packaged_config_path("backtests/ai_policy.toml"))
     assert [s.kind for s in config.strategies] == [
-        "buy_and_hold", "equal_weight", "min_variance", "risk_parity", "max_sharpe", "policy"]
+        "buy_and_hold", "equal_weight", "min_variance", "risk_parity", "max_sharpe", "policy",
+        "policy"]
+    assert [s.objective for s in config.strategies[-2:]] == ["group_risk_budget", "min_variance"]
+    assert config.universe_chosen == "2026-07-31"  # from the base config: hindsight noted
     assert config.benchmarks == ("SPY", "QQQ")
     assert (config.start, config.end, config.lookback_days) == ("2019-01-01", "2026-07-31", 504)
     assert {s.use_limits for s in config.strategies if s.kind == "policy"} == {"all"}
@@ -538,7 +553,9 @@ def check_output_folder(folder: Path, strategies) -> dict:
     for png in folder.glob("*.png"):
         assert png.read_bytes()[:8] == PNG_MAGIC
     assert len(list(folder.glob("weights_*.png"))) == len(strategies)
-    metrics = json.loads((folder / "metrics.json").read_text())
+    data = json.loads((folder / "metrics.json").read_text())
+    assert {"metrics", "benchmarks", "annualised", "hindsight", "warnings", "notes"} <= set(data)
+    metrics = data["metrics"]
     assert list(metrics) == list(strategies)
     for values in metrics.values():
         for key in ("cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar",
@@ -561,16 +578,18 @@ def test_write_backtest_outputs(folder):
     files = write_backtest_outputs(result, out)
     assert all(path.parent == out for path in files)
     metrics = check_output_folder(out, result.strategies)
-    assert metrics["minvar"]["cagr"] == pytest.approx(result.strategies["minvar"].metrics.cagr)
+    assert metrics["minvar"]["total_return"] == pytest.approx(
+        result.strategies["minvar"].metrics.total_return)
+    assert metrics["minvar"]["cagr"] is None  # under a year: not annualised
     equity = pd.read_csv(out / "equity.csv", index_col="date", parse_dates=True)
-    assert list(equity.columns) == ["hold", "minvar", "SPY", "QQQ"]
+    assert list(equity.columns) == ["hold", "minvar", "Equal weight (reference)", "SPY", "QQQ"]
     np.testing.assert_allclose(equity["minvar"], result.strategies["minvar"].equity, rtol=1e-9)
     trades = pd.read_csv(out / "trades.csv")
     assert len(trades) == sum(len(s.trades) for s in result.strategies.values())
     assert trades["cost"].sum() == pytest.approx(
         sum(s.metrics.total_costs for s in result.strategies.values()))
     table = render(backtest_report(result), "table")
-    for name in ("hold", "minvar", "SPY (benchmark)", "CAGR", "Sharpe", "max drawdown"):
+    for name in ("hold", "minvar", "SPY (benchmark)", "CAGR", "Sharpe", "drawdown", "total"):
         assert name in table
     weights = pd.read_csv(out / "weights.csv")
     assert list(weights.columns) == ["strategy", "date", *TICKERS, "CASH"]
@@ -778,3 +797,49 @@ def test_a_failed_write_leaves_no_partial_output_folder(folder, monkeypatch):
     with pytest.raises(InputError, match="No space left"):
         write_backtest_outputs(other, kept)
     assert {path.name: path.read_bytes() for path in written} == before  # no mix of runs
+
+
+# ----------------------------------------------------------------------------- honest reports
+
+
+def test_a_universe_chosen_after_the_start_is_flagged_as_hindsight(folder):
+    prices = synthetic_prices()
+    flagged = run(folder, prices, [EQUAL], start="2021-03-15", universe_chosen="2026-07-31")
+    assert flagged.hindsight and "2026-07-31" in flagged.hindsight
+    assert "hindsight" in render(backtest_report(flagged), "markdown").lower()
+    clean = run(folder, prices, [EQUAL], start="2021-03-15", universe_chosen="2020-12-31")
+    assert clean.hindsight is None
+    unknown = run(folder, prices, [EQUAL], start="2021-03-15")  # base config has no date
+    assert "unknown" in unknown.hindsight and "universe_chosen" in unknown.hindsight
+
+
+def test_the_default_config_dates_its_universe_and_a_tickers_override_drops_it(tmp_path):
+    base = packaged_config_path("default.toml")
+    data = {"base_config": str(base), "strategies": [EQUAL]}
+    assert parse_backtest(data, "b.toml", tmp_path).universe_chosen == "2026-07-31"
+    data["tickers"] = ["NVDA", "AMD"]
+    assert parse_backtest(data, "b.toml", tmp_path).universe_chosen is None
+    data["universe_chosen"] = "July 2026"
+    with pytest.raises(ConfigError, match="universe_chosen"):
+        parse_backtest(data, "b.toml", tmp_path)
+
+
+def test_an_equal_weight_reference_is_added_when_the_file_has_none(folder):
+    config = make_config(folder, [HOLD, {"name": "Equal weight (reference)", "kind": "policy"}])
+    added = config.strategies[-1]
+    assert (added.kind, added.reference) == ("equal_weight", True)
+    assert added.name == "Equal weight (reference) 2"
+    assert [s.name for s in make_config(folder, [EQUAL, HOLD]).strategies] == ["ew", "hold"]
+
+
+def test_a_backtest_under_a_year_warns_and_leaves_ratios_out(folder, capsys):
+    prices = synthetic_prices()
+    result = run(folder, prices, [EQUAL], start="2021-03-15", end="2021-03-19")
+    assert result.warnings and "less than a year" in result.warnings[0]
+    metrics = result.strategies["ew"].metrics
+    assert metrics.days == 5 and math.isnan(metrics.sharpe) and math.isnan(metrics.calmar)
+    assert metrics.total_return == pytest.approx(metrics.final_value / 100_000 - 1)
+    table = render(backtest_report(result), "markdown")
+    assert table.startswith("# Backtest") and "Warning: The backtest covers 5 trading days" in table
+    data = json.loads(render(backtest_report(result), "json"))
+    assert data["annualised"] is False and data["metrics"]["ew"]["sharpe"] is None

@@ -56,6 +56,7 @@ import pandas as pd
 
 from portfolio.backtesting.market import Market, PastView, build_market, checked_prices
 from portfolio.backtesting.results import (
+    TRADING_DAYS,
     BacktestResult,
     RebalanceFailure,
     StrategyResult,
@@ -70,7 +71,7 @@ from portfolio.errors import DataError, InfeasibleError, InputError, SolverError
 from portfolio.optimization.constraints import check_all
 from portfolio.weights import CASH, parse_weights
 
-__all__ = ["config_notes", "simulate"]
+__all__ = ["config_notes", "hindsight_note", "short_period_warning", "simulate"]
 
 
 class _Views:
@@ -292,7 +293,35 @@ def config_notes(config: BacktestConfig) -> list[str]:
                      "backtests; trading costs come from cost_bps and min_fee.")
     if uses_all and config.base.limits.theme_caps:
         notes.append("The theme caps use today's deal graph at every date (it has no history).")
+    notes += [f"{s.name} is added: the file has no equal-weight strategy to compare with."
+              for s in config.strategies if s.reference]
     return notes
+
+
+def hindsight_note(config: BacktestConfig, start: pd.Timestamp) -> str | None:
+    """The hindsight warning when the universe was picked after ``start`` (or unknown)."""
+    names = f"{len(config.tickers)} names"
+    if config.universe_chosen is None:
+        return (f"Hindsight: the date the universe ({names}) was chosen is unknown; if they "
+                "were picked knowing how they fared, every strategy here benefits from it. "
+                "Set universe_chosen in the backtest file (or [universe] chosen in the base "
+                "config).")
+    if pd.Timestamp(config.universe_chosen) <= start:
+        return None
+    return (f"Hindsight: the universe ({names}) was chosen on {config.universe_chosen}, after "
+            f"the backtest starts ({start.date()}): today's AI-infrastructure names, picked "
+            "knowing they boomed, so every strategy here benefits from hindsight (survivors "
+            "only). Compare the strategies with each other; against the benchmarks the gap "
+            "is flattered.")
+
+
+def short_period_warning(days: int) -> str | None:
+    """The warning of a backtest shorter than one year (``days`` daily returns)."""
+    if days >= TRADING_DAYS:
+        return None
+    return (f"The backtest covers {days} trading day{'s' if days != 1 else ''}, less than a "
+            "year: annualised figures (CAGR, volatility, Sharpe, Sortino, Calmar, turnover "
+            "and cost drag per year, tracking error) are not shown; see the total return.")
 
 
 def _frame_hash(prices: pd.DataFrame) -> str:
@@ -372,11 +401,14 @@ def simulate(
     _run_days(config, market, books, first, last, on_progress)
     results = {book.strategy.name: book.result(lead_returns) for book in books}
     manifest = _manifest(config, frame, prices, results, dates, started)
+    hindsight = hindsight_note(config, dates[0])
+    short = short_period_warning(len(dates))
     return BacktestResult(
         config=config, strategies=MappingProxyType(results), benchmarks=benchmarks,
         benchmark_metrics=MappingProxyType(benchmark_metrics),
         cash_rate=market.cash_rate.loc[dates], start=dates[0], end=dates[-1],
         notes=tuple(notes), data_notice=frame.notice, manifest=MappingProxyType(manifest),
+        hindsight=hindsight, warnings=(short,) if short else (),
     )
 
 

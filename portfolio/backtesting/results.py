@@ -7,7 +7,7 @@ simple returns, annual figures on 252 trading days (see :mod:`portfolio.analytic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from portfolio.analytics import metrics
 from portfolio.backtesting.spec import BacktestConfig
 
 __all__ = [
+    "ANNUALISED",
     "TRADING_DAYS",
     "BacktestResult",
     "PerformanceMetrics",
@@ -27,6 +28,10 @@ __all__ = [
 ]
 
 TRADING_DAYS = 252
+
+ANNUALISED = ("cagr", "volatility", "sharpe", "sortino", "calmar", "annual_turnover",
+              "cost_drag", "tracking_error")
+"""The :class:`PerformanceMetrics` fields left out (NaN) for a period under a year."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,13 @@ class PerformanceMetrics:
         Rebalances executed (inception included).
     failures : int
         Rebalance dates whose solve failed.
+    total_return : float
+        Final value over the initial capital, minus 1 (fraction, not annualised).
+    days : int
+        Daily returns measured. Under :data:`TRADING_DAYS` (a year) every annualised
+        figure -- ``cagr``, ``volatility``, ``sharpe``, ``sortino``, ``calmar``,
+        ``annual_turnover``, ``cost_drag``, ``tracking_error`` -- is NaN (null in JSON):
+        a day's gain compounded over a year is not a performance.
     """
 
     cagr: float
@@ -102,6 +114,13 @@ class PerformanceMetrics:
     final_value: float
     rebalances: int
     failures: int
+    total_return: float = float("nan")
+    days: int = 0
+
+    @property
+    def annualised(self) -> bool:
+        """True when the period is long enough (a year) for annualised figures."""
+        return self.days >= TRADING_DAYS
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (dates as ISO strings, NaN/inf as None)."""
@@ -190,6 +209,11 @@ class BacktestResult:
         Provenance of the prices (source, last date).
     manifest : Mapping
         Run manifest (hashes, versions, solvers, period, created UTC).
+    hindsight : str or None
+        The note that the universe was chosen after the start (or at an unknown date);
+        None when it was chosen before.
+    warnings : tuple of str
+        What the user must know to read the figures (a period under a year).
     """
 
     config: BacktestConfig
@@ -202,6 +226,8 @@ class BacktestResult:
     notes: tuple[str, ...]
     data_notice: str
     manifest: Mapping[str, Any] = field(default_factory=dict)
+    hindsight: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def metrics(self) -> dict[str, PerformanceMetrics]:
@@ -224,6 +250,7 @@ def performance_metrics(
     turnover: pd.Series | None = None,
     costs: pd.Series | None = None,
     failures: int = 0,
+    min_days: int = TRADING_DAYS,
 ) -> PerformanceMetrics:
     """Summary figures of a daily equity curve (wiring of :mod:`portfolio.analytics.metrics`).
 
@@ -241,6 +268,8 @@ def performance_metrics(
         Per rebalance (the first one is the inception); absent for benchmarks.
     failures : int
         Failed rebalances.
+    min_days : int
+        Fewest daily returns for the annualised figures (NaN below; a year by default).
 
     Returns
     -------
@@ -254,7 +283,7 @@ def performance_metrics(
     after_inception = turnover.iloc[1:]
     pre_trade_value = equity.reindex(costs.index) + costs
     growth_rate = metrics.cagr(returns)
-    return PerformanceMetrics(
+    figures = PerformanceMetrics(
         cagr=growth_rate,
         volatility=metrics.annualized_volatility(returns),
         sharpe=metrics.sharpe(returns, risk_free),
@@ -273,7 +302,12 @@ def performance_metrics(
         final_value=float(equity.iloc[-1]),
         rebalances=len(turnover),
         failures=failures,
+        total_return=float(equity.iloc[-1] / initial_capital - 1.0),
+        days=len(returns),
     )
+    if len(returns) >= min_days:
+        return figures
+    return replace(figures, **dict.fromkeys(ANNUALISED, float("nan")))
 
 
 def equity_returns(equity: pd.Series, initial_capital: float) -> pd.Series:

@@ -18,6 +18,14 @@ Strategies
 ``policy``
     The base config's objective under all its limits, incl. the look-through theme cap
     (the article's policy).
+
+Every backtest holds an equal-weight strategy for reference: when the file has none,
+``Equal weight (reference)`` is added (``reference = true`` on its spec).
+
+Hindsight: ``universe_chosen`` (ISO date; default the base config's ``[universe]
+chosen`` unless the file overrides ``tickers``) says when the names were picked. A
+backtest starting before it, or without it, carries a note that the universe may be
+chosen with hindsight.
 """
 
 from __future__ import annotations
@@ -70,6 +78,10 @@ OPTIMIZED_KINDS = ("min_variance", "risk_parity", "max_sharpe", "policy")
 LIMIT_SETS = ("all", "caps", "none")
 
 
+REFERENCE_NAME = "Equal weight (reference)"
+"""The equal-weight strategy added to a backtest that has none."""
+
+
 DEFAULT_LIMITS = {"min_variance": "caps", "max_sharpe": "caps", "risk_parity": "none",
                   "policy": "all"}
 
@@ -93,6 +105,8 @@ class StrategySpec:
     use_limits : str
         ``"all"`` (every limit of the base config), ``"caps"`` (per-name caps and cash
         floor) or ``"none"``.
+    reference : bool
+        Added by the parser for comparison (not in the file).
     """
 
     name: str
@@ -101,6 +115,7 @@ class StrategySpec:
     covariance: str = "ledoit_wolf"
     expected_returns: str = "james_stein"
     use_limits: str = "none"
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,8 @@ class BacktestConfig:
         mapping).
     base_config_hash : str
         sha256 of the base config file's bytes.
+    universe_chosen : str or None
+        ISO date the universe was picked (module docstring); None: unknown.
     """
 
     source: str
@@ -165,6 +182,7 @@ class BacktestConfig:
     cash_yield: str | float = "tbill"
     config_hash: str = ""
     base_config_hash: str = ""
+    universe_chosen: str | None = None
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -260,16 +278,28 @@ def parse_backtest(
         )
     check_strategy_names([s.name for s in strategies], benchmarks,
                          lambda i: f"{source}, key strategies[{i}].name")
+    if not any(s.kind == "equal_weight" for s in strategies):
+        strategies += (_reference_strategy([s.name for s in strategies]),)
+    chosen = (_date(root, "universe_chosen") if root.has("universe_chosen")
+              else None if root.has("tickers") else base.universe_chosen)
     root.finish()
     return BacktestConfig(
         source=source, base=base, base_source=str(base_path), strategies=strategies,
         start=start, end=end, lookback_days=lookback, min_history_days=min_history,
         rebalance=rebalance, drift_threshold=drift_threshold, limit_tolerance=limit_tolerance,
         initial_capital=initial, cost_bps=cost_bps, min_fee=min_fee, benchmarks=benchmarks,
-        cash_yield=cash_yield,
+        cash_yield=cash_yield, universe_chosen=chosen,
         config_hash=content_hash or _mapping_hash(data),
         base_config_hash=_file_hash(base_path),
     )
+
+
+def _reference_strategy(names: Sequence[str]) -> StrategySpec:
+    """``Equal weight (reference)``, renamed if the file already uses that name."""
+    name, number = REFERENCE_NAME, 2
+    while name in names:
+        name, number = f"{REFERENCE_NAME} {number}", number + 1
+    return StrategySpec(name=name, kind="equal_weight", reference=True)
 
 
 def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:

@@ -103,6 +103,9 @@ def parse_config(
     universe_table = root.table("universe")
     tickers = universe_table.tickers("tickers")
     benchmark = _ticker(universe_table, "benchmark", "SPY")
+    chosen = universe_table.string("chosen", None)
+    if chosen is not None:
+        _check_iso_date(chosen, universe_table.where("chosen"))
     universe_table.finish()
 
     groups_table = root.table("groups")
@@ -126,6 +129,7 @@ def parse_config(
         source=source,
         tickers=tickers,
         benchmark=benchmark,
+        universe_chosen=chosen,
         groups=frozen_mapping(groups),
         limits=limits,
         risk=risk,

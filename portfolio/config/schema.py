@@ -281,11 +281,15 @@ class Config:
         Benchmark ticker (e.g. SPY).
     groups : Mapping[str, tuple of str]
         Named groups of tickers.
+    universe_chosen : str or None
+        ISO date the universe was picked (``[universe] chosen``): a backtest starting
+        earlier holds names chosen knowing how they fared, and says so. None: unknown.
     """
 
     source: str
     tickers: tuple[str, ...]
     benchmark: str = "SPY"
+    universe_chosen: str | None = None
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     risk: RiskSettings = field(default_factory=RiskSettings)

@@ -61,6 +61,7 @@ def _summary(result: BacktestResult) -> list[str]:
     cash = ("the 13-week T-bill yield" if config.cash_yield == "tbill"
             else f"{fmt_pct(float(config.cash_yield))} a year")
     return [
+        *(f"Warning: {warning}" for warning in result.warnings),
         f"{len(result.strategies)} strategies, {result.start.date()} .. {result.end.date()}, "
         f"{config.rebalance} rebalancing"
         + (f" (drift band {fmt_pct(config.drift_threshold)})"
@@ -68,6 +69,7 @@ def _summary(result: BacktestResult) -> list[str]:
         + f", lookback {config.lookback_days} days, {fmt_money(config.initial_capital)} USD.",
         f"Costs {config.cost_bps:g} bps (min {fmt_money(config.min_fee)} USD per name traded); "
         f"cash earns {cash}; beta and tracking error against {config.benchmarks[0]}.",
+        *([result.hindsight] if result.hindsight else []),
         *result.notes,
     ]
 
@@ -93,8 +95,9 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
     lead = config.benchmarks[0]
     summary = _summary(result)
     performance = tuple(
-        (name, fmt_pct(m.cagr), fmt_pct(m.volatility), _ratio(m.sharpe), _ratio(m.sortino),
-         fmt_pct(m.max_drawdown), _ratio(m.calmar), _ratio(m.beta), fmt_pct(m.tracking_error))
+        (name, fmt_pct(m.total_return), fmt_pct(m.cagr), fmt_pct(m.volatility),
+         _ratio(m.sharpe), _ratio(m.sortino), fmt_pct(m.max_drawdown), _ratio(m.calmar),
+         _ratio(m.beta), fmt_pct(m.tracking_error))
         for name, m in _rows(result)
     )
     trading = tuple(
@@ -109,11 +112,14 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
         for name, m in _rows(result)
     )
     sections = [
-        Section("Performance", ("strategy", "CAGR", "volatility", "Sharpe", "Sortino",
-                                "max drawdown", "Calmar", f"beta {lead}", f"TE {lead}"),
+        Section("Performance", ("strategy", "total return", "CAGR", "volatility", "Sharpe",
+                                "Sortino", "max drawdown", "Calmar", f"beta {lead}",
+                                f"TE {lead}"),
                 performance,
                 "Sharpe and Sortino in excess of the cash rate; TE = annual tracking error; "
-                "daily returns, 252 a year."),
+                "daily returns, 252 a year"
+                + ("." if _annualised(result) else "; '-': not annualised, the period is "
+                   "under a year.")),
         Section("Trading", ("strategy", "final USD", "rebalances", "avg turnover",
                             "turnover/year", "costs USD", "cost drag/year", "failed"), trading,
                 "Turnover is one-way per rebalance after inception; cost drag counts every "
@@ -128,11 +134,9 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
         sections.append(Section("Failed rebalances (positions kept)",
                                 ("strategy", "date", "error"), failures))
     data = {
-        "metrics": {name: m.as_dict() for name, m in result.metrics.items()},
-        "benchmarks": {name: m.as_dict() for name, m in result.benchmark_metrics.items()},
+        **_metrics_data(result),
         "start": result.start,
         "end": result.end,
-        "notes": list(result.notes),
         "failures": [{"strategy": s, "date": d, "error": e} for s, d, e in failures],
         "files": [str(path) for path in files],
     }
@@ -140,10 +144,28 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
     return Report(title, tuple(summary), tuple(sections), data)
 
 
+def _annualised(result: BacktestResult) -> bool:
+    return all(m.annualised for m in result.metrics.values())
+
+
+def _metrics_data(result: BacktestResult) -> dict[str, Any]:
+    return {
+        "metrics": {name: m.as_dict() for name, m in result.metrics.items()},
+        "benchmarks": {name: m.as_dict() for name, m in result.benchmark_metrics.items()},
+        "annualised": _annualised(result),
+        "hindsight": result.hindsight,
+        "warnings": list(result.warnings),
+        "notes": list(result.notes),
+    }
+
+
 def metrics_json(result: BacktestResult) -> str:
-    """``{strategy: {"cagr", "volatility", "sharpe", "sortino", "max_drawdown", ...}}``."""
-    data = {name: m.as_dict() for name, m in result.metrics.items()}
-    return json.dumps(to_jsonable(data), indent=2) + "\n"
+    """``metrics.json``: metrics by strategy and benchmark, hindsight, warnings, notes.
+
+    ``{"metrics": {strategy: {"total_return", "cagr", ...}}, "benchmarks": {ticker: {...}},
+    "annualised", "hindsight", "warnings", "notes"}``.
+    """
+    return json.dumps(to_jsonable(_metrics_data(result)), indent=2) + "\n"
 
 
 def manifest_json(result: BacktestResult) -> str:
@@ -261,7 +283,7 @@ def backtest_markdown(result: BacktestResult, images: Sequence[str] = ()) -> str
 def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[Path]:
     """Write the output folder of a backtest (all files or none).
 
-    Files: ``metrics.json`` ({strategy: {cagr, volatility, sharpe, ...}}), ``equity.csv``,
+    Files: ``metrics.json`` (see :func:`metrics_json`), ``equity.csv``,
     ``weights.csv``, ``trades.csv``, ``equity.png``, ``drawdowns.png``,
     ``weights_<strategy>.png`` (one per strategy), ``report.md`` (metrics tables and the
     plots by relative path) and ``manifest.json``.
