@@ -127,8 +127,9 @@ def _notes(corrected: list[tuple[str, str]], exchange: Mapping[str, str], larges
     if not corrected:
         return ()
     foreign = sorted({t for pair in corrected for t in pair if exchange[t] != largest})
-    note = (f"{', '.join(foreign)}: covariances with {largest.replace('_', ' ')} names "
-            "corrected for the earlier close (one-day lead-lag)")
+    market = largest.replace("_", " ").title()
+    note = (f"{', '.join(foreign)}: covariances with {market} names corrected for the "
+            "different closing time (one-day lead-lag)")
     if repair > 0:
         note += f"; made positive semi-definite (Frobenius change {repair:.3g})"
-    return (note,)
+    return (note + ".",)
