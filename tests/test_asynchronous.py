@@ -57,8 +57,8 @@ def test_a_known_correlation_seen_one_day_late_is_recovered():
     assert corrected.loc["US1", "US2"] == same_day.loc["US1", "US2"]
     np.testing.assert_array_equal(np.diag(corrected), np.diag(same_day))
     assert is_psd(corrected) and repair == 0.0
-    assert notes == ("TKY: covariances with new york names corrected for the earlier close "
-                     "(one-day lead-lag)",)
+    assert notes == ("TKY: covariances with New York names corrected for the different "
+                     "closing time (one-day lead-lag).",)
 
 
 def test_one_exchange_or_weekly_returns_are_left_alone():
