@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.linalg.lapack import dgesv
 
-from portfolio.optimization.linear_qp import LinearQP, linear_rows, ridge_hessian
+from portfolio.optimization.kkt import DenseHessian, FactorHessian, hessian_of
+from portfolio.optimization.linear_qp import LinearQP, linear_rows
 
 __all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet", "fill_budget"]
 
@@ -50,6 +50,8 @@ INACTIVE, AT_ROW_LOW, AT_ROW_HIGH = 0, -1, 1
 PRIMAL_TOLERANCE = 1e-9  # variables, equalities and row values
 DUAL_TOLERANCE = 1e-9  # multipliers, relative to the largest Hessian diagonal entry
 SNAP = 1e-12  # a variable this close to a bound is put on it
+BLOCK_AFTER = 32  # primal iterations before the first block phase
+BLOCK_ROUNDS = 30  # rounds of a block phase before it gives up
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class _QP:
     ``upper`` (N,) with infinities allowed.
     """
 
-    hessian: np.ndarray
+    hessian: DenseHessian | FactorHessian
     equality: np.ndarray
     target: np.ndarray
     rows: np.ndarray
@@ -115,7 +117,13 @@ class _QP:
 
 
 class _Solver:
-    """The primal active-set iterations on a :class:`_QP`, from a feasible point."""
+    """The primal active-set iterations on a :class:`_QP`, from a feasible point.
+
+    From :data:`BLOCK_AFTER` iterations on (and again after twice as many, and so on) it
+    tries a block phase (:func:`_block_pivoting`) that changes every wrong bound at once;
+    when that phase certifies an optimum it is returned, otherwise the one-at-a-time
+    iterations go on from where they were.
+    """
 
     def __init__(self, max_iterations: int) -> None:
         self.max_iterations = max_iterations
@@ -147,14 +155,22 @@ class _Solver:
         self, qp: _QP, z: np.ndarray, state: np.ndarray, row_state: np.ndarray
     ) -> np.ndarray | None:
         hessian = qp.hessian
-        scale = max(float(np.max(np.diag(hessian))), np.finfo(float).tiny)
+        scale = max(float(np.max(hessian.diagonal())), np.finfo(float).tiny)
+        block_at = BLOCK_AFTER
         for iteration in range(1, self.max_iterations + 1):
+            if iteration == block_at:
+                block_at *= 2
+                found = _block_pivoting(qp, state, row_state, scale)
+                if found is not None:
+                    point, free_gradient, dual, rounds = found
+                    return self._certify(qp, point, free_gradient, scale, iteration + rounds,
+                                         dual)
             is_free = state == FREE
             free = np.flatnonzero(is_free)
             active = np.flatnonzero(row_state != INACTIVE) if row_state.size else row_state
             matrix, target = _working_rows(qp, active, row_state)
-            candidate, multipliers = _equality_qp(
-                hessian, np.where(is_free, 0.0, z), free, matrix, target
+            candidate, multipliers = hessian.equality_qp(
+                np.where(is_free, 0.0, z), free, matrix, target
             )
             step = candidate - z[free]
             length, blocking = _ratio_test(qp, z, step, free, row_state)
@@ -168,17 +184,13 @@ class _Solver:
                     row_state[index] = side
                 continue
             z[free] = candidate
-            gradient = hessian @ z + matrix.T @ multipliers
-            # The multipliers of the bounds are the gradient entries; of the rows, the
-            # solution's multipliers after the equalities.
-            variable_wrong = np.where(
-                state == AT_LOWER, -gradient, np.where(state == AT_UPPER, gradient, -np.inf)
-            )
+            gradient = hessian.times(z) + matrix.T @ multipliers
+            variable_wrong, row_wrong = _wrong_signs(qp, gradient, multipliers, state,
+                                                     row_state, active)
             worst_variable = int(np.argmax(variable_wrong))
             variable_value = variable_wrong[worst_variable] / scale
             worst_row, row_value = -1, -np.inf
             if active.size:
-                row_wrong = -multipliers[qp.equality.shape[0]:] * row_state[active]
                 worst_row = int(np.argmax(row_wrong))
                 row_value = row_wrong[worst_row] / scale
             if max(variable_value, row_value) <= DUAL_TOLERANCE:
@@ -201,6 +213,98 @@ class _Solver:
             return None
         self.last_status = "solved"
         return z.copy()
+
+
+def _wrong_signs(qp: _QP, gradient: np.ndarray, multipliers: np.ndarray, state: np.ndarray,
+                 row_state: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far each bound and each active row's multiplier has the wrong sign (> 0: wrong).
+
+    The multipliers of the bounds are the gradient entries (-inf for a variable that is
+    not on a bound); of the active rows, the solution's multipliers after the equalities.
+    """
+    variable_wrong = np.where(
+        state == AT_LOWER, -gradient, np.where(state == AT_UPPER, gradient, -np.inf)
+    )
+    row_wrong = -multipliers[qp.equality.shape[0]:] * row_state[active]
+    return variable_wrong, row_wrong
+
+
+def _block_pivoting(qp: _QP, state: np.ndarray, row_state: np.ndarray, scale: float
+                    ) -> tuple[np.ndarray, np.ndarray, float, int] | None:
+    """Block principal pivoting (primal-dual active set) from a working set.
+
+    Each round solves the equality QP of the working set, then changes at once every
+    free variable beyond a bound (fixed at it), the bounds with the most wrong-sign
+    multipliers (freed; at most as many as there are free variables, so the free set at
+    most doubles and the first rounds stay cheap), every inactive row beyond its bound
+    (made active) and every active row with a wrong-sign multiplier (released). A round
+    without a change is the optimum. This
+    takes a few rounds where the one-at-a-time iterations take one per name held (the
+    worst case of the primal method: most names held), but it may cycle; a repeated
+    working set, :data:`BLOCK_ROUNDS` rounds or a singular system return None and the
+    caller goes on with its own iterations. The arrays passed in are not changed.
+
+    Returns
+    -------
+    (point, free gradient, largest wrong multiplier / scale, rounds) or None
+    """
+    state, row_state = state.copy(), row_state.copy()
+    seen: set[bytes] = set()
+    for rounds in range(1, BLOCK_ROUNDS + 1):
+        is_free = state == FREE
+        fixed = np.where(state == AT_UPPER, qp.upper, np.where(is_free, 0.0, qp.lower))
+        active = np.flatnonzero(row_state != INACTIVE) if row_state.size else row_state
+        matrix, target = _working_rows(qp, active, row_state)
+        try:
+            candidate, multipliers = qp.hessian.equality_qp(fixed, np.flatnonzero(is_free),
+                                                            matrix, target)
+        except np.linalg.LinAlgError:
+            return None
+        z = fixed
+        z[is_free] = candidate
+        gradient = qp.hessian.times(z) + matrix.T @ multipliers
+        variable_wrong, row_wrong = _wrong_signs(qp, gradient, multipliers, state,
+                                                 row_state, active)
+        below = is_free & (z < qp.lower - SNAP)
+        above = is_free & (z > qp.upper + SNAP)
+        release = _largest(variable_wrong, DUAL_TOLERANCE * scale,
+                           max(BLOCK_AFTER, int(is_free.sum())))
+        rows_changed = _pivot_rows(qp, z, row_state, active, row_wrong > DUAL_TOLERANCE * scale)
+        if not (below.any() or above.any() or release.any() or rows_changed):
+            dual = max(float(np.max(variable_wrong, initial=0.0)),
+                       float(np.max(row_wrong, initial=0.0))) / scale
+            return np.clip(z, qp.lower, qp.upper), gradient[is_free], dual, rounds
+        state[below], state[above], state[release] = AT_LOWER, AT_UPPER, FREE
+        key = state.tobytes() + row_state.tobytes()
+        if key in seen:
+            return None
+        seen.add(key)
+    return None
+
+
+def _largest(values: np.ndarray, threshold: float, count: int) -> np.ndarray:
+    """Mask of the (at most) ``count`` largest entries of ``values`` above ``threshold``."""
+    above = values > threshold
+    if above.sum() <= count:
+        return above
+    keep = np.argpartition(-values, count - 1)[:count]
+    mask = np.zeros(values.size, dtype=bool)
+    mask[keep] = True
+    return mask
+
+
+def _pivot_rows(qp: _QP, z: np.ndarray, row_state: np.ndarray, active: np.ndarray,
+                release: np.ndarray) -> bool:
+    """Activate the inactive rows beyond a bound, release ``active[release]``; say if any."""
+    if not row_state.size:
+        return False
+    values = qp.rows @ z
+    inactive = row_state == INACTIVE
+    high = inactive & (values > qp.row_high + SNAP)
+    low = inactive & (values < qp.row_low - SNAP)
+    row_state[high], row_state[low] = AT_ROW_HIGH, AT_ROW_LOW
+    row_state[active[release]] = INACTIVE
+    return bool(high.any() or low.any() or release.any())
 
 
 def _working_rows(qp: _QP, active: np.ndarray, row_state: np.ndarray
@@ -248,37 +352,6 @@ def _ratio_test(
     return length, blocking
 
 
-def _equality_qp(
-    hessian: np.ndarray,
-    fixed: np.ndarray,
-    free: np.ndarray,
-    matrix: np.ndarray,
-    target: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Optimum of the free variables with the working set as equalities, and multipliers.
-
-    Solves the KKT system ``[[H_FF, C_F'], [C_F, 0]] [x; lam] = [-H_F. z_fixed;
-    d - C z_fixed]`` (size ``|free| + rows``) with one LU factorisation (LAPACK
-    ``dgesv``, called directly: numpy's wrapper costs twice the solve at this size);
-    ``fixed`` is the point with the free variables set to 0. The system is nonsingular
-    when ``C_F`` has full row rank (the working set keeps it so) and ``H_FF`` is positive
-    definite on the null space of ``C_F``; otherwise ``LinAlgError`` is raised or the
-    final certificate rejects the answer.
-    """
-    n_free, n_rows = free.size, matrix.shape[0]
-    constraint = matrix[:, free]
-    free_rows = hessian[free]
-    system = np.zeros((n_free + n_rows, n_free + n_rows))
-    system[:n_free, :n_free] = free_rows[:, free]
-    system[:n_free, n_free:] = constraint.T
-    system[n_free:, :n_free] = constraint
-    rhs = np.concatenate([-(free_rows @ fixed), target - matrix @ fixed])
-    _, _, solution, info = dgesv(system, rhs)
-    if info != 0:
-        raise np.linalg.LinAlgError("singular optimality system")
-    return solution[:n_free], solution[n_free:]
-
-
 def _independent(equality: np.ndarray, state: np.ndarray) -> bool:
     """Free variables until the equalities restricted to them have full row rank.
 
@@ -311,7 +384,7 @@ def _linear_vertex(qp: _QP) -> np.ndarray | None:
     bounds = [(None if not np.isfinite(lo) else lo, None if not np.isfinite(hi) else hi)
               for lo, hi in zip(qp.lower, qp.upper)]
     result = linprog(
-        np.diag(qp.hessian),
+        qp.hessian.diagonal(),
         A_ub=a_ub if a_ub.size else None,
         b_ub=b_ub if a_ub.size else None,
         A_eq=qp.equality,
@@ -424,14 +497,14 @@ class ActiveSetQP(_Backend):
             The certified optimum, or None (``last_status`` says why) when the method
             could not certify one; the caller then uses another solver.
         """
-        qp = _QP(ridge_hessian(covariance, self.gamma), np.ones((1, self.n)),
+        qp = _QP(hessian_of(covariance, self.gamma), np.ones((1, self.n)),
                  np.array([self.budget]), self._rows, self._row_low, self._row_high,
                  np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
         start = None
         if self._previous is not None:
             start = np.clip(self._previous, qp.lower, qp.upper)
         if start is None or qp.violation(start) > PRIMAL_TOLERANCE:
-            start = fill_budget(self.budget, qp.lower, qp.upper, np.diag(qp.hessian))
+            start = fill_budget(self.budget, qp.lower, qp.upper, qp.hessian.diagonal())
         weights = self._solver.solve(qp, start)
         if weights is not None:
             self._previous = weights
@@ -473,8 +546,7 @@ class SharpeActiveSet(_Backend):
         if np.any(lower[fixed] != 0.0):
             self._solver.last_status = "a name is held at a non-zero fixed weight"
             return None
-        hessian = np.zeros((n + 1, n + 1))
-        hessian[:n, :n] = ridge_hessian(covariance, self.gamma)
+        hessian = hessian_of(covariance, self.gamma, extra=1)
         equality = np.zeros((2, n + 1))
         equality[0, :n] = excess
         equality[1, :n], equality[1, n] = 1.0, -self.budget
@@ -508,7 +580,7 @@ class SharpeActiveSet(_Backend):
         # return per unit of variance.
         start = self._previous
         if start is None or float(excess @ start[:n]) <= 0:
-            priority = -excess / np.maximum(np.diag(covariance), 1e-300)
+            priority = -excess / np.maximum(covariance.diagonal(), 1e-300)
             start = np.append(fill_budget(self.budget, lower, upper, priority), 1.0)
         gain = float(excess @ start[:n])
         solution = self._solver.solve(qp, start / gain if gain > 0 else None)
