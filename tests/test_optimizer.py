@@ -303,13 +303,68 @@ def test_a_covariance_that_is_not_psd_is_repaired_once_for_every_solver(parametr
 
 
 def test_a_psd_covariance_reaches_the_solvers_unchanged():
-    from portfolio.optimization.problem import _positive_semidefinite
+    from portfolio.optimization.risk_input import positive_semidefinite as _positive_semidefinite
 
     _, _, covariance, _ = _market(8)
     matrix = covariance.to_numpy()
     np.testing.assert_array_equal(_positive_semidefinite(matrix), matrix)
     singular = np.outer(np.arange(1.0, 4.0), np.arange(1.0, 4.0))  # PSD, rank 1
     np.testing.assert_array_equal(_positive_semidefinite(singular), singular)
+
+
+def _count_psd_checks(monkeypatch) -> dict[str, int]:
+    """Count eigen-decompositions and Cholesky factorisations of the covariance (n >= 20)."""
+    import portfolio.optimization.risk_input as risk_input
+
+    calls = {"eigen": 0, "cholesky": 0}
+
+    def counted(kind, function):
+        def wrapper(matrix, *args, **kwargs):
+            if np.shape(matrix)[0] >= 20:
+                calls[kind] += 1
+            return function(matrix, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(np.linalg, "eigvalsh", counted("eigen", np.linalg.eigvalsh))
+    monkeypatch.setattr(np.linalg, "eigh", counted("eigen", np.linalg.eigh))
+    monkeypatch.setattr(np.linalg, "cholesky", counted("cholesky", np.linalg.cholesky))
+    monkeypatch.setattr(risk_input, "dpotrf", counted("cholesky", risk_input.dpotrf))
+    return calls
+
+
+def test_a_certified_estimate_is_not_checked_again(monkeypatch):
+    """PSD is established once, by the estimator; the optimiser trusts the certificate."""
+    from portfolio.estimate.covariance import covariance as estimate
+
+    rng = np.random.default_rng(11)
+    returns = pd.DataFrame(rng.normal(0, 0.01, (30, 40)),
+                           columns=[f"T{i}" for i in range(40)])  # T < N: singular
+    calls = _count_psd_checks(monkeypatch)
+    sample = estimate(returns, "sample")
+    assert sample.psd == "eigenvalues" and calls == {"eigen": 1, "cholesky": 1}
+    calls.update(eigen=0, cholesky=0)
+    certified = optimize(sample, "min_variance", [MaxWeight(0.1)])
+    assert calls == {"eigen": 0, "cholesky": 0}
+    unchecked = optimize(returns, "min_variance", [MaxWeight(0.1)],
+                         covariance=sample.matrix)  # a plain matrix is tested
+    assert calls["eigen"] == 1
+    np.testing.assert_allclose(certified.weights, unchecked.weights, atol=1e-12)
+    calls.update(eigen=0, cholesky=0)
+    optimize(returns, "min_variance", [MaxWeight(0.1)], covariance_method="sample")
+    assert calls == {"eigen": 1, "cholesky": 1}  # end to end: the estimator's test only
+
+
+def test_every_estimate_carries_its_certificate():
+    from portfolio.estimate.covariance import PSD_CERTIFICATES
+    from portfolio.estimate.covariance import covariance as estimate
+
+    rng = np.random.default_rng(12)
+    returns = pd.DataFrame(rng.normal(0, 0.01, (300, 5)), columns=list("ABCDE"))
+    returns.iloc[:200, 4] = np.nan  # a ragged name, filled in and checked
+    factors = pd.DataFrame({"MKT": returns["A"].to_numpy()}, index=returns.index)
+    for method in ("sample", "ledoit_wolf", "oas", "ewma", "factor"):
+        certificate = estimate(returns, method, factor_returns=factors).psd
+        assert certificate in PSD_CERTIFICATES, method
 
 
 def test_conflicting_floors_raise_infeasible_error():

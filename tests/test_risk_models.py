@@ -170,7 +170,15 @@ def test_factor_method_is_the_factor_model_of_every_name():
     returns, factors = _market(seed=6, young={"CRWV": 90})
     estimate = covariance(returns, "factor", factor_returns=factors)
     model = factor_covariance(returns, factors)
-    pd.testing.assert_frame_equal(estimate.matrix, model.matrix, rtol=0, atol=0)
+    # kept in factor form: the parts are the model's (the complete names regressed
+    # together, CRWV on its own rows), the N x N matrix is formed only when read
+    assert estimate.dense is None and estimate.psd == "factor"
+    parts = estimate.factor
+    np.testing.assert_allclose(parts.loadings, model.betas.to_numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(parts.factor_cov, model.factor_cov.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(parts.specific, model.specific_var.to_numpy(), rtol=1e-10)
+    assert parts.tickers == tuple(returns.columns) and parts.factors == tuple(factors.columns)
+    pd.testing.assert_frame_equal(estimate.matrix, model.matrix, rtol=1e-12, atol=1e-15)
     assert estimate.repair == 0.0
 
 

@@ -24,6 +24,8 @@ Choices
   report and an optimisation of the same config see the same matrix. A held name
   without that history (e.g. CRWV in its first weeks) is an error naming the fix; an
   unheld one is left out with a warning. Parametric VaR assumes a zero mean return.
+  A factor-model estimate (``risk.method = "factor"``) is used through its parts: only
+  the covariance of the held names is formed.
 * The historical back-cast applies today's weights to every day of the lookback (daily
   rebalancing to constant weights). On a day a held name has no return (before its
   listing, e.g. CRWV before 2025-03-28, or a data gap) its weight is spread pro rata over
@@ -375,7 +377,8 @@ def measure_risk(weights: pd.Series, model: RiskModel, *, valuation: Valuation |
     _check_priced(held, model.closes, model.as_of)
     _check_history(held, model.inputs, model.frequency, source, model.as_of)
     estimate = model.inputs.covariance
-    cov = estimate.matrix
+    # a factor-model estimate forms the covariance of the held names only (m x m)
+    cov = estimate.matrix if estimate.factor is None else estimate.block(held)
     warnings = list(model.warnings)
     risky_weights = weights.reindex(cov.index).fillna(0.0)
 

@@ -177,7 +177,7 @@ class OptimizedStrategy(BaseStrategy):
         mu = inputs.expected_returns
         available = set(past.available)
         weights, info = self.problem.solve_weights(
-            inputs.padded_covariance(tickers).to_numpy(),
+            inputs.padded_estimate(tickers),
             None if mu is None else mu.reindex(list(tickers)).to_numpy(),
             available=np.array([t in available for t in tickers]),
             **self.solve_data(inputs),

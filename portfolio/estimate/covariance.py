@@ -42,15 +42,22 @@ ten years), so a lookback window holds NaN before a young name's first return.
 
 ``method="factor"`` puts every name on the factor model, each regressed over its
 own rows, so ragged histories need no special treatment and ``ragged`` does not
-apply. Names with fewer than ``min_observations`` returns in the window get a
-warning saying how their risk was estimated; a name with fewer than 2 raises
-:class:`~portfolio.errors.DataError`. Every returned matrix is symmetric and PSD
-(smallest eigenvalue >= -1e-12 times the largest).
+apply; the estimate keeps the model's parts (:attr:`CovarianceEstimate.factor`:
+loadings N x k, factor covariance k x k, specific variances) and never forms the
+N x N matrix unless :attr:`CovarianceEstimate.matrix` is read. Names with fewer
+than ``min_observations`` returns in the window get a warning saying how their risk
+was estimated; a name with fewer than 2 raises :class:`~portfolio.errors.DataError`.
+
+Every returned matrix is symmetric and PSD (smallest eigenvalue >= -1e-12 times the
+largest) and says how that was established (:attr:`CovarianceEstimate.psd`, the PSD
+certificate): the optimiser trusts a certified estimate instead of testing it again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -60,15 +67,15 @@ from portfolio.estimate.estimators import (
     _aligned_factors,
     _check_half_life,
     _estimate,
-    _fit_factor_model,
     _labelled_as_is,
     _numeric_returns,
     _regress_each,
 )
-from portfolio.estimate.psd import is_psd, nearest_psd, schur_complement_repair
+from portfolio.estimate.factor_risk import FactorCovariance, fit_factor_risk
+from portfolio.estimate.psd import is_psd, nearest_psd, psd_check, schur_complement_repair
 from portfolio.estimate.returns import periods_per_year
 
-__all__ = ["METHODS", "RAGGED_MODES", "CovarianceEstimate", "covariance"]
+__all__ = ["METHODS", "PSD_CERTIFICATES", "RAGGED_MODES", "CovarianceEstimate", "covariance"]
 
 METHODS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")
 """Covariance methods accepted by :func:`covariance` (the config's names)."""
@@ -77,15 +84,26 @@ RAGGED_MODES = ("auto", "pairwise", "factor")
 """Ways :func:`covariance` fills the rows of names with short histories."""
 
 
+PSD_CERTIFICATES = ("cholesky", "eigenvalues", "repaired", "factor")
+"""How an estimate was made sure to be positive semi-definite (:attr:`CovarianceEstimate.psd`).
+
+``cholesky``: tested positive definite; ``eigenvalues``: tested PSD by its eigenvalues
+(singular, e.g. a sample covariance of fewer returns than names); ``repaired``: made PSD
+(eigenvalues clipped, or the Schur-complement repair) and the result tested; ``factor``:
+``B F B' + D`` with ``F`` tested PSD (k x k) and ``D >= 0``, PSD by construction.
+"""
+
+
 @dataclass(frozen=True, eq=False)
 class CovarianceEstimate:
     """Result of :func:`covariance`.
 
     Attributes
     ----------
-    matrix : pandas.DataFrame
-        Tickers x tickers, annualised covariance (fraction^2/year), symmetric PSD,
-        in the column order of the input returns.
+    dense : pandas.DataFrame or None
+        Tickers x tickers, annualised covariance (fraction^2/year), symmetric PSD, in
+        the column order of the input returns; None for an estimate kept in factor
+        form (:attr:`factor`).
     method : str
         The estimator used for the full-history block (one of :data:`METHODS`).
     observations : pandas.Series
@@ -97,14 +115,49 @@ class CovarianceEstimate:
         Human-readable notes: short histories, how they were filled, repairs.
     frequency : str
         Frequency of the input returns (``daily``, ``weekly`` or ``monthly``).
+    psd : str
+        The PSD certificate, one of :data:`PSD_CERTIFICATES`; ``""`` when the matrix was
+        not checked (the optimiser then checks it). A certified estimate is used by the
+        optimiser as it is: the O(N^3) test is not done twice.
+    factor : FactorCovariance or None
+        The parts ``B`` (N x k), ``F`` (k x k), ``d`` (N,) of a factor-model estimate
+        (``method="factor"``): the optimiser and the reports use them without forming
+        the N x N matrix.
+    matrix : pandas.DataFrame
+        The covariance as a labelled matrix: :attr:`dense`, or formed from
+        :attr:`factor` on first use (O(N^2) memory).
     """
 
-    matrix: pd.DataFrame
+    dense: pd.DataFrame | None
     method: str
     observations: pd.Series
     repair: float
     warnings: tuple[str, ...]
     frequency: str
+    psd: str = ""
+    factor: FactorCovariance | None = None
+
+    def __post_init__(self) -> None:
+        if (self.dense is None) == (self.factor is None):
+            raise InputError("a covariance estimate is either dense or in factor form",
+                             "CovarianceEstimate", "give exactly one of dense and factor",
+                             "pass dense=<DataFrame> or factor=<FactorCovariance>")
+
+    @functools.cached_property
+    def matrix(self) -> pd.DataFrame:
+        """The labelled N x N covariance (formed from the factor parts when needed)."""
+        return self.dense if self.dense is not None else self.factor.frame()
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        """The names of the estimate, in its order."""
+        return tuple(self.observations.index)
+
+    def block(self, tickers: Sequence[str]) -> pd.DataFrame:
+        """The covariance of ``tickers`` only (labelled), without forming the rest."""
+        if self.factor is not None:
+            return self.factor.block(list(tickers))
+        return self.dense.loc[list(tickers), list(tickers)]
 
 
 def covariance(
@@ -174,21 +227,23 @@ def covariance(
 
     notes: list[str] = []
     if method == "factor":
-        model = _fit_factor_model(returns, factors, frequency)
+        model, _ = fit_factor_risk(returns, factors, frequency)
         how = f"its risk is estimated from {'/'.join(map(str, factors.columns))} factor betas"
         notes += _short_history_notes(observations, names, min_observations, how)
-        matrix, repair = _ensure_psd(model.matrix, notes)
-        return CovarianceEstimate(matrix, method, observations, repair, tuple(notes), frequency)
-    block = _full_block(returns, full, short, method, frequency, half_life, min_observations,
-                        notes)
+        model, repair = _factor_psd(model, notes)
+        return CovarianceEstimate(None, method, observations, repair, tuple(notes), frequency,
+                                  "factor", model)
+    block, certificate, repair = _full_block(returns, full, short, method, frequency,
+                                             half_life, min_observations, notes)
     if not short:
-        return CovarianceEstimate(block, method, observations, 0.0, tuple(notes), frequency)
+        return CovarianceEstimate(block, method, observations, repair, tuple(notes), frequency,
+                                  certificate)
     filled, how = _filled(returns, block, full, short, method, ragged, factors, frequency,
                           half_life)
     notes += _short_history_notes(observations, short, min_observations, how)
-    matrix, repair = _repaired(filled, full, short, notes)
+    matrix, repair, certificate = _repaired(filled, full, short, notes)
     return CovarianceEstimate(matrix.loc[names, names], method, observations, repair,
-                              tuple(notes), frequency)
+                              tuple(notes), frequency, certificate)
 
 
 def _check_arguments(method, ragged, frequency, half_life, min_observations,
@@ -215,13 +270,18 @@ def _check_arguments(method, ragged, frequency, half_life, min_observations,
 
 
 def _full_block(returns, full, short, method, frequency, half_life, min_observations,
-                notes) -> pd.DataFrame | None:
-    """The estimator on the names with a return on every date (PSD-repaired if needed)."""
+                notes) -> tuple[pd.DataFrame | None, str, float]:
+    """The estimator on the names with a return on every date (PSD-repaired if needed).
+
+    Returns the block, its PSD certificate and the size of the repair.
+    """
     if not full:
-        return None
+        return None, "", 0.0
     block = _estimate(method, returns if not short else returns[full], frequency, half_life)
-    if not is_psd(block):
+    certificate, block_repair = psd_check(block), 0.0
+    if not certificate:
         block, block_repair = nearest_psd(block)
+        certificate = "repaired"
         notes.append(
             f"the {method} estimate was not positive semi-definite; eigenvalues clipped "
             f"(Frobenius change {block_repair:.3g})"
@@ -232,7 +292,7 @@ def _full_block(returns, full, short, method, frequency, half_life, min_observat
             f"fewer than the minimum {min_observations}; their covariance is the {method} "
             "estimate on those observations"
         )
-    return block
+    return block, certificate, block_repair
 
 
 def _filled(returns, block, full, short, method, ragged, factors, frequency,
@@ -259,20 +319,25 @@ def _filled(returns, block, full, short, method, ragged, factors, frequency,
 
 
 def _repaired(filled: pd.DataFrame, full: list, short: list, notes: list[str]
-              ) -> tuple[pd.DataFrame, float]:
-    """PSD repair that keeps the full block (Schur complement), noted in ``notes``."""
+              ) -> tuple[pd.DataFrame, float, str]:
+    """PSD repair that keeps the full block (Schur complement), noted in ``notes``.
+
+    Returns the matrix, the size of the repair and the PSD certificate.
+    """
+    certificate = psd_check(filled)
+    if certificate:
+        return filled, 0.0, certificate
     matrix, repair = schur_complement_repair(filled, full)
-    if repair > 0:
-        notes.append(
-            f"the filled-in covariance was not positive semi-definite; the rows of "
-            f"{', '.join(map(str, short))} were repaired (Frobenius change {repair:.3g}) "
-            "and the full-history block is unchanged"
-        )
+    notes.append(
+        f"the filled-in covariance was not positive semi-definite; the rows of "
+        f"{', '.join(map(str, short))} were repaired (Frobenius change {repair:.3g}) "
+        "and the full-history block is unchanged"
+    )
     if not is_psd(matrix):  # numerical safety net; not expected in practice
         matrix, extra = nearest_psd(matrix)
         repair = float(np.hypot(repair, extra))
         notes.append(f"eigenvalues clipped on the whole matrix (Frobenius change {extra:.3g})")
-    return matrix, repair
+    return matrix, repair, "repaired"
 
 
 def _pairwise_fill(returns, block, full, short, method, frequency, half_life) -> pd.DataFrame:
@@ -329,12 +394,19 @@ def _short_history_notes(observations, names, min_observations, how) -> list[str
     ]
 
 
-def _ensure_psd(matrix: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame, float]:
-    if is_psd(matrix):
-        return matrix, 0.0
-    repaired, repair = nearest_psd(matrix)
-    notes.append(f"eigenvalues clipped to reach PSD (Frobenius change {repair:.3g})")
-    return repaired, repair
+def _factor_psd(model: FactorCovariance, notes: list[str]) -> tuple[FactorCovariance, float]:
+    """The model with its factor covariance made PSD (k x k) if needed, and the repair.
+
+    ``B F B' + D`` is PSD when ``F`` is (``D >= 0`` always): testing the k x k ``F``
+    certifies the N x N matrix without forming it. The repair reported is the Frobenius
+    change of ``F``.
+    """
+    if is_psd(model.factor_cov):
+        return model, 0.0
+    repaired, repair = nearest_psd(model.factor_cov)
+    notes.append(f"factor covariance eigenvalues clipped to reach PSD (Frobenius change "
+                 f"{repair:.3g})")
+    return replace(model, factor_cov=repaired), repair
 
 
 def _check_enough_observations(observations: pd.Series) -> None:

@@ -24,7 +24,7 @@ from portfolio.estimate.covariance import CovarianceEstimate, covariance
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.estimators import complete_covariance
 from portfolio.estimate.expected import ExpectedReturnModel, expected_return_model
-from portfolio.estimate.psd import is_psd
+from portfolio.estimate.psd import psd_check
 from portfolio.estimate.returns import to_returns
 
 __all__ = [
@@ -150,13 +150,31 @@ class RiskInputs:
         An unavailable name gets the largest variance of the available ones and no
         correlation; it is held at 0, so the value only keeps the matrix positive definite.
         """
-        matrix = self.covariance.matrix
-        padded = matrix.reindex(index=list(tickers), columns=list(tickers)).fillna(0.0)
+        return self.padded_estimate(tickers).matrix
+
+    def padded_estimate(self, tickers: Sequence[str]) -> CovarianceEstimate:
+        """:attr:`covariance` over ``tickers``, padded as in :meth:`padded_covariance`.
+
+        Padding keeps what the optimiser needs: the PSD certificate (a positive diagonal
+        entry with no correlation keeps a PSD matrix PSD) and the factor form (the name
+        gets zero loadings and the variance as its specific variance).
+        """
+        estimate = self.covariance
+        names = list(tickers)
+        if list(estimate.tickers) == names:
+            return estimate
+        observations = estimate.observations.reindex(names, fill_value=0)
+        if estimate.factor is not None:
+            largest = float(estimate.factor.diagonal().max()) if estimate.tickers else 1.0
+            return replace(estimate, observations=observations,
+                           factor=estimate.factor.padded(names, largest))
+        matrix = estimate.matrix
+        padded = matrix.reindex(index=names, columns=names).fillna(0.0)
         largest = float(np.diag(matrix.to_numpy()).max()) if len(matrix) else 1.0
-        for ticker in tickers:
+        for ticker in names:
             if ticker not in matrix.index:
                 padded.loc[ticker, ticker] = largest
-        return padded
+        return replace(estimate, dense=padded, observations=observations)
 
 
 def window_returns(prices: pd.DataFrame, lookback_days: int, frequency: str) -> pd.DataFrame:
@@ -324,22 +342,33 @@ def _complete_window_estimate(returns: pd.DataFrame, risk: RiskSettings
             or np.isnan(values).any()):
         return None
     block = complete_covariance(risk.method, values, risk.frequency, risk.half_life)
-    if not is_psd(block):
+    certificate = psd_check(block)
+    if not certificate:
         return None  # the general path repairs it and says so
     columns = returns.columns
     observations = pd.Series(len(values), index=columns, name="observations", dtype=int)
     matrix = pd.DataFrame(block, index=columns, columns=columns)
-    return CovarianceEstimate(matrix, risk.method, observations, 0.0, (), risk.frequency)
+    return CovarianceEstimate(matrix, risk.method, observations, 0.0, (), risk.frequency,
+                              certificate)
 
 
 def _lead_lag(estimate: CovarianceEstimate, returns: pd.DataFrame,
               markets: Mapping[str, str]) -> CovarianceEstimate:
-    """The estimate with its cross-exchange covariances corrected (a note says which)."""
+    """The estimate with its cross-exchange covariances corrected (a note says which).
+
+    The corrected matrix is dense (a factor estimate loses its factor form) and is
+    certified again: ``repaired`` when the correction needed the PSD repair, else tested.
+    """
+    exchanges = {markets[t] for t in estimate.tickers if t in markets}
+    if len(exchanges) < 2 or estimate.frequency != "daily":
+        return estimate  # nothing to correct: do not form a factor estimate's matrix
     matrix, repair, notes = lead_lag_corrected(estimate.matrix, returns, markets,
                                                estimate.frequency)
     if not notes:
         return estimate
-    return replace(estimate, matrix=matrix, repair=float(np.hypot(estimate.repair, repair)),
+    certificate = "repaired" if repair > 0 else psd_check(matrix)
+    return replace(estimate, dense=matrix, factor=None, psd=certificate,
+                   repair=float(np.hypot(estimate.repair, repair)),
                    warnings=(*estimate.warnings, *notes))
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from portfolio.errors import DataError
 
-__all__ = ["PSD_TOLERANCE", "is_psd", "nearest_psd", "schur_complement_repair"]
+__all__ = ["PSD_TOLERANCE", "is_psd", "nearest_psd", "psd_check", "schur_complement_repair"]
 
 PSD_TOLERANCE = 1e-12
 """A matrix is PSD when its smallest eigenvalue >= -PSD_TOLERANCE x its largest."""
@@ -37,15 +37,35 @@ def is_psd(matrix: pd.DataFrame | np.ndarray) -> bool:
         True when the smallest eigenvalue >= -PSD_TOLERANCE x the largest
         absolute eigenvalue.
     """
+    return bool(psd_check(matrix))
+
+
+def psd_check(matrix: pd.DataFrame | np.ndarray) -> str:
+    """How a symmetric matrix was found positive semi-definite, or ``""`` when it is not.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame or numpy.ndarray
+        Square matrix; its symmetric part is tested.
+
+    Returns
+    -------
+    str
+        ``"cholesky"``: positive definite (a Cholesky factor exists, O(N^3 / 3));
+        ``"eigenvalues"``: singular but PSD within :data:`PSD_TOLERANCE` (an
+        eigenvalue decomposition, several times the cost); ``""``: not PSD. The value
+        is the certificate a :class:`~portfolio.estimate.covariance.CovarianceEstimate`
+        carries, so that the optimiser does not test the matrix again.
+    """
     values = np.asarray(matrix, dtype=float)
     if values.size == 0:
-        return True
+        return "cholesky"
     symmetric = (values + values.T) / 2
     try:  # a Cholesky factor exists only for positive definite matrices: cheap common case
         np.linalg.cholesky(symmetric)
     except np.linalg.LinAlgError:
-        return _eigenvalues_psd(np.linalg.eigvalsh(symmetric))
-    return True
+        return "eigenvalues" if _eigenvalues_psd(np.linalg.eigvalsh(symmetric)) else ""
+    return "cholesky"
 
 
 def nearest_psd(

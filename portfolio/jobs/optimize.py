@@ -240,7 +240,7 @@ def solve_config(
     problem = PortfolioProblem(config.tickers, spec, constraints,
                                solver=config.optimizer.solver)
     return problem.solve(
-        inputs.padded_covariance(config.tickers), inputs.expected_returns,
+        inputs.padded_estimate(config.tickers), inputs.expected_returns,
         available={t: t in inputs.available for t in config.tickers},
         **objective_data(config, spec, inputs),
     )

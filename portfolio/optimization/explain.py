@@ -59,8 +59,9 @@ class SolveContext:
     ----------
     tickers : tuple of str
         Order of the arrays.
-    covariance : ndarray, shape (n, n)
-        Annualised covariance (the PSD matrix the solvers saw).
+    covariance : ndarray, shape (n, n), or FactorCovariance
+        Annualised covariance (the PSD matrix the solvers saw; a factor model stays in
+        factor form, which supports ``@`` and ``diagonal()`` as the matrix does).
     expected_returns : ndarray, shape (n,), or None
         Annual expected returns, when the objective used them.
     lower, upper : ndarray, shape (n,)
@@ -72,7 +73,7 @@ class SolveContext:
     """
 
     tickers: tuple[str, ...]
-    covariance: np.ndarray
+    covariance: Any
     expected_returns: np.ndarray | None
     lower: np.ndarray
     upper: np.ndarray
@@ -143,12 +144,12 @@ def _utility_gradient(w: np.ndarray, c: SolveContext) -> np.ndarray:
 
 def _diversification(w: np.ndarray, c: SolveContext) -> float:
     sigma = _volatility(w, c)
-    return float(np.sqrt(np.diag(c.covariance)) @ w / sigma) if sigma > 0 else 0.0
+    return float(np.sqrt(c.covariance.diagonal()) @ w / sigma) if sigma > 0 else 0.0
 
 
 def _diversification_gradient(w: np.ndarray, c: SolveContext) -> np.ndarray:
     sigma = _volatility(w, c)
-    vols = np.sqrt(np.diag(c.covariance))
+    vols = np.sqrt(c.covariance.diagonal())
     if sigma <= 0:
         return np.zeros_like(w)
     return vols / sigma - (vols @ w) * (c.covariance @ w) / sigma**3

@@ -31,11 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg.lapack import dpotrf
 
 from portfolio.errors import DataError, InfeasibleError, InputError, did_you_mean
 from portfolio.estimate.covariance import covariance as estimate_covariance
-from portfolio.estimate.psd import is_psd, nearest_psd
 from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet
 from portfolio.optimization.constraints import CashFloor, MaxWeight, MinWeight
 from portfolio.optimization.explain import SolveContext
@@ -43,6 +41,7 @@ from portfolio.optimization.feasibility import check_feasibility_arithmetic
 from portfolio.optimization.linear_qp import LinearQP, linear_only
 from portfolio.optimization.objectives import OBJECTIVES, MaxSharpe, Objective, make_objective
 from portfolio.optimization.results import Allocation, SolveInfo
+from portfolio.optimization.risk_input import RiskInput, aligned_risk, numbers
 from portfolio.weights import CASH
 
 if TYPE_CHECKING:
@@ -57,24 +56,6 @@ __all__ = [
 
 DUST = 1e-7
 """Solver noise below this weight is set to 0 (the difference goes to cash)."""
-
-
-def _positive_semidefinite(matrix: np.ndarray) -> np.ndarray:
-    """The symmetric part of ``matrix``, or the nearest PSD matrix when it is not PSD.
-
-    What every solver path sees (active set, OSQP, cvxpy, the reported volatility). For a
-    positive definite matrix the test is one Cholesky factorisation; a singular one is
-    tested by :func:`portfolio.estimate.psd.is_psd` (eigenvalues); a matrix with a negative
-    eigenvalue beyond rounding gets them clipped at 0
-    (:func:`portfolio.estimate.psd.nearest_psd`).
-    """
-    symmetric = matrix + matrix.T
-    symmetric *= 0.5  # exact: a symmetric matrix comes back bit for bit
-    # LAPACK's Cholesky directly: numpy's wrapper (inside is_psd) costs twice as much at
-    # N = 50, a few per cent of a warm re-solve.
-    if dpotrf(symmetric, lower=True, clean=False)[1] == 0 or is_psd(symmetric):
-        return symmetric
-    return nearest_psd(symmetric)[0]
 
 
 def _split_limits(constraints: Sequence[Any]) -> tuple[list[Any], list[Any], float]:
@@ -144,25 +125,6 @@ def availability_mask(
             "pass a mapping ticker -> bool",
         )
     return mask
-
-
-def _numbers(values: Any, what: str, where: str) -> np.ndarray:
-    """``values`` (array-like or pandas, already in ticker order) as a float array.
-
-    Raises
-    ------
-    DataError
-        An entry that is not a number.
-    """
-    try:
-        if isinstance(values, pd.DataFrame | pd.Series):
-            return values.to_numpy(dtype=float)  # np.asarray costs 40 times more here
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"{what} has entries that are not numbers", where, f"could not read them ({exc})",
-            "pass annual fractions",
-        ) from None
 
 
 def _cash_weight(risky: np.ndarray) -> float:
@@ -282,12 +244,16 @@ class PortfolioProblem:
 
     def _prepare(
         self,
-        covariance: pd.DataFrame | np.ndarray,
+        covariance: RiskInput,
         expected_returns: pd.Series | np.ndarray | None,
         available: Mapping[str, bool] | Sequence[bool] | None,
         extra: Mapping[str, Any],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Validate and align the data; set the bounds. Return (covariance, mu) as numpy."""
+        """Validate and align the data; set the bounds. Return (covariance, mu).
+
+        The covariance comes back as an (n, n) array or, for a factor model, a
+        :class:`~portfolio.estimate.factor_risk.FactorCovariance` in ticker order.
+        """
         accepted_data = self.objective.solve_data
         unknown = sorted(set(extra) - set(accepted_data))
         if unknown:
@@ -305,7 +271,7 @@ class PortfolioProblem:
                 "the objective trades return against risk",
                 "pass expected_returns= or choose an expected-return method in the config",
             )
-        sigma = self._aligned_matrix(covariance)
+        sigma = aligned_risk(covariance, self.tickers, self._labels)
         mu = (
             np.zeros(len(self.tickers))
             if expected_returns is None
@@ -319,39 +285,6 @@ class PortfolioProblem:
         self._lower = np.where(mask, self._lower_limits, 0.0)
         return sigma, mu
 
-    def _aligned_matrix(self, covariance: pd.DataFrame | np.ndarray) -> np.ndarray:
-        n = len(self.tickers)
-        if isinstance(covariance, pd.DataFrame) and not (
-            covariance.index.equals(self._labels) and covariance.columns.equals(self._labels)
-        ):
-            missing = [
-                t for t in self.tickers if t not in covariance.index or t not in covariance.columns
-            ]
-            if missing:
-                raise DataError(
-                    f"no covariance for {', '.join(missing)}",
-                    "risk model",
-                    "the risk model must cover every ticker of the problem",
-                    "estimate the covariance on the same universe",
-                )
-            covariance = covariance.loc[list(self.tickers), list(self.tickers)]
-        matrix = _numbers(covariance, "the covariance", "risk model")
-        if matrix.shape != (n, n):
-            raise DataError(
-                "the covariance has the wrong shape",
-                "risk model",
-                f"expected ({n}, {n}), got {matrix.shape}",
-                "estimate the covariance on the problem's tickers",
-            )
-        if not np.isfinite(matrix).all():
-            raise DataError(
-                "the covariance has missing or infinite entries",
-                "risk model",
-                "every entry must be a finite number",
-                "check the returns for gaps or bad prices",
-            )
-        return _positive_semidefinite(matrix)
-
     def _aligned_vector(self, values: pd.Series | np.ndarray, what: str) -> np.ndarray:
         if isinstance(values, pd.Series) and not values.index.equals(self._labels):
             missing = [t for t in self.tickers if t not in values.index]
@@ -363,7 +296,7 @@ class PortfolioProblem:
                     "estimate them on the same universe",
                 )
             values = values.loc[list(self.tickers)]
-        vector = _numbers(values, what, what)
+        vector = numbers(values, what, what)
         if vector.shape != (len(self.tickers),) or not np.isfinite(vector).all():
             raise DataError(
                 f"bad {what}",
@@ -402,7 +335,7 @@ class PortfolioProblem:
 
     def solve(
         self,
-        covariance: pd.DataFrame | np.ndarray,
+        covariance: RiskInput,
         expected_returns: pd.Series | np.ndarray | None = None,
         *,
         available: Mapping[str, bool] | Sequence[bool] | None = None,
@@ -412,11 +345,14 @@ class PortfolioProblem:
 
         Parameters
         ----------
-        covariance : DataFrame or ndarray, shape (n, n)
-            Annualised covariance (fraction^2 per year), aligned by ticker label. Its
-            symmetric part is used; when that is not positive semi-definite, every solver
-            (and the reported volatility) uses the nearest PSD matrix instead (negative
-            eigenvalues clipped at 0).
+        covariance : CovarianceEstimate, FactorCovariance, DataFrame or ndarray
+            Annualised covariance (fraction^2 per year, n x n), aligned by ticker label.
+            An estimate's PSD certificate is trusted and a factor model is used in factor
+            form, without forming the n x n matrix (:mod:`~portfolio.optimization.
+            risk_input`). A plain matrix is tested: its symmetric part is used, and when
+            that is not positive semi-definite every solver (and the reported
+            volatility) uses the nearest PSD matrix instead (negative eigenvalues clipped
+            at 0).
         expected_returns : Series or ndarray, shape (n,), optional
             Annual expected returns (fraction) for objectives that use them.
         available : mapping or sequence of bool, optional
@@ -453,7 +389,7 @@ class PortfolioProblem:
 
     def solve_weights(
         self,
-        covariance: pd.DataFrame | np.ndarray,
+        covariance: RiskInput,
         expected_returns: pd.Series | np.ndarray | None = None,
         *,
         available: Mapping[str, bool] | Sequence[bool] | None = None,
@@ -494,7 +430,7 @@ def optimize(
     objective: str | Objective = "min_variance",
     constraints: Sequence[Any] = (),
     *,
-    covariance: pd.DataFrame | None = None,
+    covariance: RiskInput | None = None,
     expected_returns: pd.Series | None = None,
     covariance_method: str = "ledoit_wolf",
     frequency: str = "daily",
@@ -508,12 +444,13 @@ def optimize(
     returns_or_risk_model : DataFrame or CovarianceEstimate
         Periodic simple returns (dates x tickers, fractions) from which the covariance is
         estimated with ``covariance_method``, or an estimate from
-        :func:`portfolio.estimate.covariance.covariance`.
+        :func:`portfolio.estimate.covariance.covariance` (used as it is: its PSD
+        certificate is trusted and a factor model stays in factor form).
     objective : str or Objective
         A name of :data:`portfolio.optimization.objectives.OBJECTIVES` or a spec.
     constraints : sequence
         Limit and penalty objects (``MaxWeight(0.2)``, ``CashFloor(0.05)``, ...).
-    covariance : DataFrame, optional
+    covariance : DataFrame, CovarianceEstimate or FactorCovariance, optional
         Annualised covariance that overrides the estimate.
     expected_returns : Series, optional
         Annual expected returns (fractions) for return-seeking objectives.
@@ -535,12 +472,13 @@ def optimize(
     if covariance is None:
         if isinstance(returns_or_risk_model, pd.DataFrame):
             returns = returns_or_risk_model
-            covariance = estimate_covariance(returns, covariance_method, frequency=frequency).matrix
+            covariance = estimate_covariance(returns, covariance_method, frequency=frequency)
         else:
-            covariance = returns_or_risk_model.matrix
+            covariance = returns_or_risk_model
     elif isinstance(returns_or_risk_model, pd.DataFrame):
         returns = returns_or_risk_model
-    tickers = list(covariance.index)
+    tickers = list(covariance.index if isinstance(covariance, pd.DataFrame)
+                   else covariance.tickers)
     if isinstance(objective, str):
         objective = make_objective(objective, **{
             k: v for k, v in options.items() if k in _option_names(objective)})
