@@ -26,15 +26,19 @@ import cvxpy as cp
 import numpy as np
 
 from portfolio.errors import InfeasibleError, SolverError
+from portfolio.estimate.factor_risk import FactorCovariance
 from portfolio.optimization.cvxpy_objectives import (
     CompiledObjective,
     ProblemData,
     compile_objective,
 )
-from portfolio.optimization.objectives import Objective
+from portfolio.optimization.objectives import MinTrackingError, Objective, TargetReturn
 from portfolio.optimization.results import SOLVER_CHAIN, SolveInfo
 
-__all__ = ["CvxpyChain", "covariance_factor"]
+__all__ = ["DENSE_ONLY", "CvxpyChain", "covariance_factor"]
+
+DENSE_ONLY = (MinTrackingError, TargetReturn)
+"""Objectives whose cvxpy form uses the dense covariance factor: a factor model is formed."""
 
 
 @functools.cache
@@ -108,16 +112,42 @@ class CvxpyChain:
             self.compiled = compile_objective(self.objective, self.data, {})
         return self.compiled.problem
 
-    def fill(self, sigma: np.ndarray, mu: np.ndarray, upper: np.ndarray, lower: np.ndarray,
-             extra: Mapping[str, Any]) -> None:
+    def _set_risk(self, sigma: np.ndarray | FactorCovariance) -> bool:
+        """Put the covariance into the Parameters; True when the form changed (recompile).
+
+        A factor model keeps its form (``U'`` and ``sqrt(d)`` Parameters, O(n k)), except
+        for the objectives that work on the dense factor (:data:`DENSE_ONLY`).
+        """
+        if isinstance(sigma, FactorCovariance) and isinstance(self.objective, DENSE_ONLY):
+            sigma = sigma.dense()
+        k = sigma.root.shape[1] if isinstance(sigma, FactorCovariance) else None
+        current = None if self.data.loadings is None else self.data.loadings.shape[0]
+        changed = k != current
+        if changed:
+            n = len(self.data.tickers)
+            self.data = replace(
+                self.data,
+                loadings=None if k is None else cp.Parameter((k, n), name="factor_loadings"),
+                specific=None if k is None else cp.Parameter(n, nonneg=True,
+                                                             name="specific_volatility"))
+        if k is None:
+            self.data.factor.value = covariance_factor(sigma)
+        else:
+            self.data.loadings.value = sigma.root.T
+            self.data.specific.value = np.sqrt(sigma.specific)
+        if not self.parametric:
+            self.data = replace(self.data, covariance=None if k else sigma,
+                                model=sigma if k else None)
+        return changed
+
+    def fill(self, sigma: np.ndarray | FactorCovariance, mu: np.ndarray, upper: np.ndarray,
+             lower: np.ndarray, extra: Mapping[str, Any]) -> None:
         """Set every Parameter (compiling when needed) and check the objective's data."""
-        self.data.factor.value = covariance_factor(sigma)
+        changed = self._set_risk(sigma)
         self.data.mu.value = mu
         self.data.upper.value = upper
         self.data.lower.value = lower
-        if not self.parametric:
-            self.data = replace(self.data, covariance=sigma)
-        if self.compiled is None or not self.parametric:
+        if self.compiled is None or not self.parametric or changed:
             self.compiled = compile_objective(self.objective, self.data, extra)
         self.compiled.set_data(**extra)
         if self.compiled.needs_rebuild():

@@ -2,12 +2,14 @@
 
 :func:`compile_objective` is the one compile step of an objective spec (this module, and so
 cvxpy, loads only when a cvxpy path runs). A :class:`CompiledObjective` holds the cvxpy
-problem and the Parameters of one :class:`ProblemData` (the covariance factor, expected
-returns, per-name bounds and the other limit objects). Every problem is DPP: data enter
-only through cvxpy Parameters, so :class:`portfolio.optimization.problem.PortfolioProblem`
-compiles it once and re-solves it by setting Parameter values. The one exception is a
-problem built for a single solve (``parametric=False``): the risk term
-(:meth:`ProblemData.variance`) then takes the covariance as a constant.
+problem and the Parameters of one :class:`~portfolio.optimization.cvxpy_data.ProblemData`
+(the covariance -- a dense factor or a factor model --, expected returns, per-name bounds
+and the other limit objects; that module also builds the feasible set and the
+penalties). Every problem is DPP: data enter only through cvxpy Parameters, so
+:class:`portfolio.optimization.problem.PortfolioProblem` compiles it once and re-solves
+it by setting Parameter values. The one exception is a problem built for a single solve
+(``parametric=False``): the risk term (:meth:`ProblemData.variance`) then takes the
+covariance as a constant.
 
 Units: weights are fractions of portfolio value; the covariance ``Sigma = F' F`` is
 annualised (fraction^2 a year) and ``mu`` is annual (fraction a year). Penalties
@@ -18,7 +20,6 @@ objective they join (see :func:`penalties` for the homogenised objectives).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import cvxpy as cp
@@ -27,7 +28,16 @@ import pandas as pd
 
 from portfolio.errors import DataError, InfeasibleError, InputError
 from portfolio.estimate.returns import periods_per_year
-from portfolio.optimization.constraints import Constraint, L2Regularization, TransactionCosts
+from portfolio.optimization.cvxpy_data import (
+    CLARABEL_OPTIONS,
+    OSQP_OPTIONS,
+    SCS_OPTIONS,
+    ProblemData,
+    feasible_set,
+    penalties,
+    ridge,
+    risk,
+)
 from portfolio.optimization.objectives import (
     GroupRiskBudget,
     MaxDiversification,
@@ -56,137 +66,6 @@ __all__ = [
     "penalties",
     "ridge",
 ]
-
-CLARABEL_OPTIONS = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9, "max_iter": 500}
-
-
-OSQP_OPTIONS = {
-    "eps_abs": 1e-9,
-    "eps_rel": 1e-9,
-    "max_iter": 400_000,
-    "polishing": True,
-    "polish_refine_iter": 10,
-    "scaling": 10,
-    "adaptive_rho": True,
-}
-
-
-SCS_OPTIONS = {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000}
-
-
-@dataclass(frozen=True)
-class ProblemData:
-    """Parameters and limits shared by every objective.
-
-    Attributes
-    ----------
-    tickers : tuple of str
-        Order of the weight vector (n names).
-    factor : cvxpy.Parameter, shape (n, n)
-        ``F`` with ``F' F`` = annualised covariance.
-    mu : cvxpy.Parameter, shape (n,)
-        Annual expected returns (fractions).
-    upper, lower : cvxpy.Parameter, shape (n,)
-        Per-name bounds (0 for names not available).
-    budget : float
-        Sum of risky weights (``1 - cash_floor``).
-    limits : tuple
-        Other limit and penalty objects.
-    covariance : ndarray, shape (n, n), optional
-        Constant annualised covariance (positive semi-definite) of a problem built for ONE
-        solve; None (the default) for a problem compiled once and re-solved through
-        ``factor``. See :meth:`variance`.
-    """
-
-    tickers: tuple[str, ...]
-    factor: cp.Parameter
-    mu: cp.Parameter
-    upper: cp.Parameter
-    lower: cp.Parameter
-    budget: float
-    limits: tuple[Any, ...]
-    covariance: np.ndarray | None = None
-
-    def variance(self, w: Any) -> Any:
-        """The annualised variance ``w' Sigma w`` as a cvxpy expression of ``w``.
-
-        ``||F w||^2`` with the Parameter factor (DPP: a re-solve only updates ``F``), or,
-        when :attr:`covariance` is set, ``quad_form`` of that constant: the solver then
-        gets ``Sigma`` as its quadratic term instead of ``n`` extra variables
-        ``t = F w``, which roughly halves compile plus solve time of a one-off problem.
-        """
-        if self.covariance is not None:
-            return cp.quad_form(w, cp.psd_wrap(self.covariance))
-        return cp.sum_squares(self.factor @ w)
-
-    def available(self) -> np.ndarray:
-        """Names that may hold weight (upper bound > 0), bool shape ``(n,)``."""
-        return np.asarray(self.upper.value) > 0
-
-    def volatilities(self) -> np.ndarray:
-        """Annualised volatilities ``sqrt(diag(F' F))``, shape ``(n,)``."""
-        return np.sqrt(np.sum(np.asarray(self.factor.value) ** 2, axis=0))
-
-
-def feasible_set(data: ProblemData, w: Any, scale: Any = 1.0) -> list:
-    """Constraints of the feasible set for weights ``w`` (homogenised by ``scale``).
-
-    With a variable ``scale`` (max-Sharpe's ``kappa``, risk parity's ``sum(x) / budget``)
-    every constant is multiplied by it, so ``w / scale`` lies in the feasible set.
-    """
-    homogenised = not isinstance(scale, int | float)
-    constraints = [
-        cp.sum(w) == data.budget * scale,
-        w <= (cp.multiply(data.upper, scale) if homogenised else data.upper),
-        w >= (cp.multiply(data.lower, scale) if homogenised else data.lower),
-    ]
-    for item in data.limits:
-        if isinstance(item, Constraint):
-            constraints += item.to_cvxpy(w, data.tickers, scale=scale)
-    return constraints
-
-
-def penalties(data: ProblemData, w: Any, scale: Any = 1.0) -> Any:
-    """Sum of the penalty terms (transaction costs, L2) in the objective.
-
-    Costs are fractions of portfolio value, added as they are to annual objectives (a
-    one-off cost weighed against a year of return or risk); the L2 term
-    ``gamma * ||w||^2`` adds to the variance like a ridge ``Sigma + gamma I``.
-
-    With a variable ``scale`` (the homogenised objectives) transaction costs enter in
-    perspective form ``bps * ||w - scale * w0||_1`` (= ``scale * cost(w / scale)``, convex
-    in ``(w, scale)``) and L2 terms are left out: those objectives add
-    :func:`ridge` to their risk term instead, which keeps them QPs.
-    """
-    homogenised = not isinstance(scale, int | float)
-    terms = []
-    for item in data.limits:
-        if not hasattr(item, "penalty"):
-            continue
-        if not homogenised:
-            terms.append(item.penalty(w, data.tickers))
-        elif isinstance(item, TransactionCosts):
-            w0 = weights_vector(item.current, data.tickers)
-            terms.append(item.bps / 1e4 * cp.norm1(w - scale * w0))
-        elif not isinstance(item, L2Regularization):
-            raise InputError(
-                f"penalty {type(item).__name__} has no homogenised form",
-                "optimizer",
-                "max_sharpe, max_diversification and risk_parity rescale the weights",
-                "use transaction costs or L2 regularisation, or another objective",
-            )
-    return sum(terms) if terms else 0.0
-
-
-def ridge(data: ProblemData) -> float:
-    """Total L2 coefficient ``gamma`` of the :class:`L2Regularization` items (annual variance)."""
-    return float(sum(item.gamma for item in data.limits if isinstance(item, L2Regularization)))
-
-
-def _risk(data: ProblemData, w: Any) -> Any:
-    """``w' Sigma w + gamma ||w||^2``: variance under the ridge ``Sigma + gamma I``."""
-    gamma = ridge(data)
-    return data.variance(w) + (gamma * cp.sum_squares(w) if gamma else 0.0)
 
 
 def _pct(value: float) -> str:
@@ -277,7 +156,7 @@ class _Ratio(CompiledObjective):
             self.numerator(data) @ y - penalties(data, y, scale=self._kappa) >= 1,
             *feasible_set(data, y, scale=self._kappa),
         ]
-        return cp.Problem(cp.Minimize(_risk(data, y)), constraints), y
+        return cp.Problem(cp.Minimize(risk(data, y)), constraints), y
 
     def weights(self):
         return np.asarray(self._weights.value, dtype=float) / float(self._kappa.value)
@@ -356,7 +235,7 @@ class _RiskParity(CompiledObjective):
         self._excluded = cp.Parameter(n, nonneg=True, name="excluded")
         scale = cp.sum(x) / data.budget
         barrier = self._budgets @ cp.log(shifted)
-        loss = 0.5 * _risk(data, x) - barrier + penalties(data, x, scale=scale)
+        loss = 0.5 * risk(data, x) - barrier + penalties(data, x, scale=scale)
         constraints = [
             shifted == x + self._excluded,
             cp.multiply(self._excluded, x) == 0,

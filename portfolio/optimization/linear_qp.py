@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from portfolio.estimate.factor_risk import FactorCovariance
 from portfolio.optimization.constraints import CashFloor, L2Regularization, _LinearRow
 
 __all__ = ["LinearQP", "linear_only", "linear_rows", "ridge_hessian"]
@@ -103,6 +104,13 @@ def _error_name(exc: Exception) -> str:
 class LinearQP:
     """``min w' Sigma w + gamma ||w||^2`` s.t. ``1'w = budget``, bounds and linear rows.
 
+    With a dense covariance OSQP gets the n x n Hessian (upper triangle). With a factor
+    model ``Sigma = B F B' + D`` (:class:`~portfolio.estimate.factor_risk.FactorCovariance`)
+    it gets ``k`` more variables ``y = U' w`` (``U U' = B F B'``) and the Hessian
+    ``diag(2 (d + gamma)) + 2 I_k``: O(n k) nonzeros instead of n^2. The OSQP problem is
+    set up on the first solve and updated in place afterwards; a change of form (dense /
+    factor, or the number of factors) sets it up afresh.
+
     Parameters
     ----------
     tickers : sequence of str
@@ -120,27 +128,57 @@ class LinearQP:
         self._rows = np.vstack([np.ones(n), rows])
         self._row_lower = np.concatenate([[budget], row_low])
         self._row_upper = np.concatenate([[budget], row_high])
-        self._A = sp.vstack([sp.csc_matrix(self._rows), sp.identity(n, format="csc")],
-                            format="csc")
-        # Upper triangle of a dense n x n matrix in CSC order (column by column).
-        cols, rows_idx = np.tril_indices(n)  # (j, i) of the lower = (i, j) of the upper
-        self._triangle = (rows_idx, cols)
-        self._indptr = np.concatenate([[0], np.cumsum(np.arange(1, n + 1))])
         self._solver: Any = None
+        self._form: tuple[str, int] | None = None
+        self._triangle: tuple[np.ndarray, np.ndarray] | None = None
+        self._A_order: np.ndarray | None = None
         self.last_status = ""
 
-    def objective_value(self, covariance: np.ndarray, weights: np.ndarray) -> float:
+    def objective_value(self, covariance: Any, weights: np.ndarray) -> float:
         """``w' Sigma w + gamma ||w||^2`` (annual)."""
         return float(weights @ covariance @ weights + self.gamma * weights @ weights)
 
-    def _hessian_values(self, covariance: np.ndarray) -> np.ndarray:
-        """Upper-triangle values of ``P = 2 (Sigma + gamma I)`` in CSC order."""
-        return ridge_hessian(covariance, self.gamma)[self._triangle]
+    def _dense_problem(self, covariance: np.ndarray, setup: bool
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Setup (when ``setup``) and update arguments for a dense covariance."""
+        n = self.n
+        if self._triangle is None:
+            cols, rows_idx = np.tril_indices(n)  # (j, i) of the lower = (i, j) of the upper
+            self._triangle = (rows_idx, cols)
+        values = ridge_hessian(covariance, self.gamma)[self._triangle]
+        if not setup:
+            return {}, {"Px": values}
+        indptr = np.concatenate([[0], np.cumsum(np.arange(1, n + 1))])
+        return {"P": sp.csc_matrix((values, self._triangle[0], indptr), shape=(n, n)),
+                "A": sp.vstack([sp.csc_matrix(self._rows), sp.identity(n, format="csc")],
+                               format="csc")}, {}
+
+    def _factor_problem(self, model: FactorCovariance, setup: bool
+                        ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Setup (when ``setup``) and update arguments for ``x = (w, y)``, ``y = U' w``."""
+        n, k = self.n, model.root.shape[1]
+        p = np.concatenate([2.0 * (model.specific + self.gamma), np.full(k, 2.0)])
+        general = sp.coo_matrix(self._rows)
+        m = general.shape[0]
+        # every entry of U' is stored, zeros too, so that an update keeps the pattern
+        row = np.concatenate([general.row, m + np.arange(n), np.repeat(np.arange(k), n) + m + n,
+                              m + n + np.arange(k)])
+        col = np.concatenate([general.col, np.arange(n), np.tile(np.arange(n), k),
+                              n + np.arange(k)])
+        data = np.concatenate([general.data, np.ones(n), model.root.T.ravel(), -np.ones(k)])
+        shape = (m + n + k, n + k)
+        if setup:
+            # where each entry lands in the CSC data of A (OSQP updates A in that order)
+            matrix = sp.csc_matrix((np.arange(1.0, data.size + 1), (row, col)), shape=shape)
+            self._A_order = matrix.data.astype(int) - 1
+            matrix.data = data[self._A_order]
+            return {"P": sp.diags(p, format="csc"), "A": matrix}, {}
+        return {}, {"Px": p, "Ax": data[self._A_order]}
 
     def solve(
-        self, covariance: np.ndarray, lower: np.ndarray, upper: np.ndarray
+        self, covariance: np.ndarray | FactorCovariance, lower: np.ndarray, upper: np.ndarray
     ) -> np.ndarray | None:
-        """Solve for a covariance (n x n, annual) and per-name bounds (n,).
+        """Solve for a covariance (n x n annual, or a factor model) and bounds (n,).
 
         Returns
         -------
@@ -150,18 +188,22 @@ class LinearQP:
         """
         import osqp
 
-        values = self._hessian_values(covariance)
-        low = np.concatenate([self._row_lower, lower])
-        high = np.concatenate([self._row_upper, upper])
+        factor = isinstance(covariance, FactorCovariance)
+        form = ("factor", covariance.root.shape[1]) if factor else ("dense", 0)
+        fresh = self._solver is None or form != self._form
+        setup, update = (self._factor_problem(covariance, fresh) if factor
+                         else self._dense_problem(covariance, fresh))
+        extra = form[1]
+        low = np.concatenate([self._row_lower, lower, np.zeros(extra)])
+        high = np.concatenate([self._row_upper, upper, np.zeros(extra)])
         try:
-            if self._solver is None:
-                hessian = sp.csc_matrix((values, self._triangle[0], self._indptr),
-                                        shape=(self.n, self.n))
+            if fresh:
                 self._solver = osqp.OSQP()
-                self._solver.setup(P=hessian, q=np.zeros(self.n), A=self._A, l=low, u=high,
+                self._solver.setup(q=np.zeros(self.n + extra), l=low, u=high, **setup,
                                    **OSQP_SETTINGS)
+                self._form = form
             else:
-                self._solver.update(Px=values, l=low, u=high)
+                self._solver.update(l=low, u=high, **update)
             result = self._solver.solve(raise_error=False)
         except osqp.OSQPException as exc:  # e.g. a Hessian OSQP finds non-convex
             self._solver = None  # set up afresh on the next solve
@@ -172,4 +214,4 @@ class LinearQP:
             self.last_status = "solved, polish failed"
         if self.last_status != "solved":
             return None
-        return np.asarray(result.x, dtype=float)
+        return np.asarray(result.x[: self.n], dtype=float)
