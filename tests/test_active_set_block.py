@@ -128,6 +128,32 @@ def test_the_range_space_solve_equals_the_lu_of_the_optimality_system(monkeypatc
     np.testing.assert_allclose(cholesky[1], lu[1], rtol=1e-9, atol=1e-12)
 
 
+def test_a_kept_factor_solves_a_smaller_free_set_as_a_fresh_factor_does(monkeypatch):
+    """The incremental path (the factor of a superset, moved names held by unit rows)."""
+    monkeypatch.setattr(kkt, "RANGE_SPACE_FROM", 8)
+    rng = np.random.default_rng(6)
+    n = 50
+    factors = rng.normal(size=(n, n)) * 0.2
+    matrix = 2 * (factors @ factors.T + np.diag(rng.uniform(0.01, 0.05, n)))
+    fixed, free, rows, target = _working_set(rng, n)
+    kept = DenseHessian(matrix)
+    kept.equality_qp(fixed, free, rows, target)  # factors the free block
+    smaller = free[np.sort(rng.choice(free.size, free.size - 6, replace=False))]
+    fixed_smaller = fixed.copy()
+    moved = np.setdiff1d(free, smaller)
+    fixed_smaller[moved] = [0.0, 0.01, 0.0, 0.02, 0.0, 0.01]  # now at a bound
+    incremental = kept.equality_qp(fixed_smaller, smaller, rows, target)
+    assert kept._factor[0].size == free.size  # reused, not refactored
+    fresh = DenseHessian(matrix).equality_qp(fixed_smaller, smaller, rows, target)
+    np.testing.assert_allclose(incremental[0], fresh[0], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(incremental[1], fresh[1], rtol=1e-9, atol=1e-13)
+    outside = np.setdiff1d(np.arange(n), free)[:1]  # not in the kept block: refactored
+    grown = np.union1d(smaller, outside)
+    kept.equality_qp(np.where(np.isin(np.arange(n), grown), 0.0, fixed_smaller), grown, rows,
+                     target)
+    np.testing.assert_array_equal(kept._factor[0], grown)
+
+
 @pytest.mark.parametrize("extra", [0, 1])
 def test_the_factor_hessian_is_the_dense_one_without_forming_it(extra):
     rng = np.random.default_rng(4)

@@ -19,7 +19,8 @@ is the KKT system ``[[H_FF, C_F'], [C_F, 0]] [x; lam] = [-H_F. z_fixed; d - C z_
 Small blocks are solved by one LU factorisation of that system (LAPACK ``dgesv``); from
 :data:`RANGE_SPACE_FROM` free variables on, by the range-space method (a Cholesky
 factor of ``H_FF``, about half the work of the LU), which falls back to the LU when
-``H_FF`` is not positive definite.
+``H_FF`` is not positive definite. A dense Hessian keeps its last large factor and
+reuses it while the free set only shrinks (:class:`DenseHessian`).
 """
 
 from __future__ import annotations
@@ -76,18 +77,30 @@ def _dense_block(block: np.ndarray, rhs: np.ndarray, constraint: np.ndarray,
     if block.shape[0] >= RANGE_SPACE_FROM:
         factor, info = dpotrf(block, lower=False, clean=False, overwrite_a=False)
         if info == 0:
-            def inverse(v: np.ndarray) -> np.ndarray:
-                return dpotrs(factor, v, lower=False)[0]
-
-            return _range_space(inverse, rhs, constraint, target)
+            return _range_space(_cholesky_inverse(factor), rhs, constraint, target)
     return _kkt_lu(block, rhs, constraint, target)
 
 
+def _cholesky_inverse(factor: np.ndarray) -> Any:
+    """``v -> H^-1 v`` from the upper Cholesky factor of ``H``."""
+    def inverse(v: np.ndarray) -> np.ndarray:
+        return dpotrs(factor, v, lower=False)[0]
+
+    return inverse
+
+
 class DenseHessian:
-    """``H`` as an n x n array (symmetric positive semi-definite)."""
+    """``H`` as an n x n array (symmetric positive semi-definite).
+
+    The Cholesky factor of the last large free block is kept: a later working set whose
+    free variables are a subset of it (a few of them moved to a bound) is solved from
+    that factor, with the moved variables held by extra equality rows, instead of a new
+    factorisation (O(k^2 r) for r moved variables instead of O(k^3 / 3)).
+    """
 
     def __init__(self, matrix: np.ndarray) -> None:
         self.matrix = matrix
+        self._factor: tuple[np.ndarray, np.ndarray] | None = None  # (free set, factor)
 
     @property
     def size(self) -> int:
@@ -107,18 +120,52 @@ class DenseHessian:
         """Optimum of the free variables under ``matrix z = target``, and the multipliers.
 
         ``fixed`` (n,) is the point with the free variables set to 0; ``matrix`` (m, n)
-        the working rows. Raises ``LinAlgError`` for a singular system (``C_F`` without
-        full row rank, or ``H_FF`` singular on the null space of ``C_F``).
+        the working rows; ``free`` sorted. Raises ``LinAlgError`` for a singular system
+        (``C_F`` without full row rank, or ``H_FF`` singular on the null space of ``C_F``).
         """
-        constraint = matrix[:, free]
         if free.size < RANGE_SPACE_FROM:
             free_rows = self.matrix[free]
-            return _kkt_lu(free_rows[:, free], -(free_rows @ fixed), constraint,
+            return _kkt_lu(free_rows[:, free], -(free_rows @ fixed), matrix[:, free],
                            target - matrix @ fixed)
-        held = np.flatnonzero(fixed)
-        rhs = -(self.matrix[np.ix_(free, held)] @ fixed[held])
-        return _dense_block(self.matrix[np.ix_(free, free)], rhs, constraint,
-                            target - matrix @ fixed)
+        if not self._reusable(free):
+            block = self.matrix[np.ix_(free, free)]
+            factor, info = dpotrf(block, lower=False, clean=False, overwrite_a=False)
+            if info != 0:
+                self._factor = None
+                held = np.flatnonzero(fixed)
+                return _kkt_lu(block, -(self.matrix[np.ix_(free, held)] @ fixed[held]),
+                               matrix[:, free], target - matrix @ fixed)
+            self._factor = (free.copy(), factor)
+        return self._from_factor(fixed, free, matrix, target)
+
+    def _reusable(self, free: np.ndarray) -> bool:
+        """Whether the kept factor covers ``free`` with at most a quarter of it moved."""
+        if self._factor is None:
+            return False
+        base = self._factor[0]
+        return base.size - free.size <= base.size // 4 and bool(np.isin(free, base).all())
+
+    def _from_factor(self, fixed: np.ndarray, free: np.ndarray, matrix: np.ndarray,
+                     target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The equality QP on ``free`` from the kept factor of a superset ``base``.
+
+        The variables of ``base`` not in ``free`` stay unknowns held at their ``fixed``
+        values by unit rows; the multipliers of those rows are dropped (the others are
+        those of the smaller system).
+        """
+        base, factor = self._factor
+        keep = np.isin(base, free)
+        moved = np.flatnonzero(~keep)
+        zeroed = fixed.copy()
+        zeroed[base] = 0.0
+        held = np.flatnonzero(zeroed)
+        units = np.zeros((moved.size, base.size))
+        units[np.arange(moved.size), moved] = 1.0
+        solution, multipliers = _range_space(
+            _cholesky_inverse(factor), -(self.matrix[np.ix_(base, held)] @ zeroed[held]),
+            np.vstack([matrix[:, base], units]),
+            np.concatenate([target - matrix @ zeroed, fixed[base[moved]]]))
+        return solution[keep], multipliers[: matrix.shape[0]]
 
 
 class FactorHessian:
