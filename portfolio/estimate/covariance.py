@@ -386,11 +386,12 @@ def _factor_fill(returns, block, full, short, factors, frequency) -> pd.DataFram
 
 
 def _short_history_notes(observations, names, min_observations, how) -> list[str]:
+    counts = dict(zip(observations.index, observations.to_numpy()))  # no per-name lookups
     return [
-        f"{name} has {observations[name]} observations in the lookback, fewer than the "
+        f"{name} has {counts[name]} observations in the lookback, fewer than the "
         f"minimum {min_observations}; {how}"
         for name in names
-        if observations[name] < min_observations
+        if counts[name] < min_observations
     ]
 
 
@@ -410,7 +411,7 @@ def _factor_psd(model: FactorCovariance, notes: list[str]) -> tuple[FactorCovari
 
 
 def _check_enough_observations(observations: pd.Series) -> None:
-    for name, count in observations.items():
+    for name, count in observations[observations.to_numpy() < 2].items():
         if count < 2:
             raise DataError(
                 f"too few observations for {name}",

@@ -201,8 +201,11 @@ def fit_factor_risk(returns: pd.DataFrame, factors: pd.DataFrame, frequency: str
     complete = counts == len(values)
     if complete.any() and len(values) >= k + 2:
         design = np.column_stack([np.ones(len(regressors)), regressors])
-        coefficients, *_ = np.linalg.lstsq(design, values[:, complete], rcond=None)
-        residuals = values[:, complete] - design @ coefficients
+        targets = values if complete.all() else values[:, complete]
+        # the least-squares solution of every name at once: the pseudo-inverse of the
+        # (T x k+1) design (one small SVD, as lstsq) times the returns
+        coefficients = np.linalg.pinv(design) @ targets
+        residuals = targets - design @ coefficients
         betas[complete] = coefficients[1:].T
         specific[complete] = np.einsum("ij,ij->j", residuals, residuals) / (len(values) - k - 1)
     else:
