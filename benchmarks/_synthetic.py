@@ -75,3 +75,56 @@ def synthetic_prices(returns: pd.DataFrame, start: float = 100.0) -> pd.DataFram
     growth = np.vstack([np.ones(returns.shape[1]), 1.0 + returns.to_numpy()])
     index = pd.DatetimeIndex([first, *returns.index], name=returns.index.name)
     return pd.DataFrame(start * np.cumprod(growth, axis=0), index=index, columns=returns.columns)
+
+
+def dense_answer_returns(n_assets: int, *, extra_days: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Daily returns whose sample covariance IS a one-factor model with a dense optimum.
+
+    ``Sigma = 0.18^2 b b' + diag(s^2)`` (annual): betas ``b`` within 0.1 % of 1,
+    idiosyncratic volatilities ``s`` between 29 % and 31 % a year. Its capped minimum
+    variance holds almost every name (the active set's worst case in issue 14). The
+    returns are ``Q L'`` with ``Q`` orthonormal, centred columns scaled so that their
+    sample covariance (ddof 1) is exactly ``Sigma / 252``: ``n_assets + extra_days`` rows.
+
+    Returns
+    -------
+    DataFrame
+        ``(n_assets + extra_days) x n_assets`` daily simple returns (fractions), a drift of
+        3 bp a day added, business-day index ending 2025-12-31.
+    """
+    rng = np.random.default_rng(seed)
+    beta = rng.uniform(0.999, 1.001, n_assets)
+    idiosyncratic = rng.uniform(0.29, 0.31, n_assets)
+    sigma = (0.18**2 * np.outer(beta, beta) + np.diag(idiosyncratic**2)) / TRADING_DAYS
+    days = n_assets + extra_days
+    noise = rng.standard_normal((days, n_assets))
+    orthonormal, _ = np.linalg.qr(noise - noise.mean(axis=0))
+    returns = orthonormal * np.sqrt(days - 1) @ np.linalg.cholesky(sigma).T + 0.0003
+    index = pd.bdate_range(end="2025-12-31", periods=days, name="date")
+    return pd.DataFrame(returns, index=index, columns=[f"S{i:04d}" for i in range(n_assets)])
+
+
+def synthetic_factor_market(
+    n_assets: int, n_days: int, *, n_factors: int = 20, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Returns from :func:`synthetic_returns`' model AND the factor returns that drove them.
+
+    Returns
+    -------
+    returns : DataFrame
+        ``n_days x n_assets`` daily simple returns (fractions).
+    factors : DataFrame
+        ``n_days x n_factors`` daily factor returns (``F00`` the market), same index.
+    """
+    rng = np.random.default_rng(seed)
+    daily = np.sqrt(TRADING_DAYS)
+    factor_vol = np.concatenate([[0.18], rng.uniform(0.08, 0.12, n_factors - 1)]) / daily
+    loadings = rng.normal(0.0, 0.5, (n_assets, n_factors))
+    loadings[:, 0] = rng.uniform(0.6, 1.5, n_assets)
+    idio_vol = rng.uniform(0.15, 0.45, n_assets) / daily
+    alpha = rng.uniform(-0.05, 0.20, n_assets) / TRADING_DAYS
+    factors = rng.standard_normal((n_days, n_factors)) * factor_vol
+    returns = alpha + factors @ loadings.T + rng.standard_normal((n_days, n_assets)) * idio_vol
+    index = pd.bdate_range(end="2025-12-31", periods=n_days, name="date")
+    return (pd.DataFrame(returns, index=index, columns=[f"S{i:04d}" for i in range(n_assets)]),
+            pd.DataFrame(factors, index=index, columns=[f"F{j:02d}" for j in range(n_factors)]))

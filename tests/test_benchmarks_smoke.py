@@ -21,7 +21,13 @@ from portfolio.optimization.problem import PortfolioProblem, optimize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_backtest
 import bench_optimizer as bench
-from _synthetic import synthetic_prices, synthetic_returns
+import bench_scale
+from _synthetic import (
+    dense_answer_returns,
+    synthetic_factor_market,
+    synthetic_prices,
+    synthetic_returns,
+)
 
 pytest.importorskip("pypfopt")
 PEERS = (bench.OURS, bench.PYPFOPT)
@@ -99,6 +105,50 @@ def test_skfolio_rows():
     libraries = (bench.OURS, bench.SKFOLIO)
     rows = bench.bench_min_variance([8], 250, repeats=1, libraries=libraries)
     _check(rows, libraries, tolerance=1e-3)  # skfolio runs Clarabel at its default tolerances
+
+
+def test_the_built_once_baseline_agrees_with_the_reference():
+    libraries = (bench.OURS, bench.OSQP_ONCE)
+    rows = bench.bench_min_variance([8], 250, repeats=1, libraries=libraries)
+    _check(rows, libraries, tolerance=1e-3)  # OSQP at cvxpy's default tolerances
+    rows = bench.bench_resolves(6, steps=3, lookback=80, every=21, repeats=1,
+                                libraries=libraries)
+    _check(rows, libraries, tolerance=1e-3)
+
+
+def test_dense_answer_returns_have_the_one_factor_sample_covariance():
+    returns = dense_answer_returns(30, extra_days=10, seed=1)
+    assert returns.shape == (40, 30)
+    sample = np.cov(returns.to_numpy(), rowvar=False) * 252
+    off_diagonal = sample[~np.eye(30, dtype=bool)]
+    assert np.allclose(off_diagonal, 0.18**2, rtol=3e-3)  # betas within 0.1 % of 1
+    idiosyncratic = np.sqrt(np.diag(sample) - off_diagonal.mean())
+    assert 0.288 < idiosyncratic.min() and idiosyncratic.max() < 0.312
+
+
+def test_the_low_rank_ledoit_wolf_is_scikit_learns():
+    from sklearn.covariance import LedoitWolf
+
+    returns = synthetic_returns(12, 90, seed=3)
+    a, diagonal = bench_scale.ledoit_wolf_parts(returns)
+    expected = LedoitWolf().fit(returns.to_numpy()).covariance_ * 252
+    np.testing.assert_allclose(a.T @ a + np.diag(diagonal), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["dense", "ledoit_wolf", "factor"])
+def test_scale_cases_agree_with_the_reference(case, monkeypatch):
+    small = {"dense": lambda n, seed: dense_answer_returns(n, seed=seed),
+             "ledoit_wolf": lambda n, days, seed: synthetic_returns(n, 200, seed=seed),
+             "factor": lambda n, days, n_factors, seed: synthetic_factor_market(
+                 n, 200, n_factors=3, seed=seed)}
+    name = {"dense": "dense_answer_returns", "ledoit_wolf": "synthetic_returns",
+            "factor": "synthetic_factor_market"}[case]
+    monkeypatch.setattr(bench_scale, name, lambda n, *args, **kwargs: small[case](
+        n, *args, **kwargs))
+    libraries = (bench.OURS, bench.PYPFOPT, bench.OSQP_ONCE)
+    rows = bench_scale.bench_case(case, 60, repeats=1, slow=60.0, libraries=libraries)
+    _check(rows, libraries, tolerance=1e-3)
+    assert all(row.notes[0].endswith("names held") for row in rows)
 
 
 def test_rebalance_rows_are_inception_then_month_starts():
