@@ -8,8 +8,10 @@ An objective is a small immutable value: its name, its options (the dataclass fi
   objective does not use it (``min_cvar``);
 * ``solve_data`` -- the keyword data a solve accepts (``scenarios``, ``risk_free_rate``...);
 * ``fast_path`` -- the specialised backend that can answer it under linear limits:
-  ``"variance"`` (a convex QP: active set, then warm OSQP) or ``"sharpe"`` (the ratio in
-  homogenised form through the active set); None for the cvxpy chain only.
+  ``"variance"`` (a convex QP: active set, then warm OSQP), ``"sharpe"`` (the ratio in
+  homogenised form through the active set) or ``"risk_budget"`` (Spinu's problem by a
+  numpy interior-point method, :mod:`portfolio.optimization.risk_budget`); None for the
+  cvxpy chain only.
 
 :func:`portfolio.optimization.cvxpy_objectives.compile_objective` is the one compile step:
 it turns a spec into a cvxpy problem around the shared feasible set (that module, and
@@ -184,6 +186,14 @@ class RiskParity(Objective):
 
     name: ClassVar[str] = "risk_parity"
     solve_data: ClassVar[tuple[str, ...]] = ("risk_budgets", "groups")
+    fast_path: ClassVar[str | None] = "risk_budget"
+
+    def budget_shares(self, tickers: Sequence[str], available: np.ndarray,
+                      risk_budgets: Mapping[str, float] | None = None,
+                      groups: Mapping[str, Sequence[str]] | None = None,
+                      **_: Any) -> np.ndarray:
+        """Risk budget per name, shape ``(n,)`` summing to 1 (:func:`risk_budget_shares`)."""
+        return risk_budget_shares(tickers, risk_budgets or {}, groups or {}, available)
 
 
 @dataclass(frozen=True)
@@ -206,6 +216,14 @@ class GroupRiskBudget(Objective):
 
     name: ClassVar[str] = "group_risk_budget"
     solve_data: ClassVar[tuple[str, ...]] = ("groups", "group_budgets")
+    fast_path: ClassVar[str | None] = "risk_budget"
+
+    def budget_shares(self, tickers: Sequence[str], available: np.ndarray,
+                      groups: Mapping[str, Sequence[str]] | None = None,
+                      group_budgets: Mapping[str, float] | None = None,
+                      **_: Any) -> np.ndarray:
+        """Risk budget per name, shape ``(n,)`` summing to 1 (:func:`group_budget_shares`)."""
+        return group_budget_shares(tickers, groups or {}, group_budgets or {}, available)
 
 
 @dataclass(frozen=True)
