@@ -183,8 +183,8 @@ def _converged(dual: np.ndarray, primal: np.ndarray, gap: float, gradient: np.nd
             and gap <= TOLERANCE)
 
 
-def _direction(factor: tuple[np.ndarray, bool], cone: np.ndarray, dual: np.ndarray, primal: np.ndarray,
-               s: np.ndarray, z: np.ndarray, complement: np.ndarray
+def _direction(factor: tuple[np.ndarray, bool], cone: np.ndarray, dual: np.ndarray,
+               primal: np.ndarray, s: np.ndarray, z: np.ndarray, complement: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Newton step ``(dx, ds, dz)`` for residuals ``dual``, ``primal`` and ``s z - target``.
 
