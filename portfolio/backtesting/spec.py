@@ -37,6 +37,7 @@ from portfolio.config import (
     OBJECTIVES,
     Config,
     Table,
+    check_lookback,
     default_config_path,
     load_config,
 )
@@ -242,6 +243,8 @@ def parse_backtest(
             "the backtest needs a period", "set start earlier than end",
         )
     lookback = root.integer("lookback_days", base.risk.lookback_days, low=20)
+    check_lookback(root, "lookback_days", lookback, base.risk.frequency,
+                   "risk.frequency of the base config")
     min_history = root.integer("min_history_days", base.risk.min_observations, low=3)
     rebalance = root.string("rebalance", "monthly", SCHEDULES)
     drift_threshold, limit_tolerance = _drift_settings(root, rebalance)

@@ -18,6 +18,7 @@ from portfolio.config.parse import (
     OBJECTIVES,
     RAGGED_POLICIES,
     SOLVERS,
+    check_lookback,
     load_config,
     parse_config,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ThemeCapSpec",
     "TradingSettings",
     "View",
+    "check_lookback",
     "default_config_path",
     "load_config",
     "load_ecosystem",

@@ -35,7 +35,7 @@ from portfolio.estimate.covariance import METHODS as COVARIANCE_METHODS
 from portfolio.estimate.covariance import RAGGED_MODES as RAGGED_POLICIES
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.expected import METHODS as EXPECTED_RETURN_METHODS
-from portfolio.estimate.inputs import RiskSettings
+from portfolio.estimate.inputs import MIN_USABLE_OBSERVATIONS, RiskSettings, min_lookback_days
 from portfolio.estimate.returns import PERIODS_PER_YEAR
 from portfolio.optimization.objectives import OBJECTIVES
 from portfolio.optimization.results import SOLVERS
@@ -48,6 +48,7 @@ __all__ = [
     "OBJECTIVES",
     "RAGGED_POLICIES",
     "SOLVERS",
+    "check_lookback",
     "load_config",
     "parse_config",
 ]
@@ -70,7 +71,23 @@ def load_config(path: str | Path | None = None) -> Config:
         Frozen, validated configuration.
     """
     path = Path(path) if path is not None else default_config_path()
-    return parse_config(read_toml(path), source=str(path), base_dir=path.parent)
+    config = parse_config(read_toml(path), source=str(path), base_dir=path.parent)
+    _check_ecosystem_file(config, path)
+    return config
+
+
+def _check_ecosystem_file(config: Config, path: Path) -> None:
+    """Raise a :class:`ConfigError` naming ``[ecosystem] file`` when the deal graph is missing."""
+    graph = config.ecosystem.file
+    if graph is None or graph.is_file():
+        return
+    raise ConfigError(
+        "ecosystem file not found", f"{path}, key ecosystem.file",
+        f"no file {graph}; a relative [ecosystem] file starts from the config file's folder "
+        f"({path.parent}), not from the current folder",
+        "copy ecosystem.toml next to the config, or set "
+        "[ecosystem] file to the deal graph's path",
+    )
 
 
 def parse_config(
@@ -210,8 +227,41 @@ def _parse_risk(table: Table) -> RiskSettings:
         ragged=table.string("ragged", "auto", RAGGED_POLICIES),
         factors=table.ticker_list("factors", ("SPY", "SMH")),
     )
+    check_lookback(table, "lookback_days", settings.lookback_days, settings.frequency,
+                   "risk.frequency")
     table.finish()
     return settings
+
+
+def check_lookback(table: Table, key: str, lookback_days: int, frequency: str,
+                   frequency_key: str) -> None:
+    """Raise a :class:`ConfigError` naming both keys when a lookback gives too few returns.
+
+    Parameters
+    ----------
+    table : Table
+        The table holding ``key`` (for the file and dotted key in the message).
+    key : str
+        The lookback key, e.g. ``"lookback_days"``.
+    lookback_days : int
+        Its value, in trading days.
+    frequency : str
+        The return frequency the lookback is cut into.
+    frequency_key : str
+        Where the frequency is set, e.g. ``"risk.frequency"``.
+    """
+    needed = min_lookback_days(frequency)
+    if lookback_days >= needed:
+        return
+    key = f"{table.key}.{key}" if table.key else key
+    raise ConfigError(
+        f"{key} = {lookback_days} is too short for {frequency} returns",
+        f"{table.source}, key {key}",
+        f"{frequency} returns ({frequency_key}) over {lookback_days} trading days are fewer "
+        f"than {MIN_USABLE_OBSERVATIONS}, the fewest a risk model is estimated from",
+        f"set {key} to at least {needed}"
+        + ("" if frequency == "daily" else f", or {frequency_key} to a finer frequency"),
+    )
 
 
 def _parse_optimizer(
