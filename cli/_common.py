@@ -116,12 +116,16 @@ def check_output_file(ctx: click.Context, param: click.Parameter, value: str | N
 
 
 def check_output_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """Option callback: refuse an output folder that cannot be created before any work is done.
+    """Option callback: refuse an output folder that cannot be written before any work is done.
 
-    The folder itself, or else its nearest existing ancestor, must be a writable folder.
+    The folder is written beside itself and swapped in (``portfolio.data.output.write_files``),
+    so its parent folder, or else the nearest existing ancestor, must be a writable folder.
     """
     if value is not None:
-        ancestor = value
+        if os.path.exists(value) and not os.path.isdir(value):
+            raise click.BadParameter(f"'{value}' is not a folder")
+        real = os.path.realpath(value) if os.path.islink(value) else os.path.normpath(value)
+        ancestor = os.path.dirname(real) or "."
         while not os.path.lexists(ancestor):
             ancestor = os.path.dirname(ancestor.rstrip(os.sep)) or "."
         if not os.path.isdir(ancestor):
