@@ -48,6 +48,7 @@ class Settings:
     as_of: str | None = None
     cache_dir: str | None = None
     quiet: bool = False
+    timeout: float | None = None
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -94,6 +95,10 @@ def global_options(function: Callable) -> Callable:
                      help="Price cache folder (default $PORTFOLIO_CACHE_DIR or ~/.cache).",),
         click.option("--quiet", "-q", is_flag=True, default=False, expose_value=False,
                      callback=_store("quiet"), help="No notices or progress bars."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     expose_value=False, callback=_store("timeout"), metavar="SECONDS",
+                     help="Most time all Yahoo requests may take together (default: "
+                          "[data] timeout of the config, 20 s)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -156,14 +161,50 @@ def load_config() -> Any:
     return load(settings().config_path)
 
 
-def data_options() -> Any:
-    """The library's DataOptions built from the global options."""
+def data_options(*, spinner: bool = True) -> Any:
+    """The library's DataOptions built from the global options.
+
+    ``spinner``: show a spinner on a terminal while prices are fetched from Yahoo (off
+    where a progress bar is already shown).
+    """
     from portfolio.jobs.market import DataOptions
 
     s = settings()
     return DataOptions(
-        source=s.data_source, offline=s.offline, cache_dir=s.cache_dir, as_of=s.as_of
+        source=s.data_source, offline=s.offline, cache_dir=s.cache_dir, as_of=s.as_of,
+        timeout=s.timeout, on_fetch=fetch_spinner() if spinner else None,
     )
+
+
+def fetch_spinner() -> Callable[[int, int], None] | None:
+    """``on_fetch(done, total)`` showing a spinner on stderr while Yahoo is asked.
+
+    None when stderr is not a terminal or with --quiet. The spinner starts with the first
+    request, stops when every ticker is fetched, and at the latest when the command ends.
+    """
+    if settings().quiet or not sys.stderr.isatty():
+        return None
+    ctx = click.get_current_context()
+    state: dict[str, Any] = {}
+
+    def stop() -> None:
+        if state.get("status") is not None:
+            state.pop("status").stop()
+
+    def on_fetch(done: int, total: int) -> None:
+        text = f"Fetching prices from Yahoo ({done}/{total} tickers)"
+        if done >= total:
+            stop()
+        elif state.get("status") is None:
+            from rich.console import Console
+
+            state["status"] = Console(stderr=True).status(text)
+            state["status"].start()
+            ctx.call_on_close(stop)
+        else:
+            state["status"].update(text)
+
+    return on_fetch
 
 
 def notice(message: str) -> None:

@@ -38,7 +38,8 @@ def backtest(config_file, output_dir, fmt):
         notice("Note: --config is not used by backtest; set base_config in the backtest file.")
     config = load_backtest(config_file)
     with progress("Backtest") as update:
-        result = run_backtest(config, options=data_options(), on_progress=update)
+        result = run_backtest(config, options=data_options(spinner=False),
+                              on_progress=update)
     notice(result.data_notice)
     for note in result.notes:
         notice(f"Note: {note}")

@@ -31,9 +31,10 @@ def update(tickers):
                         "it downloads from Yahoo Finance", "drop --offline")
     config = load_config()
     names = [t.upper() for t in tickers] or list(config.market_tickers)
+    timeout = settings().timeout or config.data.timeout
     with progress("Downloading prices") as update_bar:
         report = update_prices(names, settings().cache_dir, start=config.data.start,
-                               on_progress=update_bar)
+                               on_progress=update_bar, timeout=timeout)
     added = sum(report.added.values())
     echo(f"Added {added} rows for {len(report.added)} tickers.")
     if report.failed:

@@ -29,6 +29,7 @@ from portfolio.config.schema import (
     frozen_mapping,
 )
 from portfolio.config.table import Table, check_tickers
+from portfolio.data.network import DEFAULT_TIMEOUT
 from portfolio.data.tomlfile import read_toml
 from portfolio.errors import ConfigError, did_you_mean
 from portfolio.estimate.covariance import METHODS as COVARIANCE_METHODS
@@ -324,7 +325,10 @@ def _parse_trading(table: Table) -> TradingSettings:
 def _parse_data(table: Table) -> DataSettings:
     start = table.string("start", "2015-01-01")
     _check_iso_date(start, table.where("start"))
-    settings = DataSettings(start=start, max_fill_days=table.integer("max_fill_days", 5, low=0))
+    settings = DataSettings(
+        start=start, max_fill_days=table.integer("max_fill_days", 5, low=0),
+        timeout=table.number("timeout", DEFAULT_TIMEOUT, low=0.1, high=3600.0),
+    )
     table.finish()
     return settings
 

@@ -20,6 +20,7 @@ last date, which the CLI prints on stderr.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from portfolio.data.fx import (
     fx_tickers,
     usd_per_jpy_from_fxy,
 )
+from portfolio.data.network import DEFAULT_TIMEOUT, Deadline
 from portfolio.data.yahoo import YahooUnavailableError, fetch_yahoo
 from portfolio.errors import DataError
 
@@ -218,6 +220,8 @@ def load_prices(
     offline: bool = False,
     max_fill_days: int = 5,
     fetch: Callable | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_fetch: Callable[[int, int], object] | None = None,
 ) -> PriceFrame:
     """Load daily adjusted closes in USD on the NYSE calendar.
 
@@ -238,6 +242,12 @@ def load_prices(
         longer gap stays NaN.
     fetch : callable, optional
         Replacement for :func:`portfolio.data.yahoo.fetch_yahoo` (tests).
+    timeout : float
+        Seconds all Yahoo requests may take together (``yahoo`` and ``auto``), after which
+        ``auto`` falls back to the cache or the bundled data and ``yahoo`` fails.
+    on_fetch : callable, optional
+        ``on_fetch(done, total)`` in tickers, before the first Yahoo request and after
+        each one (for a progress display).
 
     Returns
     -------
@@ -253,7 +263,8 @@ def load_prices(
     cache_dir = Path(cache_dir) if cache_dir is not None else None
     chosen, reason = source, ""
     if source in ("yahoo", "auto") and not offline:
-        chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch)
+        fetch = fetch or functools.partial(fetch_yahoo, deadline=Deadline(timeout))
+        chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch, on_fetch)
     elif source == "auto":
         chosen, reason = "auto-fallback", "offline"
     frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days)
@@ -284,14 +295,17 @@ def _checked_request(tickers: Sequence[str], source: str, offline: bool) -> list
 
 
 def _refresh_cache(tickers: list[str], cache_dir: Path | None, source: str,
-                   fetch: Callable | None) -> tuple[str, str]:
+                   fetch: Callable, on_fetch: Callable[[int, int], object] | None
+                   ) -> tuple[str, str]:
     """Update the cache from Yahoo; return the source to read and the reason for a fallback."""
     try:
         report = update_cache(PriceCache(cache_dir), tickers + fx_tickers(tickers),
-                              fetch=fetch or fetch_yahoo)
-    except YahooUnavailableError:
+                              fetch=fetch, on_progress=on_fetch)
+    except YahooUnavailableError as exc:
         if source == "yahoo":
             raise
+        if exc.timed_out:
+            return "auto-fallback", f"Yahoo did not answer within {exc.timeout:g} s"
         return "auto-fallback", "Yahoo unreachable"
     return "yahoo", f"Yahoo failed for {', '.join(report.failed)}" if report.failed else ""
 
