@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -49,6 +49,7 @@ class Settings:
     cache_dir: str | None = None
     quiet: bool = False
     timeout: float | None = None
+    notes: list[str] = field(default_factory=list)  # printed with the first notice
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -154,11 +155,30 @@ def settings() -> Settings:
     return _settings(click.get_current_context())
 
 
-def load_config() -> Any:
-    """Load the config named by ``--config`` (or the packaged default)."""
-    from portfolio.config import load_config as load
+def load_config(tickers: str | None = None) -> Any:
+    """Load the config named by ``--config`` (or the packaged default).
 
-    return load(settings().config_path)
+    ``tickers`` (``--tickers NVDA,AMD,TSLA``) replaces its universe for this run; the notes
+    on the settings that no longer apply are printed.
+    """
+    from portfolio.config import load_config as load
+    from portfolio.config import with_universe
+
+    config = load(settings().config_path)
+    if tickers is None:
+        return config
+    config, notes = with_universe(config, tickers)
+    settings().notes.extend(f"Note: {note}" for note in notes)
+    return config
+
+
+def tickers_option(function: Callable) -> Callable:
+    """Attach ``--tickers NVDA,AMD,...``: another universe for one run."""
+    return click.option(
+        "--tickers", default=None, metavar="NVDA,AMD,...",
+        help="Universe for this run instead of universe.tickers of the config (comma-separated; "
+             "prices from the cache or the bundled data, see `portfolio data import`).",
+    )(function)
 
 
 def data_options(*, spinner: bool = True) -> Any:
@@ -208,9 +228,16 @@ def fetch_spinner() -> Callable[[int, int], None] | None:
 
 
 def notice(message: str) -> None:
-    """A one-line notice on stderr (suppressed by --quiet)."""
-    if message and not settings().quiet:
-        click.echo(message, err=True)
+    """A one-line notice on stderr (suppressed by --quiet).
+
+    Notes kept in ``settings().notes`` come first: they are printed with the first notice
+    of a command that succeeds, so that an error stays the only line on stderr.
+    """
+    s = settings()
+    pending, s.notes[:] = list(s.notes), []
+    for line in (*pending, message):
+        if line and not s.quiet:
+            click.echo(line, err=True)
 
 
 def emit(report: Any, fmt: str, output: str | None) -> None:

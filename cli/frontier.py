@@ -8,6 +8,7 @@ from ._common import (
     load_config,
     notice,
     output_options,
+    tickers_option,
 )
 
 
@@ -24,16 +25,17 @@ def _png_path(ctx, param, value):
               help="Holdings CSV (ticker,shares; CASH,<USD>) to mark on the frontier.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=_png_path,
               metavar="PATH.png", help="Also draw the frontier to this PNG file.")
+@tickers_option
 @output_options
 @global_options
-def frontier(points, holdings, plot, fmt, output):
+def frontier(points, holdings, plot, tickers, fmt, output):
     """Minimum-variance portfolios from least risk to most return, under the config's limits."""
     from portfolio.data.holdings import read_holdings
     from portfolio.data.output import write_atomic
     from portfolio.jobs.frontier import frontier_from_config
     from portfolio.report.frontier import frontier_png, frontier_report
 
-    config = load_config()
+    config = load_config(tickers)
     held = read_holdings(holdings, known_tickers=config.tickers) if holdings else None
     run = frontier_from_config(config, data_options(), points=points, holdings=held)
     notice(run.notice)

@@ -40,6 +40,7 @@ from portfolio.config import (
     check_lookback,
     default_config_path,
     load_config,
+    with_universe,
 )
 from portfolio.data.tomlfile import read_toml
 from portfolio.errors import ConfigError, did_you_mean
@@ -51,6 +52,7 @@ __all__ = [
     "STRATEGY_KINDS",
     "BacktestConfig",
     "StrategySpec",
+    "backtest_with_tickers",
     "check_strategy_names",
     "load_backtest",
     "parse_backtest",
@@ -291,9 +293,20 @@ def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
                 "the packaged default.toml",
             )
     base = load_config(base_path)
-    if root.has("tickers"):
-        base = replace(base, tickers=root.tickers("tickers"))
+    if root.has("tickers"):  # the same restriction as --tickers (group limits kept or dropped)
+        base, _ = with_universe(base, root.tickers("tickers"), root.where("tickers"))
     return base_path, base
+
+
+def backtest_with_tickers(config: BacktestConfig, tickers: str | Sequence[str],
+                          where: str = "--tickers") -> tuple[BacktestConfig, tuple[str, ...]]:
+    """``config`` run on another universe, and notes on the settings that no longer apply.
+
+    The base config is restricted by :func:`portfolio.config.with_universe`; benchmarks,
+    strategies and the schedule are unchanged.
+    """
+    base, notes = with_universe(config.base, tickers, where)
+    return replace(config, base=base), notes
 
 
 def _drift_settings(root: Table, rebalance: str) -> tuple[float, float]:

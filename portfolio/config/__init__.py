@@ -35,6 +35,7 @@ from portfolio.config.schema import (
     TradingSettings,
 )
 from portfolio.config.table import Table
+from portfolio.config.universe import parse_tickers, with_universe
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.inputs import RiskSettings
 
@@ -64,4 +65,6 @@ __all__ = [
     "packaged_config_path",
     "parse_config",
     "parse_ecosystem",
+    "parse_tickers",
+    "with_universe",
 ]

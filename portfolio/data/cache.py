@@ -92,7 +92,8 @@ _VALID_ROW = (
 )
 """SQL condition a stored row meets: a text ticker, a close in (0, MAX_PRICE], a real date."""
 _BAD_ROW_FIX = (
-    "Move the cache file away to rebuild it from Yahoo, or use --data-source bundled"
+    "Import the ticker's correct closes with `portfolio data import FILE.csv` (it replaces"
+    " them), move the cache file away to rebuild it from Yahoo, or use --data-source bundled"
 )
 
 
