@@ -172,6 +172,13 @@ def load_config(tickers: str | None = None) -> Any:
     return config
 
 
+def holdings_file(value: str) -> Any:
+    """The holdings file ``--holdings`` names (``example``: the packaged example)."""
+    from portfolio.config import holdings_path
+
+    return holdings_path(value)
+
+
 def tickers_option(function: Callable) -> Callable:
     """Attach ``--tickers NVDA,AMD,...``: another universe for one run."""
     return click.option(

@@ -1,13 +1,21 @@
 import click
 
-from ._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import (
+    data_options,
+    emit,
+    global_options,
+    holdings_file,
+    load_config,
+    notice,
+    output_options,
+)
 
 LIMIT_BREACH_EXIT = 3
 
 
 @click.command()
 @click.option("--holdings", "holdings_path", type=click.Path(dir_okay=False), required=True,
-              help="Holdings CSV (ticker,shares; a CASH row holds USD).")
+              help="Holdings CSV (ticker,shares; a CASH row holds USD), or `example`.")
 @click.option("--target", "target_path", type=click.Path(dir_okay=False), default=None,
               help="Target weights CSV (ticker,weight); default: the config's optimizer.")
 @click.option("--fractional", is_flag=True, default=False,
@@ -31,7 +39,7 @@ def rebalance(holdings_path, target_path, fractional, check, fmt, output):
     from portfolio.report.rebalance import drift_report, rebalance_report
 
     config = load_config()
-    holdings = read_holdings(holdings_path, known_tickers=config.tickers)
+    holdings = read_holdings(holdings_file(holdings_path), known_tickers=config.tickers)
     if check:
         result = drift_check(holdings, config=config, options=data_options())
         notice(result.notice)

@@ -100,7 +100,7 @@ def test_a_copied_config_without_its_deal_graph_names_the_key(capsys, tmp_path, 
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "--config", "mine/default.toml", "optimize", "--offline")
     assert_one_line_error(code, out, err, "ecosystem file not found", "key ecosystem.file",
-                          "[ecosystem] file", "config file's folder")
+                          "[ecosystem] file", "config file's folder", "portfolio init DIR")
     assert "start from the current folder" not in err
     shutil.copy(default_config_path().parent / "ecosystem.toml", folder / "ecosystem.toml")
     assert load_config(folder / "default.toml").ecosystem.file == folder / "ecosystem.toml"

@@ -37,6 +37,7 @@ from portfolio.config import (
     OBJECTIVES,
     Config,
     Table,
+    backtest_path,
     check_lookback,
     default_config_path,
     load_config,
@@ -187,7 +188,9 @@ def load_backtest(path: str | Path) -> BacktestConfig:
     Parameters
     ----------
     path : str or Path
-        The backtest file; ``base_config`` is resolved against its folder.
+        The backtest file, or the name of a packaged one (``"ai_policy"``, see
+        :func:`portfolio.config.paths.backtest_path`); ``base_config`` is resolved against
+        its folder.
 
     Returns
     -------
@@ -198,7 +201,7 @@ def load_backtest(path: str | Path) -> BacktestConfig:
     ConfigError
         Missing file, malformed TOML, unknown key, bad value -- naming file and key.
     """
-    path = Path(path)
+    path = backtest_path(path)
     data = read_toml(path)
     return parse_backtest(data, source=str(path), base_dir=path.parent,
                           content_hash=_file_hash(path))

@@ -22,7 +22,14 @@ from portfolio.config.parse import (
     load_config,
     parse_config,
 )
-from portfolio.config.paths import default_config_path, packaged_config_path
+from portfolio.config.paths import (
+    EXAMPLE_HOLDINGS,
+    backtest_path,
+    default_config_path,
+    holdings_path,
+    packaged_backtests,
+    packaged_config_path,
+)
 from portfolio.config.schema import (
     Config,
     CustomScenario,
@@ -41,6 +48,7 @@ from portfolio.estimate.inputs import RiskSettings
 
 __all__ = [
     "COVARIANCE_METHODS",
+    "EXAMPLE_HOLDINGS",
     "EXPECTED_RETURN_METHODS",
     "FREQUENCIES",
     "OBJECTIVES",
@@ -58,10 +66,13 @@ __all__ = [
     "ThemeCapSpec",
     "TradingSettings",
     "View",
+    "backtest_path",
     "check_lookback",
     "default_config_path",
+    "holdings_path",
     "load_config",
     "load_ecosystem",
+    "packaged_backtests",
     "packaged_config_path",
     "parse_config",
     "parse_ecosystem",

@@ -86,7 +86,7 @@ def _check_ecosystem_file(config: Config, path: Path) -> None:
         "ecosystem file not found", f"{path}, key ecosystem.file",
         f"no file {graph}; a relative [ecosystem] file starts from the config file's folder "
         f"({path.parent}), not from the current folder",
-        "copy ecosystem.toml next to the config, or set "
+        "copy ecosystem.toml next to the config (`portfolio init DIR` writes both), or set "
         "[ecosystem] file to the deal graph's path",
     )
 

@@ -51,8 +51,8 @@ class Row:
 
 
 def read_text(path: str | os.PathLike[str], kind: str,
-              formats: str = "examples/holdings.csv and examples/target_weights.csv show the "
-                             "format") -> str:
+              formats: str = "`--holdings example` reads the packaged example holdings, "
+                             "and `portfolio init DIR` copies it") -> str:
     """Return the text of a UTF-8 file, turning every I/O problem into an InputError.
 
     ``formats`` is the hint on the file's format added when the file is missing.

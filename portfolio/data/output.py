@@ -18,7 +18,7 @@ from pathlib import Path
 
 from portfolio.errors import InputError
 
-__all__ = ["write_atomic", "write_files"]
+__all__ = ["copy_files", "write_atomic", "write_files"]
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> Path:
@@ -140,6 +140,42 @@ def write_files(folder: str | Path, contents: Mapping[str, str | bytes]) -> list
                              fix) from None
         raise
     return [folder / name for name in contents]
+
+
+def copy_files(sources: Mapping[str, str | Path], folder: str | Path) -> list[Path]:
+    """Copy files into a new (or empty) folder, all of them or none (:func:`write_files`).
+
+    Parameters
+    ----------
+    sources : Mapping of str to path
+        Path inside ``folder`` (``"backtests/a.toml"``) to the file copied there.
+    folder : str or Path
+        A folder that does not exist yet, or an empty one.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``sources``.
+
+    Raises
+    ------
+    InputError
+        ``folder`` exists and is not an empty folder (nothing in it is ever replaced), a
+        source cannot be read, or writing fails (then nothing is left).
+    """
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError("the folder is not empty", str(folder),
+                         "the files are written into a new or empty folder, never over others",
+                         "choose a new folder name")
+    contents: dict[str, bytes] = {}
+    for name, source in sources.items():
+        try:
+            contents[name] = Path(source).read_bytes()
+        except OSError as exc:
+            raise InputError("cannot read a packaged file", str(source),
+                             exc.strerror or str(exc), "reinstall the package") from None
+    return write_files(folder, contents)
 
 
 def _write_new(path: Path, content: str | bytes, mode: int) -> None:
