@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -141,13 +142,56 @@ def check_output_dir(ctx: click.Context, param: click.Parameter, value: str | No
     return value
 
 
+INPUT_OPTIONS = {"holdings_path": "--holdings", "holdings": "--holdings",
+                 "target_path": "--target", "weights_path": "--weights"}
+"""Command parameters that name an input file, and their option."""
+
+OUTPUT_OPTIONS = {"output": "--output", "plot": "--plot"}
+"""Command parameters that name an output file, and their option."""
+
+
+def refuse_overwriting_inputs(params: dict[str, Any]) -> None:
+    """Raise an InputError, before any work, when an output file is one of the inputs.
+
+    Inputs: the files of :data:`INPUT_OPTIONS`, the config file, its deal graph and the
+    price cache. Compared by identity on disk (``samefile``), so links and other spellings
+    of a path are caught.
+    """
+    outputs = [(OUTPUT_OPTIONS[k], v) for k, v in params.items()
+               if k in OUTPUT_OPTIONS and v and os.path.isfile(v)]
+    if not outputs:
+        return  # a file that does not exist yet is no input
+    from portfolio.config import default_config_path
+    from portfolio.data.cache import PriceCache
+    from portfolio.errors import InputError
+
+    inputs = [(INPUT_OPTIONS[k], holdings_file(v) if k.startswith("holdings") else v)
+              for k, v in params.items() if k in INPUT_OPTIONS and v]
+    config = settings().config_path or default_config_path()
+    inputs += [("--config", config), ("the price cache", PriceCache(settings().cache_dir).path)]
+    if os.path.isfile(config):
+        inputs.append(("[ecosystem] file of the config", load_config().ecosystem.file))
+    for flag, output in outputs:
+        for role, source in inputs:
+            if source is not None and os.path.isfile(source) and os.path.samefile(output, source):
+                raise InputError("the output file is an input", f"{flag} {output}",
+                                 f"it is also read as {role}, and writing the output would "
+                                 "replace it", "write the output to another file")
+
+
 def output_options(function: Callable) -> Callable:
-    """Attach ``--format`` and ``--output``."""
-    function = click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-                            callback=check_output_file,
-                            help="Write to this file (atomically) instead of stdout.")(function)
+    """Attach ``--format`` and ``--output``; an output that is an input file is refused."""
+
+    @functools.wraps(function)
+    def command(**params: Any) -> Any:
+        refuse_overwriting_inputs(params)
+        return function(**params)
+
+    command = click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+                           callback=check_output_file,
+                           help="Write to this file (atomically) instead of stdout.")(command)
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                        show_default=True, help="Output format.")(function)
+                        show_default=True, help="Output format.")(command)
 
 
 def settings() -> Settings:

@@ -132,3 +132,53 @@ def test_holdings_and_targets_meet_a_lower_case_universe(config):
     target = parse_target_weights("ticker,weight\nNvda,0.5\n", "t.csv", universe)
     assert dict(target) == {"NVDA": 0.5, "CASH": 0.5}
     assert list(parse_weights({" amd": 0.25}, universe=config.tickers).index) == ["AMD", "CASH"]
+
+
+# ------------------------------------------------------------------ --output over an input
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the command did work before refusing its output")
+
+
+@pytest.mark.parametrize(("args", "role"), [
+    (["risk", "--holdings", "{h}", "--output", "{h}"], "--holdings"),
+    (["stress", "--holdings", "{h}", "--output", "{h}"], "--holdings"),
+    (["rebalance", "--holdings", "{h}", "--output", "{h}"], "--holdings"),
+    (["rebalance", "--holdings", "{h}", "--check", "--output", "{h}"], "--holdings"),
+    (["rebalance", "--holdings", "{h}", "--target", "{t}", "--output", "{t}"], "--target"),
+    (["risk", "--weights", "{t}", "--output", "{t}"], "--weights"),
+    (["--config", "{c}", "optimize", "--output", "{c}"], "--config"),
+    (["--config", "{c}", "optimize", "--output", "{e}"], "[ecosystem] file"),
+    (["frontier", "--holdings", "{h}", "--output", "{link}"], "--holdings"),
+    (["data", "show", "--output", "{cache}"], "the price cache"),
+])
+def test_an_output_that_is_an_input_is_refused_before_any_work(tmp_path, capsys, monkeypatch,
+                                                               args, role):
+    import portfolio.jobs.frontier
+    import portfolio.jobs.optimize
+    import portfolio.jobs.rebalance
+    import portfolio.jobs.risk
+    import portfolio.jobs.stress
+
+    for module, name in ((portfolio.jobs.risk, "risk_report"),
+                         (portfolio.jobs.stress, "stress_test"),
+                         (portfolio.jobs.rebalance, "rebalance"),
+                         (portfolio.jobs.rebalance, "drift_check"),
+                         (portfolio.jobs.optimize, "optimize_from_config"),
+                         (portfolio.jobs.frontier, "frontier_from_config")):
+        monkeypatch.setattr(module, name, _must_not_run)
+    shutil.copy(default_config_path(), tmp_path / "c.toml")
+    shutil.copy(default_config_path().parent / "ecosystem.toml", tmp_path / "ecosystem.toml")
+    files = {"h": tmp_path / "h.csv", "t": tmp_path / "t.csv", "c": tmp_path / "c.toml",
+             "e": tmp_path / "ecosystem.toml", "link": tmp_path / "link.csv",
+             "cache": tmp_path / "cache" / "prices.sqlite"}
+    files["h"].write_text("ticker,shares\nNVDA,10\nCASH,100\n")
+    files["t"].write_text("ticker,weight\nNVDA,0.5\n")
+    files["link"].symlink_to(files["h"])
+    files["cache"].parent.mkdir()
+    files["cache"].write_bytes(b"")
+    before = {name: path.read_bytes() for name, path in files.items()}
+    filled = [a.format(**files) for a in args]
+    code, out, err = run(capsys, *filled, "--cache-dir", str(files["cache"].parent), "--offline")
+    assert_one_line_error(code, out, err, "the output file is an input", role,
+                          "write the output to another file")
+    assert {name: path.read_bytes() for name, path in files.items()} == before
