@@ -298,5 +298,5 @@ def test_a_file_in_the_way_of_the_folder_is_an_input_error(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["afile"]
 
 
-def test_the_module_exports_both_writers():
-    assert set(output.__all__) == {"write_atomic", "write_files"}
+def test_the_module_exports_the_writers():
+    assert set(output.__all__) == {"copy_files", "write_atomic", "write_files"}

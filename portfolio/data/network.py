@@ -24,10 +24,13 @@ DEFAULT_TIMEOUT = 20.0
 class Deadline:
     """A total time budget, in seconds of ``clock``, shared by every request of a command.
 
+    The budget is counted from the first time it is consulted (just before the first
+    request), so that loading yfinance on a slow machine does not use it up.
+
     Parameters
     ----------
     seconds : float
-        The budget (> 0), counted from now.
+        The budget (> 0).
     clock : callable
         Monotonic clock in seconds (injected by tests).
 
@@ -42,14 +45,16 @@ class Deadline:
             raise ValueError(f"a time budget is > 0 seconds, got {seconds!r}")
         self.seconds = float(seconds)
         self.clock = clock
-        self._end = clock() + self.seconds
+        self._end: float | None = None
         self._session: Any = None
 
     def __repr__(self) -> str:
         return f"Deadline({self.seconds:g} s, {self.remaining():.3g} s left)"
 
     def remaining(self) -> float:
-        """Seconds left (0 once the budget is spent)."""
+        """Seconds left (0 once the budget is spent); the first call starts the count."""
+        if self._end is None:
+            self._end = self.clock() + self.seconds
         return max(self._end - self.clock(), 0.0)
 
     def session(self) -> Any:
