@@ -4,6 +4,7 @@ the ecosystem path hint, and tickers normalised once wherever they enter.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tomllib
@@ -182,3 +183,19 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(tmp_path, capsys,
     assert_one_line_error(code, out, err, "the output file is an input", role,
                           "write the output to another file")
     assert {name: path.read_bytes() for name, path in files.items()} == before
+
+
+def test_a_lower_case_universe_meets_upper_case_holdings_on_the_command_line(tmp_path, capsys):
+    """Issue 16: holdings failed with a "did you mean 'nvda'" that could not be followed."""
+    text = re.sub(r'"([A-Z0-9.]+)"', lambda m: f'"{m[1].lower()}"',
+                  default_config_path().read_text())
+    (tmp_path / "lower.toml").write_text(text.replace("CRWV = ", "crwv = "))
+    shutil.copy(default_config_path().parent / "ecosystem.toml", tmp_path / "ecosystem.toml")
+    holdings = tmp_path / "h.csv"
+    holdings.write_text("ticker,shares\nNVDA,10\n9984.T,100\nCASH,1000\n")
+    code, out, err = run(capsys, "--config", str(tmp_path / "lower.toml"), "risk", "--holdings",
+                         str(holdings), "--offline", "--format", "json")
+    assert code == 0, err
+    code, same, err = run(capsys, "risk", "--holdings", str(holdings), "--offline", "--format",
+                          "json")
+    assert json.loads(out)["weights"] == json.loads(same)["weights"]
