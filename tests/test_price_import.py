@@ -238,7 +238,7 @@ def test_with_universe_keeps_what_still_applies(config):
 
 
 @pytest.mark.parametrize(("text", "word"), [("NVDA,,AMD", "invalid ticker ''"),
-                                            ("NVDA,nvda", "NVDA is listed twice"),
+                                            ("NVDA,nvda", "duplicate ticker NVDA"),
                                             ("NVDA,CASH", "CASH is not a ticker")])
 def test_bad_tickers_lists_are_input_errors(text, word):
     with pytest.raises(InputError, match=word):

@@ -15,8 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from portfolio.config.schema import Config, frozen_mapping
-from portfolio.errors import InputError
-from portfolio.weights import CASH, normalize_ticker
+from portfolio.weights import distinct_tickers
 
 __all__ = ["parse_tickers", "with_universe"]
 
@@ -27,18 +26,10 @@ def parse_tickers(text: str | Iterable[str], where: str = "--tickers") -> tuple[
     Raises
     ------
     InputError
-        No ticker, an empty entry, a repeated ticker or ``CASH``.
+        An empty entry, a repeated ticker or ``CASH`` (see
+        :func:`portfolio.weights.distinct_tickers`).
     """
-    items = text.split(",") if isinstance(text, str) else list(text)
-    tickers = tuple(normalize_ticker(item, where) for item in items)
-    repeated = sorted({t for t in tickers if tickers.count(t) > 1})
-    if repeated:
-        raise InputError(f"ticker {repeated[0]} is listed twice", where,
-                         "each ticker is one name of the universe", "list it once")
-    if CASH in tickers:
-        raise InputError("CASH is not a ticker", where, "cash is always part of the portfolio",
-                         "leave CASH out (limits.cash_floor sets the cash reserve)")
-    return tickers
+    return distinct_tickers(text.split(",") if isinstance(text, str) else text, where)
 
 
 def with_universe(config: Config, tickers: str | Iterable[str], where: str = "--tickers"

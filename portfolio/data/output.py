@@ -233,16 +233,6 @@ def _swap(real: Path, staging: Path) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def _folder_mode(path: Path) -> int:
-    """Permissions for the new folder: the replaced folder's, else ``0o777`` less the umask."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o777 & ~umask
-
-
 def _regular_target(path: Path, alternative: str) -> Path:
     """The file to replace for ``path``: a link's target; refuse anything but a regular file."""
     target = Path(os.path.realpath(path))
@@ -291,9 +281,18 @@ def _stage(target: Path, content: str | bytes) -> str:
 
 def _file_mode(path: Path) -> int:
     """Permissions for the written file: the replaced file's, else ``0o666`` less the umask."""
+    return _mode(path, 0o666)
+
+
+def _folder_mode(path: Path) -> int:
+    """Permissions for the new folder: the replaced folder's, else ``0o777`` less the umask."""
+    return _mode(path, 0o777)
+
+
+def _mode(path: Path, default: int) -> int:
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except OSError:
         umask = os.umask(0)
         os.umask(umask)
-        return 0o666 & ~umask
+        return default & ~umask
