@@ -90,12 +90,12 @@ def test_init_never_writes_over_files(tmp_path, capsys):
     folder.mkdir()
     (folder / "default.toml").write_text("my own")
     code, out, err = run(capsys, "init", str(folder))
-    assert_one_line_error(code, out, err, "the folder is not empty", "mine")
+    assert_one_line_error(code, out, err, "the folder is not new or empty", "mine")
     assert os.listdir(folder) == ["default.toml"]
     empty = tmp_path / "empty"
     empty.mkdir()
     assert len(init_folder(empty)) == len(STARTER_FILES)
-    with pytest.raises(InputError, match="not empty"):
+    with pytest.raises(InputError, match="not new or empty"):
         init_folder(empty)
 
 

@@ -7,12 +7,17 @@ it -- the price downloads and yfinance's own cookie, crumb and consent requests,
 yfinance otherwise sends with a fixed 30 s timeout of its own -- gets at most the time left,
 and once the budget is spent a request fails at once with :class:`TimeoutError`. A proxy or
 server that accepts connections and never answers therefore costs at most the budget.
+
+yfinance keeps the last session it was given for later calls; outside
+:meth:`Deadline.bounding` (after the toolkit's own download) the session makes plain
+requests, so a script that uses yfinance afterwards is not held to a spent budget.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["DEFAULT_TIMEOUT", "Deadline"]
@@ -47,6 +52,7 @@ class Deadline:
         self.clock = clock
         self._end: float | None = None
         self._session: Any = None
+        self._bounding = 0
 
     def __repr__(self) -> str:
         return f"Deadline({self.seconds:g} s, {self.remaining():.3g} s left)"
@@ -56,6 +62,20 @@ class Deadline:
         if self._end is None:
             self._end = self.clock() + self.seconds
         return max(self._end - self.clock(), 0.0)
+
+    @property
+    def is_bounding(self) -> bool:
+        """True inside :meth:`bounding`: requests through :meth:`session` are bounded."""
+        return self._bounding > 0
+
+    @contextlib.contextmanager
+    def bounding(self) -> Iterator[Deadline]:
+        """Bound the requests made through :meth:`session` within the ``with`` block."""
+        self._bounding += 1
+        try:
+            yield self
+        finally:
+            self._bounding -= 1
 
     def session(self) -> Any:
         """The HTTP session for yfinance whose every request ends by this deadline.
@@ -84,6 +104,8 @@ def _bounded_session(deadline: Deadline) -> Any:
         """Gives each request at most the time left; refuses any once none is left."""
 
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if not deadline.is_bounding:  # yfinance used later, outside the toolkit's calls
+                return super().request(method, url, *args, **kwargs)
             left = deadline.remaining()
             if left <= 0:
                 raise TimeoutError(f"no answer within the {deadline.seconds:g} s time limit")

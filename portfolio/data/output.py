@@ -165,7 +165,7 @@ def copy_files(sources: Mapping[str, str | Path], folder: str | Path) -> list[Pa
     """
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise InputError("the folder is not empty", str(folder),
+        raise InputError("the folder is not new or empty", str(folder),
                          "the files are written into a new or empty folder, never over others",
                          "choose a new folder name")
     contents: dict[str, bytes] = {}

@@ -247,12 +247,13 @@ def fetch_yahoo(
     closes: list[pd.DataFrame] = []
     reasons: dict[str, str] = {}
     retry = _Retry(max_retries, backoff_seconds, deadline, sleep)
-    for first in range(0, len(requested), batch_size):
-        batch = requested[first : first + batch_size]
-        if deadline.remaining() <= 0:
-            reasons.update(dict.fromkeys(batch, TIMED_OUT))
-            continue
-        closes += _fetch_batch(download, batch, call_options, retry, reasons)
+    with deadline.bounding():
+        for first in range(0, len(requested), batch_size):
+            batch = requested[first : first + batch_size]
+            if deadline.remaining() <= 0:
+                reasons.update(dict.fromkeys(batch, TIMED_OUT))
+                continue
+            closes += _fetch_batch(download, batch, call_options, retry, reasons)
 
     prices = _combine(closes, requested)
     failed = tuple(t for t in requested if t not in prices.columns)
