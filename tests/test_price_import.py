@@ -243,3 +243,20 @@ def test_with_universe_keeps_what_still_applies(config):
 def test_bad_tickers_lists_are_input_errors(text, word):
     with pytest.raises(InputError, match=word):
         parse_tickers(text)
+
+
+def test_an_imported_gap_is_filled_once_on_the_bundled_calendar(tmp_path):
+    """A price is carried over at most max_fill_days NYSE dates, then the gap stays NaN."""
+    series = tsla(300)
+    holes = series.drop(series.index[100:120])  # 20 NYSE dates without a price
+    wide_file(tmp_path / "holes.csv", holes)
+    pf.import_prices(tmp_path / "holes.csv", tmp_path / "cache")
+    for fill in (0, 5):
+        frame = load_prices(["SPY", "TSLA"], source="auto", offline=True, max_fill_days=fill,
+                            cache_dir=tmp_path / "cache").prices["TSLA"]
+        gap = frame.loc[series.index[100]:series.index[119]]
+        assert gap.notna().sum() == fill
+        assert (gap.iloc[:fill] == series.iloc[99]).all()  # the last price, carried
+    cached = load_prices(["TSLA"], source="cache", max_fill_days=0,
+                         cache_dir=tmp_path / "cache").prices["TSLA"]
+    assert cached.notna().sum() == 280  # no fill at all, and no error for max_fill_days = 0

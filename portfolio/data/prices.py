@@ -353,8 +353,8 @@ def _bundled_plus_cached(tickers: list[str], cache_dir: Path | None, max_fill_da
     others = [t for t in tickers if t not in BUNDLED_TICKERS]
     local = _bundled_local([t for t in tickers if t in BUNDLED_TICKERS], max_fill_days)
     frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
-    try:
-        cached, cached_converted = _from_cache(others, cache_dir, max_fill_days)
+    try:  # gaps are filled once, on the bundled calendar below
+        cached, cached_converted = _from_cache(others, cache_dir, max_fill_days=0)
     except _NotCachedError as exc:
         raise DataError(f"no prices for {', '.join(others)}", f"bundled dataset and {exc.where}",
                         "neither holds them", exc.fix) from None
