@@ -206,7 +206,7 @@ def test_the_cache_source_is_strict(tmp_path, price_file, capsys):
 def test_backtest_on_another_universe(tmp_path, price_file, capsys):
     pf.import_prices(price_file, tmp_path / "cache")
     spec = tmp_path / "bt.toml"
-    spec.write_text('start = "2025-06-02"\nlookback_days = 252\nmin_history_days = 60\n'
+    spec.write_text('start = "2026-02-02"\nlookback_days = 252\nmin_history_days = 60\n'
                     'rebalance = "quarterly"\n[[strategies]]\nname = "EW"\n'
                     'kind = "equal_weight"\n')
     code, _, err = run(capsys, "backtest", str(spec), "--tickers", "NVDA,TSLA", "--offline",
