@@ -15,6 +15,7 @@ import click
 from ._common import global_options
 
 COMMANDS = {
+    "init": (".init", "init"),
     "data": (".data", "data"),
     "optimize": (".optimize", "optimize"),
     "frontier": (".frontier", "frontier"),
@@ -61,9 +62,10 @@ def cli() -> None:
 
     \b
       portfolio --offline optimize
-      portfolio risk --holdings examples/holdings.csv --offline
-      portfolio rebalance --holdings examples/holdings.csv --format markdown
-      portfolio backtest config/backtests/ai_policy.toml --offline
+      portfolio risk --holdings example --offline
+      portfolio rebalance --holdings example --format markdown
+      portfolio backtest ai_policy --offline
+      portfolio init my-portfolio    (an editable copy of the config)
     """
 
 

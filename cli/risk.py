@@ -1,11 +1,19 @@
 import click
 
-from ._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import (
+    data_options,
+    emit,
+    global_options,
+    holdings_file,
+    load_config,
+    notice,
+    output_options,
+)
 
 
 @click.command()
 @click.option("--holdings", "holdings_path", type=click.Path(dir_okay=False), default=None,
-              help="Holdings CSV (ticker,shares; a CASH row holds USD).")
+              help="Holdings CSV (ticker,shares; a CASH row holds USD), or `example`.")
 @click.option("--weights", "weights_path", type=click.Path(dir_okay=False), default=None,
               help="Weights CSV (ticker,weight) instead of holdings.")
 @output_options
@@ -21,7 +29,7 @@ def risk(holdings_path, weights_path, fmt, output):
 
     config = load_config()
     if holdings_path is not None:
-        portfolio = read_holdings(holdings_path, known_tickers=config.tickers)
+        portfolio = read_holdings(holdings_file(holdings_path), known_tickers=config.tickers)
     else:
         portfolio = read_target_weights(weights_path, known_tickers=config.tickers)
     report = risk_report(portfolio, config=config, options=data_options())

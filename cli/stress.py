@@ -1,6 +1,14 @@
 import click
 
-from ._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import (
+    data_options,
+    emit,
+    global_options,
+    holdings_file,
+    load_config,
+    notice,
+    output_options,
+)
 
 
 @click.command()
@@ -9,7 +17,7 @@ from ._common import data_options, emit, global_options, load_config, notice, ou
     "holdings_path",
     required=True,
     metavar="FILE",
-    help="Holdings CSV (ticker,shares; CASH,<USD>).",
+    help="Holdings CSV (ticker,shares; CASH,<USD>), or `example`.",
 )
 @click.option(
     "--scenario",
@@ -27,7 +35,7 @@ def stress(holdings_path, scenario, fmt, output):
     from portfolio.report.stress import stress_report_document
 
     config = load_config()
-    holdings = read_holdings(holdings_path, known_tickers=config.tickers)
+    holdings = read_holdings(holdings_file(holdings_path), known_tickers=config.tickers)
     report = stress_test(holdings, config=config, scenario=scenario, options=data_options())
     notice(report.notice)
     emit(stress_report_document(report), fmt, output)

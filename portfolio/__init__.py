@@ -36,8 +36,10 @@ from portfolio.config import (
     load_ecosystem,
     packaged_config_path,
     parse_config,
+    with_universe,
 )
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
+from portfolio.data.price_import import ImportReport, import_prices
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import (
     ConfigError,
@@ -122,6 +124,7 @@ __all__ = [
     "GroupCap",
     "GroupFloor",
     "Holdings",
+    "ImportReport",
     "InfeasibleError",
     "InputError",
     "L2Regularization",
@@ -177,6 +180,7 @@ __all__ = [
     "estimate_inputs",
     "expected_returns",
     "frontier_from_config",
+    "import_prices",
     "load_backtest",
     "load_config",
     "load_ecosystem",
@@ -200,5 +204,6 @@ __all__ = [
     "stress_test",
     "to_returns",
     "value_holdings",
+    "with_universe",
     "write_backtest_outputs",
 ]

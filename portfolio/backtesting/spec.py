@@ -45,8 +45,11 @@ from portfolio.config import (
     OBJECTIVES,
     Config,
     Table,
+    backtest_path,
+    check_lookback,
     default_config_path,
     load_config,
+    with_universe,
 )
 from portfolio.data.tomlfile import read_toml
 from portfolio.errors import ConfigError, did_you_mean
@@ -58,6 +61,7 @@ __all__ = [
     "STRATEGY_KINDS",
     "BacktestConfig",
     "StrategySpec",
+    "backtest_with_tickers",
     "check_strategy_names",
     "load_backtest",
     "parse_backtest",
@@ -202,7 +206,9 @@ def load_backtest(path: str | Path) -> BacktestConfig:
     Parameters
     ----------
     path : str or Path
-        The backtest file; ``base_config`` is resolved against its folder.
+        The backtest file, or the name of a packaged one (``"ai_policy"``, see
+        :func:`portfolio.config.paths.backtest_path`); ``base_config`` is resolved against
+        its folder.
 
     Returns
     -------
@@ -213,7 +219,7 @@ def load_backtest(path: str | Path) -> BacktestConfig:
     ConfigError
         Missing file, malformed TOML, unknown key, bad value -- naming file and key.
     """
-    path = Path(path)
+    path = backtest_path(path)
     data = read_toml(path)
     return parse_backtest(data, source=str(path), base_dir=path.parent,
                           content_hash=_file_hash(path))
@@ -260,6 +266,8 @@ def parse_backtest(
             "the backtest needs a period", "set start earlier than end",
         )
     lookback = root.integer("lookback_days", base.risk.lookback_days, low=20)
+    check_lookback(root, "lookback_days", lookback, base.risk.frequency,
+                   "risk.frequency of the base config")
     min_history = root.integer("min_history_days", base.risk.min_observations, low=3)
     rebalance = root.string("rebalance", "monthly", SCHEDULES)
     drift_threshold, limit_tolerance = _drift_settings(root, rebalance)
@@ -318,9 +326,20 @@ def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
                 "the packaged default.toml",
             )
     base = load_config(base_path)
-    if root.has("tickers"):
-        base = replace(base, tickers=root.tickers("tickers"))
+    if root.has("tickers"):  # the same restriction as --tickers (group limits kept or dropped)
+        base, _ = with_universe(base, root.tickers("tickers"), root.where("tickers"))
     return base_path, base
+
+
+def backtest_with_tickers(config: BacktestConfig, tickers: str | Sequence[str],
+                          where: str = "--tickers") -> tuple[BacktestConfig, tuple[str, ...]]:
+    """``config`` run on another universe, and notes on the settings that no longer apply.
+
+    The base config is restricted by :func:`portfolio.config.with_universe`; benchmarks,
+    strategies and the schedule are unchanged.
+    """
+    base, notes = with_universe(config.base, tickers, where)
+    return replace(config, base=base), notes
 
 
 def _drift_settings(root: Table, rebalance: str) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from portfolio.data.network import DEFAULT_TIMEOUT
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.inputs import RiskSettings
 from portfolio.weights import check_known
@@ -215,10 +216,14 @@ class DataSettings:
         First date to load (ISO).
     max_fill_days : int
         Longest gap (rows) that is forward-filled, e.g. a Tokyo holiday for 9984.T.
+    timeout : float
+        Seconds all Yahoo requests of one command may take together (``--timeout``
+        overrides it); then ``auto`` falls back and ``yahoo`` fails.
     """
 
     start: str = "2015-01-01"
     max_fill_days: int = 5
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ returns are annual fractions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -25,7 +26,7 @@ from portfolio.estimate.equilibrium import View
 from portfolio.estimate.estimators import complete_covariance
 from portfolio.estimate.expected import ExpectedReturnModel, expected_return_model
 from portfolio.estimate.psd import is_psd
-from portfolio.estimate.returns import to_returns
+from portfolio.estimate.returns import PERIODS_PER_YEAR, periods_per_year, to_returns
 
 __all__ = [
     "MIN_USABLE_OBSERVATIONS",
@@ -33,12 +34,35 @@ __all__ = [
     "RiskInputs",
     "RiskSettings",
     "estimate_inputs",
+    "min_lookback_days",
     "proxy_filled_returns",
     "window_returns",
 ]
 
 MIN_USABLE_OBSERVATIONS = 20
 """Names with fewer returns in the window (not listed yet) are held at 0, with a warning."""
+
+
+
+def min_lookback_days(frequency: str) -> int:
+    """Fewest trading days of lookback that give :data:`MIN_USABLE_OBSERVATIONS` returns.
+
+    Parameters
+    ----------
+    frequency : str
+        ``daily``, ``weekly`` or ``monthly``.
+
+    Returns
+    -------
+    int
+        Trading days (rows of daily prices): 20 daily, 102 weekly, 441 monthly (a weekly
+        or monthly window also loses up to one period at its start to resampling).
+    """
+    days_per_period = PERIODS_PER_YEAR["daily"] / periods_per_year(frequency)
+    if days_per_period == 1:
+        return MIN_USABLE_OBSERVATIONS
+    return math.ceil((MIN_USABLE_OBSERVATIONS + 1) * days_per_period)
+
 
 BLOCK_METHODS = frozenset({"sample", "ledoit_wolf", "oas", "ewma"})
 """Estimators that :func:`estimate_inputs` may apply to a complete window's numpy array."""
@@ -266,7 +290,8 @@ def _available_names(returns: pd.DataFrame, tickers: Sequence[str],
         raise DataError(
             "no ticker has enough history", where,
             f"every name has fewer than {MIN_USABLE_OBSERVATIONS} returns in the lookback",
-            "use a later --as-of, or a shorter risk.lookback_days",
+            "use a later --as-of date (more history before it), or more returns per window "
+            "(a longer risk.lookback_days or a finer risk.frequency)",
         )
     return names, warnings
 

@@ -131,6 +131,7 @@ def _price_frame(
         return load_prices(
             config.market_tickers, end=end, source=options.source, cache_dir=options.cache_dir,
             offline=options.offline, max_fill_days=config.base.data.max_fill_days,
+            timeout=options.timeout_for(config.base), on_fetch=options.on_fetch,
         )
     if isinstance(market, MarketData):
         return market.frame

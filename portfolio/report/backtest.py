@@ -293,7 +293,8 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     result : BacktestResult
         From :func:`backtest`.
     folder : str or Path
-        Created (with parents) if missing; existing files of the same names are replaced.
+        Created (with parents) if missing; existing files of the same names are replaced,
+        other files are kept.
 
     Returns
     -------
@@ -304,8 +305,8 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     ------
     InputError
         When the folder cannot be created or written; the folder is then as it was
-        (:func:`portfolio.data.output.write_files`: every file is written in full
-        before any is put in place).
+        (:func:`portfolio.data.output.write_files`: the new folder is written in full
+        beside the old one, then swapped in with directory renames).
     """
     return write_files(folder, backtest_files(result))
 
