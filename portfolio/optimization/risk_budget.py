@@ -14,15 +14,16 @@ sum(x) - g'x >= 0``. So the problem is ``min f(x) s.t. C x >= 0``, which
 
     H x - b / x - C' z = 0,     C x - s = 0,     s * z = 0,     s, z >= 0
 
-(one dense ``n x n`` Cholesky factorisation of ``H + diag(b / x^2) + C' diag(z / s) C``
-per iteration, about 20 iterations). At the optimum ``x' H x = sum(b) = 1`` (multiply
+(one LU factorisation of the symmetric augmented Newton matrix, ``n + m`` square, per
+iteration; about 20 iterations). At the optimum ``x' H x = sum(b) = 1`` (multiply
 the first equation by ``x``), so the weights are ``w = budget * x / sum(x)``.
 
 The answer is returned only when the KKT residuals are below ``1e-11`` (relative) and
 ``w`` meets every limit to ``1e-9``; otherwise None with the reason in ``last_status``,
-and the caller falls back to the cvxpy chain (Clarabel). A name whose limits leave no
-interior (a floor equal to its cap, a group floor equal to its cap) is declined the same
-way. Cost: milliseconds for the 14-name universe, no cvxpy import.
+and the caller falls back to the cvxpy chain (Clarabel). The method starts from an
+infeasible point (slacks ``s`` free of ``C x``), so limits without an interior -- a group
+floor equal to its cap -- are solved too. Cost: milliseconds for the 14-name universe,
+no cvxpy import.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import lu_factor, lu_solve
 
 from portfolio.optimization.linear_qp import linear_rows
 
@@ -153,11 +154,10 @@ def _interior_point(hessian: np.ndarray, budgets: np.ndarray, cone: np.ndarray,
         gap = float(s @ z) / m if m else 0.0
         if _converged(dual, primal, gap, gradient, x):
             return x
-        scaling = z / s if m else np.zeros(0)
-        newton = hessian + np.diag(budgets / x**2) + cone.T @ (scaling[:, None] * cone)
+        system = _augmented(hessian + np.diag(budgets / x**2), cone, s / z if m else s)
         try:
-            factor = cho_factor(newton)
-        except np.linalg.LinAlgError:
+            factor = lu_factor(system, check_finite=True)
+        except (ValueError, np.linalg.LinAlgError):
             report.last_status = "singular Newton system"
             return None
         affine = _direction(factor, cone, dual, primal, s, z, s * z)
@@ -183,23 +183,35 @@ def _converged(dual: np.ndarray, primal: np.ndarray, gap: float, gradient: np.nd
             and gap <= TOLERANCE)
 
 
-def _direction(factor: tuple[np.ndarray, bool], cone: np.ndarray, dual: np.ndarray,
+def _augmented(curvature: np.ndarray, cone: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """The symmetric Newton matrix ``[[H + B / x^2, C'], [C, -S / Z]]`` (n + m square).
+
+    The augmented form stays well conditioned when slacks of binding limits reach 0
+    (``S / Z -> 0``), where the reduced ``H + C' Z/S C`` loses definiteness in rounding.
+    """
+    n, m = len(curvature), len(cone)
+    system = np.zeros((n + m, n + m))
+    system[:n, :n] = curvature
+    system[:n, n:] = cone.T
+    system[n:, :n] = cone
+    system[n:, n:] = -np.diag(ratio)
+    return system
+
+
+def _direction(factor: tuple[np.ndarray, np.ndarray], cone: np.ndarray, dual: np.ndarray,
                primal: np.ndarray, s: np.ndarray, z: np.ndarray, complement: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Newton step ``(dx, ds, dz)`` for residuals ``dual``, ``primal`` and ``s z - target``.
 
-    Eliminating ``ds = -(complement + s dz) / z`` and
-    ``dz = (z / s)(-primal - C dx) - complement / s`` leaves
-    ``(H + B / x^2 + C' Z/S C) dx = -dual - C' ((z / s) primal + complement / s)``.
+    With ``ds = -(complement + s dz) / z`` eliminated and ``v = -dz``, the step solves
+    ``(H + B / x^2) dx + C' v = -dual`` and ``C dx - (S / Z) v = -primal - complement / z``.
     """
-    if len(s):
-        right = -dual - cone.T @ ((z / s) * primal + complement / s)
-    else:
-        right = -dual
-    dx = cho_solve(factor, right)
-    if not len(s):
+    n = len(dual)
+    right = np.concatenate([-dual, -primal - complement / z if len(z) else primal])
+    solution = lu_solve(factor, right)
+    dx, dz = solution[:n], -solution[n:]
+    if not len(z):
         return dx, s, z
-    dz = (z / s) * (-primal - cone @ dx) - complement / s
     ds = -(complement + s * dz) / z
     return dx, ds, dz
 
