@@ -292,19 +292,8 @@ class _MaxSharpe(_Ratio):
 
     def check_data(self):
         data = self.data
-        available = data.available()
         excess = np.asarray(data.mu.value) - float(self._rf.value)
-        if not available.any() or excess[available].max() > 0:
-            return
-        best = int(np.flatnonzero(available)[np.argmax(excess[available])])
-        raise InfeasibleError(
-            "max-Sharpe has no solution",
-            None,
-            f"every expected excess return is <= 0 (best: {data.tickers[best]} "
-            f"{_pct(excess[best])})",
-            "use min_variance, another expected-return method, or a lower risk-free rate",
-            conflicts=("expected_returns", "risk_free_rate"),
-        )
+        self.spec.check_excess(data.tickers, excess, data.available())
 
     def explain_infeasible(self):
         """Name a limit set that leaves no positive excess return (an LP on ``w``)."""

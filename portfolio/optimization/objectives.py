@@ -44,7 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from portfolio.errors import InputError, did_you_mean
+from portfolio.errors import InfeasibleError, InputError, did_you_mean
 
 __all__ = [
     "OBJECTIVES",
@@ -151,6 +151,31 @@ class MaxSharpe(Objective):
     def rate(self, risk_free_rate: float | None = None) -> float:
         """The rate of a solve: its data ``risk_free_rate``, else the configured one."""
         return self.risk_free_rate if risk_free_rate is None else checked_rate(risk_free_rate)
+
+    def check_excess(self, tickers: Sequence[str], excess: np.ndarray,
+                     available: np.ndarray) -> None:
+        """Raise InfeasibleError when no available name has ``mu - rf > 0``.
+
+        Parameters
+        ----------
+        tickers : sequence of str
+            Names, shape ``(n,)``.
+        excess : ndarray, shape (n,)
+            Expected excess returns ``mu - rf`` (annual fractions).
+        available : ndarray of bool, shape (n,)
+            Names that may hold weight.
+        """
+        if not available.any() or excess[available].max() > 0:
+            return
+        best = int(np.flatnonzero(available)[np.argmax(excess[available])])
+        raise InfeasibleError(
+            "max-Sharpe has no solution",
+            None,
+            f"every expected excess return is <= 0 (best: {tickers[best]} "
+            f"{100 * excess[best]:.3g} %)",
+            "use min_variance, another expected-return method, or a lower risk-free rate",
+            conflicts=("expected_returns", "risk_free_rate"),
+        )
 
 
 @dataclass(frozen=True)

@@ -385,8 +385,9 @@ class PortfolioProblem:
         reasons: list[str] = []
         data = {}
         if isinstance(self.objective, MaxSharpe):
-            data = {"expected_returns": mu,
-                    "risk_free_rate": self.objective.rate(extra.get("risk_free_rate"))}
+            rate = self.objective.rate(extra.get("risk_free_rate"))
+            self.objective.check_excess(self.tickers, mu - rate, self._upper > 0)
+            data = {"expected_returns": mu, "risk_free_rate": rate}
         elif self.objective.fast_path == "risk_budget":
             data = {"budgets": self.objective.budget_shares(self.tickers, self._upper > 0,
                                                             **extra)}
