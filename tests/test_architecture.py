@@ -4,7 +4,7 @@ Layers, lowest first (README, "Architecture"); a module may import its own layer
 layers below, never one above:
 
     base (errors, weights) < data < estimate < optimization = analytics < trading
-    < config < backtesting < jobs < report < cli
+    < config < backtesting < jobs = sweeps < report < cli
 
 ``portfolio/__init__.py`` (the public API) re-exports from every layer and is exempt.
 Imports under ``if TYPE_CHECKING:`` are not imports at run time and are left out; imports
@@ -29,7 +29,7 @@ LAYERS = {
     "portfolio.trading": 4,
     "portfolio.config": 5,
     "portfolio.backtesting": 6,
-    "portfolio.jobs": 7,
+    "portfolio.jobs": 7, "portfolio.sweeps": 7,
     "portfolio.report": 8,
     "cli": 9,
 }

@@ -207,11 +207,12 @@ def parse_backtest(
     base_dir: Path | None = None,
     *,
     content_hash: str | None = None,
+    base: Config | None = None,
 ) -> BacktestConfig:
     """Validate a backtest mapping (the parsed TOML).
 
     The only I/O is loading the base config named by ``base_config`` (through
-    :func:`portfolio.config.load_config`).
+    :func:`portfolio.config.load_config`), unless ``base`` is given.
 
     Parameters
     ----------
@@ -223,6 +224,9 @@ def parse_backtest(
         Folder against which ``base_config`` is resolved (default: working directory).
     content_hash : str, optional
         sha256 of the file's bytes; default the sha256 of ``data`` as canonical JSON.
+    base : Config, optional
+        The base config already validated (a sweep's variant of the file ``base_config``
+        names); used instead of loading that file. ``tickers`` still applies to it.
 
     Returns
     -------
@@ -234,7 +238,7 @@ def parse_backtest(
         On any unknown key (with a "did you mean"), wrong type or inconsistent value.
     """
     root = Table(dict(data), source, "")
-    base_path, base = _base_config(root, base_dir)
+    base_path, base = _base_config(root, base_dir, base)
     start, end = _date(root, "start"), _date(root, "end")
     if start is not None and end is not None and start >= end:
         raise ConfigError(
@@ -272,8 +276,12 @@ def parse_backtest(
     )
 
 
-def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
-    """The path and the validated portfolio config of ``base_config`` (with ``tickers``)."""
+def _base_config(root: Table, base_dir: Path | None, base: Config | None
+                 ) -> tuple[Path, Config]:
+    """The path and the validated portfolio config of ``base_config`` (with ``tickers``).
+
+    ``base``, when given, is that config already validated (it is not read again).
+    """
     base_name = root.string("base_config", None)
     if base_name is None:
         base_path = default_config_path()
@@ -287,7 +295,7 @@ def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
                 "give a path relative to the backtest file, or leave base_config out to use "
                 "the packaged default.toml",
             )
-    base = load_config(base_path)
+    base = base if base is not None else load_config(base_path)
     if root.has("tickers"):
         base = replace(base, tickers=root.tickers("tickers"))
     return base_path, base
