@@ -22,6 +22,7 @@ COMMANDS = {
     "stress": (".stress", "stress"),
     "rebalance": (".rebalance", "rebalance"),
     "backtest": (".backtest", "backtest"),
+    "sweep": (".sweep", "sweep"),
 }
 """Sub-command modules, relative to this package (``cli`` in a checkout, ``portfolio.cli``
 when installed)."""
@@ -64,6 +65,7 @@ def cli() -> None:
       portfolio risk --holdings examples/holdings.csv --offline
       portfolio rebalance --holdings examples/holdings.csv --format markdown
       portfolio backtest config/backtests/ai_policy.toml --offline
+      portfolio sweep config/sweeps/policy_small.toml --offline
     """
 
 

@@ -88,6 +88,7 @@ from portfolio.optimization.objectives import (
 from portfolio.optimization.problem import PortfolioProblem, optimize
 from portfolio.optimization.results import Allocation, SolveInfo
 from portfolio.report.backtest import write_backtest_outputs
+from portfolio.report.sweep import write_sweep_outputs
 from portfolio.sweeps import (
     RankedRow,
     SweepConfig,
@@ -221,4 +222,5 @@ __all__ = [
     "to_returns",
     "value_holdings",
     "write_backtest_outputs",
+    "write_sweep_outputs",
 ]
