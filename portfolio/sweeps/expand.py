@@ -54,7 +54,7 @@ class Point:
     origin: str
 
 
-def flatten(data: Mapping[str, Any], is_leaf: Callable[[Any], bool] = lambda v: True,
+def flatten(data: Mapping[str, Any], is_leaf: Callable[[Any], bool] = lambda v: False,
             prefix: str = "") -> dict[str, Any]:
     """``{"limits": {"max_weight": x}}`` -> ``{"limits.max_weight": x}``.
 

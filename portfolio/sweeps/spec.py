@@ -434,7 +434,7 @@ def _report(table: Table, variants: tuple[Variant, ...], parameters: tuple[str, 
                           'e.g. scatter = ["max_drawdown", "cagr"]')
     varying = [name for name in parameters
                if len({repr(dict(v.parameters).get(name)) for v in variants}) > 1]
-    heatmap = table.strings("heatmap", varying[:2])
+    heatmap = table.strings("heatmap", varying[:2] if len(varying) > 1 else ())
     table.finish()
     if heatmap and (len(heatmap) != 2 or any(p not in parameters for p in heatmap)):
         raise table.error("heatmap", f"two swept parameters among {', '.join(parameters)}",
