@@ -27,7 +27,9 @@ from portfolio.data.prices import PriceFrame
 from portfolio.errors import InputError
 from portfolio.sweeps.tasks import Outcome, Task, run_task
 
-__all__ = ["ClusterInfo", "default_workers", "run_in_process", "run_on_dask"]
+__all__ = [
+    "ClusterInfo", "check_scheduler", "default_workers", "run_in_process", "run_on_dask",
+]
 
 
 @dataclass(frozen=True)
@@ -185,17 +187,82 @@ def _client(scheduler: str | None, workers: int | None, timeout: float
 
 
 def _connect(scheduler: str, timeout: float) -> Any:
+    """A Client of the scheduler at ``scheduler``, after a bounded check that one answers."""
     import distributed
 
+    check_scheduler(scheduler, timeout)
+    return distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+
+
+def check_scheduler(scheduler: str, timeout: float = 10.0) -> None:
+    """Raise a one-line :class:`InputError` unless a Dask scheduler answers at ``scheduler``.
+
+    Parameters
+    ----------
+    scheduler : str
+        Address, e.g. ``tcp://10.0.0.5:8786``.
+    timeout : float
+        Seconds allowed for the answer (the check never takes much longer).
+
+    Raises
+    ------
+    InputError
+        A malformed address, nothing answering in time, or a server that is not a Dask
+        scheduler.
+    """
+    import distributed
+
+    fix = ("start it with `dask scheduler` and give its address as tcp://HOST:8786, or "
+           "leave --scheduler out to run on this machine")
+    from distributed.comm.registry import backends
+
+    scheme, location = distributed.comm.parse_address(scheduler)
+    if scheme not in backends or not location:
+        raise InputError("invalid Dask scheduler address", f"--scheduler {scheduler}",
+                         f"the address reads as protocol '{scheme}', place '{location}'; "
+                         f"known protocols: {', '.join(sorted(backends))}", fix)
+    why = _probe(scheduler, timeout)
+    if why:
+        raise InputError("cannot reach the Dask scheduler", f"--scheduler {scheduler}", why,
+                         fix)
+
+
+def _probe(address: str, timeout: float) -> str:
+    """Why no Dask scheduler answers at ``address`` within ``timeout`` seconds ("" if one does).
+
+    Runs on its own event loop in a helper thread, so neither a silent host nor a
+    server speaking another protocol can hold the sweep longer than the timeout.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as Late
+
+    from distributed.comm import connect
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(identity(), timeout)
+
+    pool = ThreadPoolExecutor(1)
     try:
-        return distributed.Client(scheduler, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(
-            "cannot reach the Dask scheduler", f"--scheduler {scheduler}",
-            f"{reason.rstrip('.')} (waited at most {timeout:g} s)",
-            "start it with `dask scheduler` and give its address as tcp://HOST:8786, or "
-            "leave --scheduler out to run on this machine") from None
+        reply = pool.submit(asyncio.run, bounded()).result(timeout + 5.0)
+    except (TimeoutError, Late, OSError):
+        return f"no Dask scheduler answered within {timeout:g} s"
+    except Exception as error:  # garbage from a server of another kind
+        return f"the server there does not answer as a Dask scheduler ({type(error).__name__})"
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        return f"the server there is a Dask {kind}, not a scheduler"
+    return ""
 
 
 def _check_workers(client: Any, scheduler: str, timeout: float) -> None:

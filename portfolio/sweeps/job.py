@@ -94,6 +94,10 @@ def sweep(
     options = options or DataOptions()
     frame = backtest_prices(config.market_tickers, config.end,
                             config.variants[0].config.base.data.max_fill_days, options, market)
+    if scheduler and not in_process:  # before anything is written
+        from portfolio.sweeps.cluster import check_scheduler  # imports dask
+
+        check_scheduler(scheduler, connect_timeout)
     data_sha = frame_hash(frame.prices)
     keys = variant_keys(config, data_sha)
     with SweepStore(Path(output_dir) / RESULTS_FILE_NAME) as store:
