@@ -46,6 +46,7 @@ class Run:
     wall: float
     median_variant: float
     identical: bool | None
+    compute: float = 0.0  # sum of the variants' seconds on their workers
 
     @property
     def per_minute(self) -> float:
@@ -103,27 +104,32 @@ def bench(modes: Sequence[str], limit: int | None = None, sweep: Path = SWEEP
         reference = reference if reference is not None else bits
         seconds = [v.seconds for v in result.variants]
         runs.append(Run(mode, len(result.variants), wall, statistics.median(seconds),
-                        identical))
+                        identical, sum(seconds)))
     return runs, len(config.variants)
 
 
 def markdown(runs: Sequence[Run], lifecycle: float | None) -> str:
     """The runs as a markdown table, with Dask's overhead per variant."""
     lines = ["| mode | variants | wall s | variants/min | median s per variant | "
-             "identical to in-process |", "|---|---:|---:|---:|---:|---|"]
+             "sum of variant s | identical to in-process |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for run in runs:
         same = "reference" if run.identical is None else ("yes" if run.identical else "NO")
         lines.append(f"| {run.mode} | {run.variants} | {run.wall:.1f} | "
-                     f"{run.per_minute:.1f} | {run.median_variant:.3f} | {same} |")
+                     f"{run.per_minute:.1f} | {run.median_variant:.3f} | {run.compute:.1f} | "
+                     f"{same} |")
     by_mode = {run.mode: run for run in runs}
     if lifecycle is not None and {"in-process", "dask-1"} <= by_mode.keys():
         serial, dask = by_mode["in-process"], by_mode["dask-1"]
         overhead = (dask.wall - serial.wall - lifecycle) / dask.variants
+        scheduling = ((dask.wall - lifecycle - dask.compute)
+                      - (serial.wall - serial.compute)) / dask.variants
         lines += ["", f"Embedded LocalCluster (1 worker) start + stop: {lifecycle:.1f} s. "
                       f"Dask overhead per variant (dask-1 vs in-process, lifecycle "
-                      f"excluded): {1000 * overhead:.0f} ms "
+                      f"excluded): {1000 * overhead:.0f} ms of wall time "
                       f"({100 * overhead / (serial.wall / serial.variants):.1f} % of an "
-                      "in-process variant)."]
+                      f"in-process variant); of which outside the variants' own compute "
+                      f"(scheduling, transfer, storing): {1000 * scheduling:.0f} ms."]
     return "\n".join(lines)
 
 
@@ -147,8 +153,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                          for name in ("dask", "distributed", "numpy", "pandas"))
     print(f"\n{count} variants of {args.sweep.name}; python {platform.python_version()}, "
           f"{versions}; cpus {os.cpu_count()}; OPENBLAS_NUM_THREADS "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; total "
-          f"{time.perf_counter() - started:.0f} s.", file=sys.stdout)
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; load average at the end "
+          f"{os.getloadavg()[0]:.1f}; total {time.perf_counter() - started:.0f} s.",
+          file=sys.stdout)
 
 
 if __name__ == "__main__":

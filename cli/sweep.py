@@ -61,6 +61,8 @@ def sweep(sweep_file, workers, scheduler, no_cluster, output_dir, rank_by, fmt, 
         result = run_sweep(config, output_dir=folder, options=data_options(), workers=workers,
                            scheduler=scheduler, in_process=no_cluster, on_progress=update)
     notice(result.data_notice)
+    for note, count in result.notes.items():
+        notice(f"Note ({count} of {len(result.variants)} variants): {note}")
     if result.skipped:
         notice(f"Resumed: {result.skipped} variant(s) were already in "
                f"{result.store}; {result.ran} ran now.")

@@ -111,7 +111,8 @@ def sweep_report(result: SweepResult, metric: str | None = None,
         Sections "Ranking" (one row per variant and strategy: rank, variant number, the
         swept values, the metrics) and "Failed variants" when any; ``data`` =
         {"rank_by", "ranking": [{rank, variant, key, parameters, strategy, metrics}],
-        "failed": [{variant, key, parameters, error}], "manifest", "files"}.
+        "failed": [{variant, key, parameters, error}], "notes": [{note, variants}],
+        "manifest", "files"}.
     """
     metric = metric or result.config.rank_by
     ranked = result.ranked(metric)
@@ -140,6 +141,7 @@ def sweep_report(result: SweepResult, metric: str | None = None,
         "ranking": [_ranked_data(row) for row in ranked],
         "failed": [{"variant": v.index, "key": v.key, "parameters": dict(v.parameters),
                     "error": v.error} for v in result.failed],
+        "notes": [{"note": note, "variants": count} for note, count in result.notes.items()],
         "manifest": dict(result.manifest),
         "files": [str(path) for path in files],
     }

@@ -156,6 +156,15 @@ class SweepResult:
     manifest: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def notes(self) -> dict[str, int]:
+        """Each distinct note of the backtest engine and how many variants it concerns."""
+        counts: dict[str, int] = {}
+        for variant in self.variants:
+            for note in variant.notes:
+                counts[note] = counts.get(note, 0) + 1
+        return counts
+
+    @property
     def failed(self) -> tuple[VariantResult, ...]:
         """The variants that failed, in sweep order."""
         return tuple(v for v in self.variants if not v.ok)
