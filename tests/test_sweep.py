@@ -216,3 +216,13 @@ def test_cli_config_error_names_file_key_and_line(tmp_path, capsys):
     path = write_sweep(tmp_path, GRID.replace("rebalance", "rebalence"))
     result = run(capsys, "sweep", str(path), "--offline", "--no-cluster")
     assert_one_line_error(*result, "sweep.toml", "grid.rebalence", "line 7", "rebalance")
+
+
+def test_the_store_describes_each_variant_dates_included(tmp_path):
+    sweep = 'backtest = "backtest.toml"\nstrategies = ["Policy"]\n[grid]\nend = [2025-05-30]\n'
+    result = _sweep(tmp_path, sweep)
+    with SweepStore(result.store) as store:
+        row = store.read()[result.variants[0].key]
+    assert row.parameters == {"end": "2025-05-30"} and row.status == "ok"
+    assert row.run == result.manifest["run"]["id"] and row.worker == "in-process"
+    assert set(row.metrics) == set(row.fingerprints) == {"Policy"}

@@ -151,7 +151,7 @@ class SweepStore:
         values = [getattr(variant, name) for name in _COLUMNS]
         for i, name in enumerate(_COLUMNS):
             if name in _JSON_COLUMNS:
-                values[i] = json.dumps(values[i], sort_keys=False, allow_nan=True)
+                values[i] = json.dumps(values[i], default=str)  # dates as ISO text
         try:
             with self._db:
                 self._db.execute(

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from portfolio.data.prices import PriceFrame
+from portfolio.data.sweep_store import StoredVariant
 from portfolio.errors import InputError
-from portfolio.sweeps.tasks import Outcome, Task, run_task
+from portfolio.sweeps.tasks import Task, run_task
 
 __all__ = [
     "ClusterInfo", "check_scheduler", "default_workers", "run_in_process", "run_on_dask",
@@ -66,7 +67,7 @@ def default_workers() -> int:
 
 
 def run_in_process(tasks: Sequence[Task], frame: PriceFrame,
-                   record: Callable[[Outcome], None]) -> ClusterInfo:
+                   record: Callable[[StoredVariant], None]) -> ClusterInfo:
     """Run the tasks one after the other in this process."""
     for task in tasks:
         record(run_task(task, frame))
@@ -76,7 +77,7 @@ def run_in_process(tasks: Sequence[Task], frame: PriceFrame,
 def run_on_dask(
     tasks: Sequence[Task],
     frame: PriceFrame,
-    record: Callable[[Outcome], None],
+    record: Callable[[StoredVariant], None],
     *,
     scheduler: str | None = None,
     workers: int | None = None,
@@ -91,7 +92,7 @@ def run_on_dask(
     frame : PriceFrame
         The sweep's prices, scattered once to every worker.
     record : callable
-        Called in this process with each :class:`Outcome`, in the order they finish.
+        Called in this process with each :class:`StoredVariant`, in the order they finish.
     scheduler : str, optional
         Address of an existing scheduler (``tcp://host:8786``); default an embedded
         LocalCluster.
@@ -128,14 +129,14 @@ def run_on_dask(
     return info
 
 
-def _on_worker(task: Task, frame: PriceFrame) -> Outcome:
+def _on_worker(task: Task, frame: PriceFrame) -> StoredVariant:
     """The function Dask runs: :func:`run_task` labelled with the worker's address."""
     from distributed import get_worker
 
     return run_task(task, frame, worker=get_worker().address)
 
 
-def _outcome(future: Any, info: ClusterInfo) -> Outcome:
+def _outcome(future: Any, info: ClusterInfo) -> StoredVariant:
     """The future's outcome; a task that killed its workers is a failed variant."""
     from distributed import KilledWorker
 
@@ -144,8 +145,8 @@ def _outcome(future: Any, info: ClusterInfo) -> Outcome:
     try:
         return future.result()
     except KilledWorker as error:
-        return Outcome(future.key.removeprefix("sweep-"), "failed",
-                       error=f"the variant stopped its workers ({error})", worker="")
+        return StoredVariant(future.key.removeprefix("sweep-"), "failed",
+                             error=f"the variant stopped its workers ({error})")
     except Exception as error:
         raise DataError(
             "lost the Dask cluster during the sweep", info.scheduler or "embedded cluster",

@@ -15,6 +15,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from portfolio.jobs.market import DataOptions, MarketData
 from portfolio.sweeps.cluster import ClusterInfo, run_in_process
 from portfolio.sweeps.results import SweepProgress, SweepResult, VariantResult
 from portfolio.sweeps.spec import SweepConfig, load_sweep
-from portfolio.sweeps.tasks import Outcome, Task
+from portfolio.sweeps.tasks import Task
 
 __all__ = ["sweep", "variant_keys"]
 
@@ -145,7 +146,8 @@ def _tasks(config: SweepConfig, keys: Sequence[str], stored: set[str]) -> list[T
     tasks: dict[str, Task] = {}
     for variant, key in zip(config.variants, keys):
         if key not in stored and key not in tasks:
-            tasks[key] = Task(key, variant.index, variant.config, variant.exposures)
+            tasks[key] = Task(key, variant.index, variant.parameters, variant.config,
+                              variant.exposures)
     return list(tasks.values())
 
 
@@ -165,13 +167,10 @@ class _Counter:
     def finished(self) -> int:
         return self.done + self.failed
 
-    def record(self, outcome: Outcome) -> None:
-        self.store.record(StoredVariant(
-            key=outcome.key, status=outcome.status, metrics=outcome.metrics,
-            fingerprints=outcome.fingerprints, notes=outcome.notes, error=outcome.error,
-            seconds=outcome.seconds, worker=outcome.worker, run=self.run,
-            finished_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        ))
+    def record(self, outcome: StoredVariant) -> None:
+        self.store.record(replace(
+            outcome, run=self.run,
+            finished_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
         if outcome.status == "ok":
             self.done += 1
         else:
@@ -188,7 +187,7 @@ class _Counter:
                                            self.skipped, self.per_minute()))
 
 
-def _execute(tasks: Sequence[Task], frame: PriceFrame, record: Callable[[Outcome], None],
+def _execute(tasks: Sequence[Task], frame: PriceFrame, record: Callable[[StoredVariant], None],
              in_process: bool, scheduler: str | None, workers: int | None,
              timeout: float) -> ClusterInfo:
     if in_process:

@@ -8,7 +8,7 @@ in the sweep's process, on a LocalCluster worker or on a remote one.
 A variant *fails* when an error stops its backtest (not enough data for its lookback,
 an unexpected internal error) or when one of its strategies could not make a single
 rebalance decision (limits infeasible at every date: the path would be cash only). The
-failure is returned as an :class:`Outcome` with the one-line error; it never raises, so
+failure is returned as a failed result with the one-line error; it never raises, so
 one variant cannot stop the sweep. Single failed dates inside an otherwise working
 backtest are counted in the ``failures`` metric, as in a backtest.
 """
@@ -18,17 +18,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from portfolio.backtesting.engine import frame_hash, simulate
 from portfolio.backtesting.results import BacktestResult
 from portfolio.backtesting.spec import BacktestConfig
 from portfolio.data.prices import PriceFrame
+from portfolio.data.sweep_store import StoredVariant
 from portfolio.errors import PortfolioError
 from portfolio.jobs.backtest import builtin_strategies
 
-__all__ = ["Outcome", "Task", "run_task"]
+__all__ = ["Task", "run_task"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +42,8 @@ class Task:
         Results-store key (sha256 of the variant's config and the data).
     index : int
         The variant's position in the sweep (from 1).
+    parameters : tuple of (str, value)
+        The swept parameters' values (stored with the result).
     config : BacktestConfig
         The variant's validated backtest.
     exposures : Mapping
@@ -49,46 +52,12 @@ class Task:
 
     key: str
     index: int
+    parameters: tuple[tuple[str, Any], ...]
     config: BacktestConfig
     exposures: Mapping[str, Mapping[str, float]]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What a variant produced (plain values: cheap to send back from a worker).
-
-    Attributes
-    ----------
-    key : str
-        The task's key.
-    status : str
-        ``"ok"`` or ``"failed"``.
-    metrics : dict
-        Strategy -> :meth:`PerformanceMetrics.as_dict
-        <portfolio.backtesting.results.PerformanceMetrics.as_dict>` (empty when failed).
-    fingerprints : dict
-        Strategy -> sha256 of its equity curve, daily weights and trades.
-    notes : list of str
-        The engine's notes (moved start, settings not applied).
-    error : str
-        One-line error ("" when ok).
-    seconds : float
-        Wall time on the worker.
-    worker : str
-        Where it ran.
-    """
-
-    key: str
-    status: str
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    error: str = ""
-    seconds: float = 0.0
-    worker: str = ""
-
-
-def run_task(task: Task, frame: PriceFrame, worker: str = "in-process") -> Outcome:
+def run_task(task: Task, frame: PriceFrame, worker: str = "in-process") -> StoredVariant:
     """Run one variant; return its metrics, or its error as a failed outcome.
 
     Parameters
@@ -102,7 +71,12 @@ def run_task(task: Task, frame: PriceFrame, worker: str = "in-process") -> Outco
 
     Returns
     -------
-    Outcome
+    StoredVariant
+        Plain values, cheap to send back from a worker: ``status`` ``"ok"`` with the
+        metrics (:meth:`PerformanceMetrics.as_dict
+        <portfolio.backtesting.results.PerformanceMetrics.as_dict>` by strategy), the
+        paths' fingerprints and the engine's notes, or ``"failed"`` with the one-line
+        error. ``run`` and ``finished_utc`` are set where it is stored.
     """
     from threadpoolctl import threadpool_limits
 
@@ -117,10 +91,12 @@ def run_task(task: Task, frame: PriceFrame, worker: str = "in-process") -> Outco
         except Exception as failure:  # a bug in one variant must not stop the sweep
             result, error = None, f"internal error ({type(failure).__name__}): {failure}"
     seconds = time.perf_counter() - started
+    parameters = dict(task.parameters)
     if result is None or error:
-        return Outcome(task.key, "failed", error=error, seconds=seconds, worker=worker)
-    return Outcome(
-        task.key, "ok",
+        return StoredVariant(task.key, "failed", parameters, error=error, seconds=seconds,
+                             worker=worker)
+    return StoredVariant(
+        task.key, "ok", parameters,
         metrics={name: s.metrics.as_dict() for name, s in result.strategies.items()},
         fingerprints={name: _fingerprint(s) for name, s in result.strategies.items()},
         notes=list(result.notes), seconds=seconds, worker=worker,
