@@ -158,6 +158,12 @@ def test_options_that_contradict_each_other_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_no_cluster_overrides_the_files_scheduler(tmp_path):
+    result = _sweep(tmp_path, GRID + '[sweep]\nscheduler = "tcp://127.0.0.1:1"\n')
+    assert result.config.scheduler == "tcp://127.0.0.1:1"
+    assert result.manifest["cluster"]["mode"] == "in-process" and result.ran == 4
+
+
 def test_outputs_are_written_next_to_the_store(tmp_path):
     result = _sweep(tmp_path)
     files = pf.write_sweep_outputs(result, tmp_path / "out")

@@ -64,7 +64,7 @@ def sweep(
         Worker processes of the embedded LocalCluster (default: the cores available).
     scheduler : str, optional
         Address of an existing Dask scheduler (default: ``[sweep] scheduler`` of the
-        file, else the embedded cluster).
+        file unless ``in_process`` or ``workers`` is given, else the embedded cluster).
     in_process : bool
         Run every variant in this process, one after the other, without Dask.
     connect_timeout : float
@@ -90,7 +90,8 @@ def sweep(
     started = time.perf_counter()
     config = (sweep_or_path if isinstance(sweep_or_path, SweepConfig)
               else load_sweep(sweep_or_path))
-    scheduler = scheduler or config.scheduler
+    if scheduler is None and not in_process and workers is None:
+        scheduler = config.scheduler  # --no-cluster and --workers run on this machine
     _check_mode(in_process, scheduler, workers)
     options = options or DataOptions()
     frame = backtest_prices(config.market_tickers, config.end,
