@@ -118,14 +118,14 @@ def run_on_dask(
 
     with _quiet_logs(), _client(scheduler, workers, connect_timeout) as (client, info):
         data = client.scatter(frame, broadcast=True)
-        futures = [client.submit(_on_worker, task, data, key=f"sweep-{task.key}", pure=False)
-                   for task in tasks]
+        futures = {client.submit(_on_worker, task, data, key=f"sweep-{task.key}",
+                                 pure=False): task for task in tasks}
         try:
             for future in distributed.as_completed(futures, loop=client.loop):
-                record(_outcome(future, info))
+                record(_outcome(future, futures[future], info))
         finally:
             with contextlib.suppress(Exception):  # the cluster may be gone already
-                client.cancel(futures)
+                client.cancel(list(futures))
     return info
 
 
@@ -136,7 +136,7 @@ def _on_worker(task: Task, frame: PriceFrame) -> StoredVariant:
     return run_task(task, frame, worker=get_worker().address)
 
 
-def _outcome(future: Any, info: ClusterInfo) -> StoredVariant:
+def _outcome(future: Any, task: Task, info: ClusterInfo) -> StoredVariant:
     """The future's outcome; a task that killed its workers is a failed variant."""
     from distributed import KilledWorker
 
@@ -145,7 +145,7 @@ def _outcome(future: Any, info: ClusterInfo) -> StoredVariant:
     try:
         return future.result()
     except KilledWorker as error:
-        return StoredVariant(future.key.removeprefix("sweep-"), "failed",
+        return StoredVariant(task.key, "failed", dict(task.parameters),
                              error=f"the variant stopped its workers ({error})")
     except Exception as error:
         raise DataError(
