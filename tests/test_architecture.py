@@ -220,5 +220,7 @@ def test_the_wheel_installs_only_the_portfolio_package(tmp_path):
     top = {name.split("/")[0] for name in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"portfolio"}
     assert "portfolio/cli/main.py" in names and "portfolio/configs/default.toml" in names
+    assert "portfolio/configs/sweeps/policy_small.toml" in names
+    assert "portfolio/sweeps/cluster.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "portfolio = portfolio.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()

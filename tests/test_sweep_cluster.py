@@ -77,10 +77,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def _started(*command: str) -> Iterator[tuple[subprocess.Popen, queue.Queue]]:
+def _started(*command: str, cwd: Path) -> Iterator[tuple[subprocess.Popen, queue.Queue]]:
     """A process in its own session; its stderr lines arrive on a queue."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True, cwd=cwd)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stderr],
                      daemon=True).start()
@@ -165,11 +165,11 @@ def test_an_existing_scheduler_started_by_the_test_runs_the_sweep(tmp_path):
     serial = _serial(path, tmp_path / "serial")
     dask = [sys.executable, "-m", "dask"]
     with _started(*dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                  "--no-dashboard") as (_, scheduler_log):
+                  "--no-dashboard", cwd=tmp_path) as (_, scheduler_log):
         address = _wait_for(scheduler_log, "Scheduler at:").split("Scheduler at:")[1].strip()
         assert address.startswith("tcp://127.0.0.1:")
         with _started(*dask, "worker", address, "--nworkers", "1", "--nthreads", "1",
-                      "--host", "127.0.0.1", "--no-dashboard") as (_, worker_log):
+                      "--host", "127.0.0.1", "--no-dashboard", cwd=tmp_path) as (_, worker_log):
             _wait_for(worker_log, "Registered to")
             done = _cli(path, tmp_path / "remote", "--scheduler", address)
     assert done.returncode == 0, done.stderr
