@@ -23,6 +23,7 @@ COMMANDS = {
     "stress": (".stress", "stress"),
     "rebalance": (".rebalance", "rebalance"),
     "backtest": (".backtest", "backtest"),
+    "sweep": (".sweep", "sweep"),
 }
 """Sub-command modules, relative to this package (``cli`` in a checkout, ``portfolio.cli``
 when installed)."""
@@ -65,6 +66,7 @@ def cli() -> None:
       portfolio risk --holdings example --offline
       portfolio rebalance --holdings example --format markdown
       portfolio backtest ai_policy --offline
+      portfolio sweep config/sweeps/policy_small.toml --offline
       portfolio init my-portfolio    (an editable copy of the config)
     """
 

@@ -90,6 +90,18 @@ from portfolio.optimization.objectives import (
 from portfolio.optimization.problem import PortfolioProblem, optimize
 from portfolio.optimization.results import Allocation, SolveInfo
 from portfolio.report.backtest import write_backtest_outputs
+from portfolio.report.sweep import write_sweep_outputs
+from portfolio.sweeps import (
+    RankedRow,
+    SweepConfig,
+    SweepProgress,
+    SweepResult,
+    Variant,
+    VariantResult,
+    load_sweep,
+    parse_sweep,
+    sweep,
+)
 from portfolio.trading.orders import (
     Order,
     RebalancePlan,
@@ -148,6 +160,7 @@ __all__ = [
     "PortfolioError",
     "PortfolioProblem",
     "PriceFrame",
+    "RankedRow",
     "RebalanceFailure",
     "RebalancePlan",
     "RebalanceRun",
@@ -163,12 +176,17 @@ __all__ = [
     "StrategyResult",
     "StrategySpec",
     "StressReport",
+    "SweepConfig",
+    "SweepProgress",
+    "SweepResult",
     "Target",
     "ThemeCap",
     "TradingCosts",
     "TransactionCosts",
     "Utility",
     "Valuation",
+    "Variant",
+    "VariantResult",
     "View",
     "apply_orders",
     "backtest",
@@ -185,6 +203,7 @@ __all__ = [
     "load_config",
     "load_ecosystem",
     "load_prices",
+    "load_sweep",
     "lookthrough_exposure",
     "make_objective",
     "market_data",
@@ -193,6 +212,7 @@ __all__ = [
     "packaged_config_path",
     "parse_backtest",
     "parse_config",
+    "parse_sweep",
     "parse_weights",
     "plan_rebalance",
     "portfolio_exposure",
@@ -202,8 +222,10 @@ __all__ = [
     "risk_context",
     "risk_report",
     "stress_test",
+    "sweep",
     "to_returns",
     "value_holdings",
     "with_universe",
     "write_backtest_outputs",
+    "write_sweep_outputs",
 ]

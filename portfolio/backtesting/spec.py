@@ -231,11 +231,13 @@ def parse_backtest(
     base_dir: Path | None = None,
     *,
     content_hash: str | None = None,
+    base: Config | None = None,
+    reference: bool = True,
 ) -> BacktestConfig:
     """Validate a backtest mapping (the parsed TOML).
 
     The only I/O is loading the base config named by ``base_config`` (through
-    :func:`portfolio.config.load_config`).
+    :func:`portfolio.config.load_config`), unless ``base`` is given.
 
     Parameters
     ----------
@@ -247,6 +249,12 @@ def parse_backtest(
         Folder against which ``base_config`` is resolved (default: working directory).
     content_hash : str, optional
         sha256 of the file's bytes; default the sha256 of ``data`` as canonical JSON.
+    base : Config, optional
+        The base config already validated (a sweep's variant of the file ``base_config``
+        names); used instead of loading that file. ``tickers`` still applies to it.
+    reference : bool
+        Add ``Equal weight (reference)`` when no strategy is equal weight (the module
+        docstring); a sweep, which ranks the strategies it names, passes False.
 
     Returns
     -------
@@ -258,7 +266,7 @@ def parse_backtest(
         On any unknown key (with a "did you mean"), wrong type or inconsistent value.
     """
     root = Table(dict(data), source, "")
-    base_path, base = _base_config(root, base_dir)
+    base_path, base = _base_config(root, base_dir, base)
     start, end = _date(root, "start"), _date(root, "end")
     if start is not None and end is not None and start >= end:
         raise ConfigError(
@@ -286,7 +294,7 @@ def parse_backtest(
         )
     check_strategy_names([s.name for s in strategies], benchmarks,
                          lambda i: f"{source}, key strategies[{i}].name")
-    if not any(s.kind == "equal_weight" for s in strategies):
+    if reference and not any(s.kind == "equal_weight" for s in strategies):
         strategies += (_reference_strategy([s.name for s in strategies]),)
     chosen = (_date(root, "universe_chosen") if root.has("universe_chosen")
               else None if root.has("tickers") else base.universe_chosen)
@@ -310,8 +318,12 @@ def _reference_strategy(names: Sequence[str]) -> StrategySpec:
     return StrategySpec(name=name, kind="equal_weight", reference=True)
 
 
-def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
-    """The path and the validated portfolio config of ``base_config`` (with ``tickers``)."""
+def _base_config(root: Table, base_dir: Path | None, base: Config | None
+                 ) -> tuple[Path, Config]:
+    """The path and the validated portfolio config of ``base_config`` (with ``tickers``).
+
+    ``base``, when given, is that config already validated (it is not read again).
+    """
     base_name = root.string("base_config", None)
     if base_name is None:
         base_path = default_config_path()
@@ -325,7 +337,7 @@ def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
                 "give a path relative to the backtest file, or leave base_config out to use "
                 "the packaged default.toml",
             )
-    base = load_config(base_path)
+    base = base if base is not None else load_config(base_path)
     if root.has("tickers"):  # the same restriction as --tickers (group limits kept or dropped)
         base, _ = with_universe(base, root.tickers("tickers"), root.where("tickers"))
     return base_path, base
