@@ -122,18 +122,18 @@ def lead_lag_corrected(
     values = matrix.to_numpy(copy=True)
     data = returns[names].to_numpy(dtype=float)
     corrected = []
-    for i, name in enumerate(names):
-        others = [j for j in range(i + 1, len(names)) if exchange[names[j]] != exchange[name]]
-        if not others:
-            continue
+    largest = Counter(exchange.values()).most_common(1)[0][0]
+    minority = [i for i, t in enumerate(names) if exchange[t] != largest]
+    for i in minority:  # one vectorised pass per name off the largest exchange
+        others = [j for j, t in enumerate(names) if exchange[t] != exchange[names[i]]
+                  and (j not in minority or j > i)]
         lags = (_lagged_column(data[:, i], data[:, others])
                 + _lagged_column(data[:, i], data[:, others], follower_first=True))
         for j, lag in zip(others, lags):
             if np.isfinite(lag):
                 values[i, j] = values[j, i] = values[i, j] + periods * lag
-                corrected.append((name, names[j]))
+                corrected.append(tuple(sorted((names[i], names[j]), key=names.index)))
     adjusted = pd.DataFrame(values, index=matrix.index, columns=matrix.columns)
-    largest = Counter(exchange.values()).most_common(1)[0][0]
     adjusted, repair = schur_complement_repair(
         adjusted, [t for t in names if exchange[t] == largest])
     return adjusted, repair, _notes(corrected, exchange, largest, repair)

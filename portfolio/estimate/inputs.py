@@ -175,12 +175,15 @@ class RiskInputs:
         correlation; it is held at 0, so the value only keeps the matrix positive definite.
         """
         matrix = self.covariance.matrix
-        padded = matrix.reindex(index=list(tickers), columns=list(tickers)).fillna(0.0)
-        largest = float(np.diag(matrix.to_numpy()).max()) if len(matrix) else 1.0
-        for ticker in tickers:
-            if ticker not in matrix.index:
-                padded.loc[ticker, ticker] = largest
-        return padded
+        values = matrix.to_numpy()
+        position = {t: k for k, t in enumerate(matrix.index)}
+        where = np.array([position.get(t, -1) for t in tickers])
+        known = where >= 0
+        padded = np.zeros((len(where), len(where)))
+        padded[np.ix_(known, known)] = values[np.ix_(where[known], where[known])]
+        largest = float(np.diag(values).max()) if len(values) else 1.0
+        padded[~known, ~known] = largest
+        return pd.DataFrame(padded, index=list(tickers), columns=list(tickers))
 
 
 def window_returns(prices: pd.DataFrame, lookback_days: int, frequency: str) -> pd.DataFrame:
@@ -246,16 +249,14 @@ def estimate_inputs(
 
     Notes
     -----
-    When no expected returns are asked for, the estimator is a block method and every
-    available name has a return on every date of the window (the usual case in a
-    walk-forward), the covariance comes from the numpy array of the window directly
+    When the estimator is a block method and every available name has a return on every
+    date of the window (the usual case in a walk-forward), the covariance comes from the
+    numpy array of the window directly
     (:func:`~portfolio.estimate.estimators.complete_covariance`): the same matrix as
     :func:`~portfolio.estimate.covariance.covariance`, without its table handling.
     """
     names, warnings = _available_names(returns, tickers, available, where)
-    estimate = None
-    if expected is None:
-        estimate = _complete_window_estimate(returns[names], risk)
+    estimate = _complete_window_estimate(returns[names], risk)
     if estimate is None:
         estimate = _window_estimate(returns, names, risk)
     if markets and risk.asynchronous == "lead_lag":
