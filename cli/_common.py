@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -190,8 +191,32 @@ def output_options(function: Callable) -> Callable:
     command = click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
                            callback=check_output_file,
                            help="Write to this file (atomically) instead of stdout.")(command)
+    command = table_option(command)
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                         show_default=True, help="Output format.")(command)
+
+
+TABLE_KEY = "portfolio.table"
+
+
+def _remember_table(ctx: click.Context, _param: Any, value: str | None) -> str | None:
+    ctx.meta[TABLE_KEY] = value
+    return value
+
+
+def table_option(function: Callable) -> Callable:
+    """Attach ``--table NAME``: the table ``--format csv`` writes (default the first)."""
+    return click.option(
+        "--table", default=None, metavar="NAME", expose_value=False, callback=_remember_table,
+        help="With --format csv: which table to write (default the main, first one; an "
+             "unknown name lists the others). CSV holds raw numbers: fractions, not "
+             "percents.")(function)
+
+
+def use_color(stream: Any) -> bool:
+    """Colour for a terminal, none when piped, with NO_COLOR set or on a dumb terminal."""
+    return (hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ
+            and os.environ.get("TERM") != "dumb")
 
 
 def settings() -> Settings:
@@ -292,11 +317,20 @@ def notice(message: str) -> None:
 
 
 def emit(report: Any, fmt: str, output: str | None) -> None:
-    """Render a Report and print it or write it atomically to ``output``."""
+    """Render a Report and print it or write it atomically to ``output``.
+
+    On a terminal the table format follows its width and is coloured (see
+    :func:`use_color`); in a file or a pipe it is 110 columns without colour.
+    """
     from portfolio.data.output import write_atomic
     from portfolio.report import render
 
-    text = render(report, fmt)
+    table = click.get_current_context().meta.get(TABLE_KEY)
+    if table is not None and fmt != "csv":
+        raise click.UsageError("--table applies to --format csv")
+    to_terminal = output is None and sys.stdout.isatty()
+    width = shutil.get_terminal_size((110, 24)).columns if to_terminal else None
+    text = render(report, fmt, width, table=table, color=to_terminal and use_color(sys.stdout))
     if output:
         write_atomic(output, text)
         notice(f"Wrote {output}")

@@ -11,6 +11,7 @@ from ._common import (
     notice,
     progress,
     settings,
+    table_option,
     tickers_option,
 )
 
@@ -23,6 +24,7 @@ from ._common import (
                    "(default ./backtest-output/<config name>).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Format of the metrics printed on stdout.")
+@table_option
 @tickers_option
 @global_options
 def backtest(config_file, output_dir, fmt, tickers):

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from ._common import (
+    TABLE_KEY,
     LazyChoice,
     check_output_dir,
     data_options,
@@ -70,7 +71,8 @@ def sweep(sweep_file, workers, scheduler, no_cluster, output_dir, rank_by, fmt, 
         notice(f"{len(result.failed)} variant(s) failed; their errors are in the table and "
                "results.csv.")
     files = [result.store, *write_sweep_outputs(result, folder, rank_by)]
-    if fmt == "csv":  # raw numbers, one row per variant and strategy (as results.csv)
+    if fmt == "csv" and click.get_current_context().meta.get(TABLE_KEY) is None:
+        # raw numbers, one row per variant and strategy (as results.csv)
         _emit_text(results_csv(result, rank_by), output)
     else:
         emit(sweep_report(result, rank_by, files), fmt, output)

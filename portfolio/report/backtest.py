@@ -20,7 +20,16 @@ import pandas as pd
 from portfolio.backtesting.results import BacktestResult
 from portfolio.backtesting.spec import strategy_slug
 from portfolio.data.output import write_files
-from portfolio.report import Report, Section, fmt_money, fmt_pct, render, to_jsonable
+from portfolio.report import (
+    Cell,
+    Report,
+    Section,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    render,
+    to_jsonable,
+)
 from portfolio.weights import CASH
 
 __all__ = [
@@ -38,12 +47,8 @@ __all__ = [
 ]
 
 
-def _ratio(value: float | None) -> str:
-    if value is None or value != value:  # NaN
-        return "-"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.2f}"
+def _ratio(value: float | None) -> Cell:
+    return fmt_number(value)
 
 
 def _date(value: Any) -> str:
@@ -102,7 +107,7 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
         for name, m in _rows(result)
     )
     trading = tuple(
-        (name, f"{m.final_value:,.0f}", str(m.rebalances), fmt_pct(m.turnover),
+        (name, fmt_number(m.final_value, 0, thousands=True), str(m.rebalances), fmt_pct(m.turnover),
          fmt_pct(m.annual_turnover), fmt_money(m.total_costs), fmt_pct(m.cost_drag),
          str(m.failures))
         for name, m in result.metrics.items()

@@ -20,7 +20,7 @@ import math
 from typing import Any
 
 from portfolio.analytics.risk import RiskReport
-from portfolio.report import Report, Section, fmt_money, fmt_pct
+from portfolio.report import Cell, Report, Section, cell, fmt_money, fmt_pct
 from portfolio.report.optimize import limits_data, limits_section
 from portfolio.weights import CASH
 
@@ -115,6 +115,11 @@ def _groups(report: RiskReport) -> Section:
                    "Each name counts in its first group; names in no group are in 'other'.")
 
 
+def _level(level: str) -> Cell:
+    """``"95%"`` shown as is, 0.95 in CSV."""
+    return cell(float(level.rstrip("%")) / 100, level)
+
+
 def _tail(report: RiskReport) -> Section:
     with_usd = report.var_usd is not None
     columns = ("method", "confidence", "horizon", "VaR", "CVaR")
@@ -124,7 +129,8 @@ def _tail(report: RiskReport) -> Section:
     for method, levels in report.var.items():
         for level, horizons in levels.items():
             for horizon in horizons:
-                row = (METHOD_NAMES.get(method, method), level, horizon.replace("d", " day"),
+                row = (METHOD_NAMES.get(method, method), _level(level),
+                       cell(int(horizon.rstrip("d")), horizon.replace("d", " day")),
                        fmt_pct(report.var[method][level][horizon]),
                        fmt_pct(report.cvar[method][level][horizon]))
                 if with_usd:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portfolio.analytics.stress import ScenarioResult, StressReport
-from portfolio.report import Report, Section, fmt_money, fmt_pct
+from portfolio.report import Cell, Report, Section, fmt_money, fmt_pct
 
 
 def stress_report_document(report: StressReport) -> Report:
@@ -95,9 +95,11 @@ def _scenario_data(scenario: ScenarioResult) -> dict[str, Any]:
     }
 
 
-def _proxied_money(scenario: ScenarioResult, ticker: str) -> str:
-    text = fmt_money(scenario.positions.get(ticker))
-    return f"{text} *" if ticker in scenario.proxied else text
+def _proxied_money(scenario: ScenarioResult, ticker: str) -> Cell:
+    amount = fmt_money(scenario.positions.get(ticker))
+    if ticker not in scenario.proxied:
+        return amount
+    return Cell(f"{amount} *", amount.value, "*")
 
 
 def _window_text(window: Any) -> str:

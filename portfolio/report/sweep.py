@@ -18,7 +18,7 @@ import pandas as pd
 
 from portfolio.backtesting.spec import strategy_slug
 from portfolio.data.output import write_files
-from portfolio.report import Report, Section, fmt_pct, render, to_jsonable
+from portfolio.report import Report, Section, fmt_number, fmt_pct, render, to_jsonable
 from portfolio.sweeps.results import RankedRow, SweepResult
 from portfolio.sweeps.spec import METRICS
 
@@ -47,14 +47,14 @@ HEADERS = {**TITLES, "volatility": "vol", "max_drawdown": "max DD", "annual_turn
 
 def _cell(metric: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "-"
+        return fmt_number(None)
     if metric in PERCENT_METRICS:
         return fmt_pct(value, 1)
     if metric in ("final_value", "total_costs"):
-        return f"{value:,.0f}"
+        return fmt_number(value, 0, thousands=True)
     if metric == "failures":
         return str(int(value))
-    return f"{value:.2f}"
+    return fmt_number(value)
 
 
 def _value(value: Any) -> str:
