@@ -56,7 +56,7 @@ def cli() -> None:
     """Exposure, risk, allocation, rebalancing and backtests for AI-infrastructure portfolios.
 
     Global options work before or after the command name. Prices come from Yahoo
-    Finance through a local cache, or from the bundled dataset (2015-01 .. 2026-07)
+    Finance through a local cache, or from the bundled dataset (1999-01 .. 2026-07)
     when offline. Examples:
 
     \b

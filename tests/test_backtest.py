@@ -709,19 +709,19 @@ def test_cash_alone_earns_exactly_the_rate_its_sharpe_is_measured_against(folder
 def test_tbill_cash_yield_only_needs_rates_for_the_simulated_dates(folder):
     rng = np.random.default_rng(5)
     names = [*TICKERS, "SPY", "QQQ"]
-    dates = pd.bdate_range("2014-06-02", "2015-12-31", name="date")
+    dates = pd.bdate_range("1998-06-01", "1999-12-31", name="date")
     returns = rng.normal(0.0003, 0.01, (len(dates), len(names)))
     prices = pd.DataFrame(100.0 * np.cumprod(1.0 + returns, axis=0), index=dates,
                           columns=names)
-    # the lookback starts before the bundled T-bill series (2015-01-02), the backtest after
-    result = run(folder, prices, [EQUAL], start="2015-06-01", cash_yield="tbill")
-    assert result.start == pd.Timestamp("2015-06-01")
+    # the lookback starts before the bundled T-bill series (1999-01-04), the backtest after
+    result = run(folder, prices, [EQUAL], start="1999-06-01", cash_yield="tbill")
+    assert result.start == pd.Timestamp("1999-06-01")
     rates = treasury_bill_rates()
     on_dates = rates.reindex(rates.index.union(dates)).ffill().reindex(dates).shift(1)
     pd.testing.assert_series_equal(result.cash_rate, on_dates.loc[result.cash_rate.index],
                                    check_names=False)
     with pytest.raises(DataError, match="no T-bill yield before"):
-        run(folder, prices, [EQUAL], start="2014-09-01", cash_yield="tbill")
+        run(folder, prices, [EQUAL], start="1998-09-01", cash_yield="tbill")
 
 
 def test_a_universe_without_prices_in_the_period_is_a_data_error(folder, tmp_path, capsys):

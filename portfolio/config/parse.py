@@ -331,7 +331,7 @@ def _parse_trading(table: Table) -> TradingSettings:
 
 
 def _parse_data(table: Table) -> DataSettings:
-    start = table.string("start", "2015-01-01")
+    start = table.string("start", "1999-01-01")
     _check_iso_date(start, table.where("start"))
     settings = DataSettings(start=start, max_fill_days=table.integer("max_fill_days", 5, low=0))
     table.finish()

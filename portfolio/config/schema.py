@@ -212,12 +212,13 @@ class DataSettings:
     Attributes
     ----------
     start : str
-        First date to load (ISO).
+        First date to load (ISO); the historical replays and the VaR backtest see prices
+        from here on, estimates only the last ``risk.lookback_days``.
     max_fill_days : int
         Longest gap (rows) that is forward-filled, e.g. a Tokyo holiday for 9984.T.
     """
 
-    start: str = "2015-01-01"
+    start: str = "1999-01-01"
     max_fill_days: int = 5
 
 

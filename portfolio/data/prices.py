@@ -3,7 +3,7 @@
 Sources
 -------
 ``bundled``
-    The real prices shipped with the package (2015-01-02 .. 2026-07-31); never touches
+    The real prices shipped with the package (1999-01-04 .. 2026-07-31); never touches
     the network.
 ``cache``
     The local SQLite cache only (see :mod:`portfolio.data.cache`).
@@ -121,7 +121,7 @@ def _age_days(last: pd.Timestamp) -> int:
     return (pd.Timestamp.now().normalize() - last.normalize()).days
 
 
-def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
+def _bundled_local(tickers: Sequence[str], max_fill_days: int, start: Any = None) -> pd.DataFrame:
     missing = [t for t in tickers if t not in BUNDLED_TICKERS]
     if missing:
         raise DataError(
@@ -130,7 +130,7 @@ def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
             f"it holds {', '.join(BUNDLED_TICKERS)}",
             "remove the ticker or use --data-source yahoo (needs the network)",
         )
-    frame = _fill_gaps(bundled_prices()[list(tickers)], max_fill_days)
+    frame = _fill_gaps(bundled_prices(start)[list(tickers)], max_fill_days)
     if "9984.T" in tickers:
         frame["9984.T"] = align_to_calendar(bundled_tokyo_prices(), frame.index, max_fill_days)
     return frame
@@ -142,7 +142,7 @@ def _bundled_usd_per_unit(currency: str, calendar: pd.DatetimeIndex) -> pd.Serie
             f"no bundled exchange rate for {currency}", "bundled dataset",
             "only JPY (through FXY) is bundled", "use --data-source yahoo",
         )
-    fxy = bundled_aux()["FXY"].dropna()
+    fxy = bundled_aux(calendar[0] if len(calendar) else None)["FXY"].dropna()
     return align_to_calendar(usd_per_jpy_from_fxy(fxy), calendar, 5)
 
 
@@ -256,7 +256,8 @@ def load_prices(
         chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch)
     elif source == "auto":
         chosen, reason = "auto-fallback", "offline"
-    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days)
+    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days,
+                                             start)
     frame = _in_range(frame, start, end, chosen)
     last = frame.index[-1]
     notice = f"Data: {chosen} prices up to {last.date()} ({_age_days(last)} days old)"
@@ -297,7 +298,7 @@ def _refresh_cache(tickers: list[str], cache_dir: Path | None, source: str,
 
 
 def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
-          max_fill_days: int) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
+          max_fill_days: int, start: Any = None) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
     """Prices from the cache, or the bundled data when ``auto`` falls back."""
     if chosen in ("yahoo", "cache", "auto-fallback"):
         try:
@@ -308,7 +309,7 @@ def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
                 raise
             if not isinstance(exc, _NotCachedError):  # a corrupt cache is reported, not hidden
                 reason += f"; cache not used: {exc.what} ({exc.where}): {exc.why}"
-    local = _bundled_local(tickers, max_fill_days)
+    local = _bundled_local(tickers, max_fill_days, start)
     frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
     return frame, converted, "bundled", reason
 
