@@ -338,6 +338,39 @@ def test_start_moves_later_when_the_lookback_does_not_fit_and_says_so(folder):
 def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, monkeypatch):
     prices = synthetic_prices(days=360)
     prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
+    base = write_base(folder, max_weight=0.4, cash_floor=0.0, name="floor.toml")
+    # a floor on DDD + EEE cannot hold before they list: infeasible, whatever the cash
+    base.write_text(base.read_text().replace('tech = ["AAA", "BBB"]',
+                                             'tech = ["AAA", "BBB"]\nlate = ["DDD", "EEE"]')
+                    + "\n[limits.group_floors]\nlate = 0.2\n")
+    built = []
+    original = portfolio.optimization.problem.PortfolioProblem.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(args[1] if len(args) > 1 else kwargs.get("objective"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
+    result = run(folder, prices, [MINVAR, POLICY], base="floor.toml", start="2021-03-15",
+                 min_history_days=20)
+    names = [getattr(objective, "name", objective) for objective in built]
+    assert names == ["min_variance", "min_variance"]  # once per strategy, not per date
+    assert not result.strategies["minvar"].failures  # caps only: no floor to miss
+    policy = result.strategies["policy"]
+    # the floor of group late cannot hold until DDD/EEE have 20 prices
+    assert policy.failures
+    assert all("cannot" in failure.error or "infeasible" in failure.error
+               for failure in policy.failures)
+    assert all(f.date < prices.index[170] for f in policy.failures)
+    assert policy.weights.index[0] >= prices.index[170]
+    assert policy.daily_weights.loc[: policy.failures[-1].date, "CASH"].eq(1.0).all()
+    assert policy.metrics.failures == len(policy.failures)
+    assert sum(policy.solvers.values()) == len(policy.weights)
+
+
+def test_caps_holding_less_than_the_budget_invest_what_they_allow(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
     write_base(folder, max_weight=0.3, cash_floor=0.0, name="tight.toml")
     built = []
     original = portfolio.optimization.problem.PortfolioProblem.__init__
@@ -349,18 +382,19 @@ def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, mon
     monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
     result = run(folder, prices, [MINVAR, POLICY], base="tight.toml", start="2021-03-15",
                  min_history_days=20)
-    names = [getattr(objective, "name", objective) for objective in built]
-    assert names == ["min_variance", "min_variance"]  # once per strategy, not per date
-    minvar = result.strategies["minvar"]
-    # 3 names x 30 % cannot hold 100 %: infeasible until DDD/EEE have 20 prices
-    assert minvar.failures
-    assert all("cannot" in failure.error or "infeasible" in failure.error
-               for failure in minvar.failures)
-    assert all(f.date < prices.index[170] for f in minvar.failures)
-    assert minvar.weights.index[0] >= prices.index[170]
-    assert minvar.daily_weights.loc[: minvar.failures[-1].date, "CASH"].eq(1.0).all()
-    assert minvar.metrics.failures == len(minvar.failures)
-    assert sum(minvar.solvers.values()) == len(minvar.weights)
+    assert len(built) == 4  # each strategy's problem, and one copy with 10 % cash each
+    listed = prices.index[170]  # DDD and EEE have 20 prices
+    for name in ("minvar", "policy"):
+        strategy = result.strategies[name]
+        assert not strategy.failures
+        early = strategy.weights.loc[: listed - pd.Timedelta(days=1)]
+        late = strategy.weights.loc[listed:]
+        # 3 names x 30 % hold 90 %: the rest stays in cash until DDD and EEE list
+        np.testing.assert_allclose(early["CASH"], 0.10, atol=1e-7)
+        np.testing.assert_allclose(early[["AAA", "BBB", "CCC"]], 0.30, atol=1e-7)
+        np.testing.assert_allclose(late["CASH"], 0.0, atol=1e-7)
+    notes = [note for note in result.notes if "could hold only 90.0 %" in note]
+    assert len(notes) == 2 and notes[0].startswith("minvar: on ")
 
 
 def test_vectorised_drift_between_rebalances_equals_stepping_day_by_day(folder, monkeypatch):

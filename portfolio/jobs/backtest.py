@@ -86,7 +86,10 @@ def backtest(
         frame = PriceFrame(frame.prices.loc[: pd.Timestamp(options.as_of)], frame.source,
                            frame.notice, frame.converted)
     runs = [*builtin_strategies(config), *((strategy, "custom") for strategy in strategies)]
-    return simulate(config, frame, runs, on_progress=on_progress)
+    result = simulate(config, frame, runs, on_progress=on_progress)
+    notes = [line for strategy, _ in runs if isinstance(strategy, OptimizedStrategy)
+             for line in strategy.notes()]
+    return replace(result, notes=(*result.notes, *notes)) if notes else result
 
 
 def builtin_strategies(config: BacktestConfig) -> list[tuple[Strategy, str]]:
