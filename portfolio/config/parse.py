@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from portfolio.analytics.replay import PROXIES
 from portfolio.config.paths import default_config_path
 from portfolio.config.schema import (
     Config,
@@ -383,6 +384,7 @@ def _parse_stress(
         hub_severity=table.fraction("hub_severity", 0.5),
         market_shock=table.number("market_shock", -0.10, low=-1.0, high=1.0),
         custom=tuple(custom),
+        proxies=table.tickers("proxies", PROXIES),
     )
     table.finish()
     return settings

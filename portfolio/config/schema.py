@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from portfolio.analytics.replay import PROXIES
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.inputs import RiskSettings
 from portfolio.weights import check_known
@@ -260,12 +261,16 @@ class StressSettings:
         Market return added through each name's beta (negative = fall).
     custom : tuple of CustomScenario
         User-defined shocks.
+    proxies : tuple of str
+        Tickers a historical replay uses, in this order, for a holding not listed during
+        its window (beta to the first one priced over the window); loaded with the prices.
     """
 
     hub: str = "OpenAI"
     hub_severity: float = 0.5
     market_shock: float = -0.10
     custom: tuple[CustomScenario, ...] = ()
+    proxies: tuple[str, ...] = PROXIES
 
 
 @dataclass(frozen=True)
