@@ -61,7 +61,8 @@ def cli() -> None:
 
     \b
       portfolio --offline optimize
-      portfolio risk --holdings examples/holdings.csv --offline
+      portfolio risk --holdings examples/holdings.csv --offline --horizon 1y
+      portfolio stress --holdings examples/holdings.csv --offline --given NVDA=-0.30
       portfolio rebalance --holdings examples/holdings.csv --format markdown
       portfolio backtest config/backtests/ai_policy.toml --offline
     """

@@ -1,7 +1,7 @@
 import click
 
 from ._common import (
-    check_output_file,
+    check_png_file,
     data_options,
     emit,
     global_options,
@@ -9,12 +9,6 @@ from ._common import (
     notice,
     output_options,
 )
-
-
-def _png_path(ctx, param, value):
-    if value is not None and not value.lower().endswith(".png"):
-        raise click.BadParameter(f"'{value}' must end in .png")
-    return check_output_file(ctx, param, value)
 
 
 @click.command()
@@ -31,7 +25,7 @@ def _png_path(ctx, param, value):
               help="Monte Carlo seed: the same seed gives the same numbers.")
 @click.option("--drift", type=click.Choice(["zero", "sample"]), default="zero", show_default=True,
               help="zero: demean the history first; sample: keep its mean return.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=_png_path,
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=check_png_file,
               metavar="PATH.png", help="With --horizon: draw the loss distribution to this PNG.")
 @output_options
 @global_options

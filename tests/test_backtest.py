@@ -335,14 +335,8 @@ def test_start_moves_later_when_the_lookback_does_not_fit_and_says_so(folder):
 # ----------------------------------------------------------------------------- optimizer
 
 
-def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, monkeypatch):
-    prices = synthetic_prices(days=360)
-    prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
-    base = write_base(folder, max_weight=0.4, cash_floor=0.0, name="floor.toml")
-    # a floor on DDD + EEE cannot hold before they list: infeasible, whatever the cash
-    base.write_text(base.read_text().replace('tech = ["AAA", "BBB"]',
-                                             'tech = ["AAA", "BBB"]\nlate = ["DDD", "EEE"]')
-                    + "\n[limits.group_floors]\nlate = 0.2\n")
+def built_problems(monkeypatch) -> list:
+    """The objective of every PortfolioProblem built from now on, in order."""
     built = []
     original = portfolio.optimization.problem.PortfolioProblem.__init__
 
@@ -351,6 +345,18 @@ def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, mon
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
+    return built
+
+
+def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
+    base = write_base(folder, max_weight=0.4, cash_floor=0.0, name="floor.toml")
+    # a floor on DDD + EEE cannot hold before they list: infeasible, whatever the cash
+    base.write_text(base.read_text().replace('tech = ["AAA", "BBB"]',
+                                             'tech = ["AAA", "BBB"]\nlate = ["DDD", "EEE"]')
+                    + "\n[limits.group_floors]\nlate = 0.2\n")
+    built = built_problems(monkeypatch)
     result = run(folder, prices, [MINVAR, POLICY], base="floor.toml", start="2021-03-15",
                  min_history_days=20)
     names = [getattr(objective, "name", objective) for objective in built]
@@ -372,14 +378,7 @@ def test_caps_holding_less_than_the_budget_invest_what_they_allow(folder, monkey
     prices = synthetic_prices(days=360)
     prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
     write_base(folder, max_weight=0.3, cash_floor=0.0, name="tight.toml")
-    built = []
-    original = portfolio.optimization.problem.PortfolioProblem.__init__
-
-    def counting_init(self, *args, **kwargs):
-        built.append(args[1] if len(args) > 1 else kwargs.get("objective"))
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
+    built = built_problems(monkeypatch)
     result = run(folder, prices, [MINVAR, POLICY], base="tight.toml", start="2021-03-15",
                  min_history_days=20)
     assert len(built) == 4  # each strategy's problem, and one copy with 10 % cash each

@@ -100,8 +100,13 @@ class VaRBacktestRow:
 
     @property
     def verdict(self) -> str:
-        """``"rejected (...)"`` naming the failing tests, or ``"not rejected"``."""
-        failed = [name for name, p in (("too many/few", self.kupiec_p),
+        """``"rejected (too many, clustered)"`` naming the failures, or ``"not rejected"``.
+
+        Kupiec's test fails with ``too many`` or ``too few`` exceedances, Christoffersen's
+        with ``clustered`` ones, each at :data:`TEST_LEVEL`.
+        """
+        count = "too many" if self.exceedances > self.expected else "too few"
+        failed = [name for name, p in ((count, self.kupiec_p),
                                        ("clustered", self.christoffersen_p))
                   if not math.isnan(p) and p < TEST_LEVEL]
         return f"rejected ({', '.join(failed)})" if failed else "not rejected"

@@ -25,7 +25,7 @@ from portfolio.analytics.conditional import (
 )
 from portfolio.analytics.inputs import parse_horizon, parse_shocks
 from portfolio.analytics.reverse import ReverseStress, reverse_stress_move
-from portfolio.analytics.valuation import date_text, value_holdings
+from portfolio.analytics.valuation import Valuation, date_text, value_holdings
 from portfolio.config import Config, load_config
 from portfolio.data.holdings import Holdings
 from portfolio.errors import DataError, InputError
@@ -86,10 +86,7 @@ def conditional_stress(
     config = config or load_config()
     days = parse_horizon(horizon)
     shocks = parse_shocks(given, config.market_tickers)
-    config.check_known(holdings.tickers(), holdings.source)
-    market = market or market_data(config, options)
-    valuation = value_holdings(holdings, market.prices.iloc[-1])
-    values = valuation.values[valuation.values > 0]
+    market, valuation, values = _valued(holdings, config, market, options)
     cov, warnings = _covariance(config, market, [*values.index, *shocks])
     gaussian = gaussian_conditional(cov, shocks, values, days, valuation.cash)
     historical, history = None, None
@@ -140,14 +137,20 @@ def reverse_stress(
         universe or without history.
     """
     config = config or load_config()
-    config.check_known(holdings.tickers(), holdings.source)
-    market = market or market_data(config, options)
-    valuation = value_holdings(holdings, market.prices.iloc[-1])
-    values = valuation.values[valuation.values > 0]
+    market, valuation, values = _valued(holdings, config, market, options)
     cov, warnings = _covariance(config, market, list(values.index))
     result = reverse_stress_move(cov, values, valuation.cash, loss)
     return replace(result, as_of=market.as_of, data_source=market.frame.source,
                    notice=market.frame.notice, warnings=tuple(warnings))
+
+
+def _valued(holdings: Holdings, config: Config, market: MarketData | None,
+            options: DataOptions) -> tuple[MarketData, Valuation, pd.Series]:
+    """The prices, the holdings valued at the as-of close, and the positive positions."""
+    config.check_known(holdings.tickers(), holdings.source)
+    market = market or market_data(config, options)
+    valuation = value_holdings(holdings, market.prices.iloc[-1])
+    return market, valuation, valuation.values[valuation.values > 0]
 
 
 def _covariance(config: Config, market: MarketData, needed: list[str]

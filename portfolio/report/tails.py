@@ -41,7 +41,9 @@ def _level(value: float) -> str:
 
 
 def _p(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.4f}"
+    if math.isnan(value):
+        return "-"
+    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
 
 
 def var_backtest_summary(backtest: VaRBacktest | None) -> list[str]:
