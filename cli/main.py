@@ -15,6 +15,7 @@ import click
 from ._common import global_options
 
 COMMANDS = {
+    "init": (".init", "init"),
     "data": (".data", "data"),
     "optimize": (".optimize", "optimize"),
     "frontier": (".frontier", "frontier"),
@@ -22,6 +23,7 @@ COMMANDS = {
     "stress": (".stress", "stress"),
     "rebalance": (".rebalance", "rebalance"),
     "backtest": (".backtest", "backtest"),
+    "sweep": (".sweep", "sweep"),
 }
 """Sub-command modules, relative to this package (``cli`` in a checkout, ``portfolio.cli``
 when installed)."""
@@ -61,10 +63,12 @@ def cli() -> None:
 
     \b
       portfolio --offline optimize
-      portfolio risk --holdings examples/holdings.csv --offline --horizon 1y
-      portfolio stress --holdings examples/holdings.csv --offline --given NVDA=-0.30
-      portfolio rebalance --holdings examples/holdings.csv --format markdown
-      portfolio backtest config/backtests/ai_policy.toml --offline
+      portfolio risk --holdings example --offline --horizon 1y
+      portfolio stress --holdings example --offline --given NVDA=-0.30
+      portfolio rebalance --holdings example --format markdown
+      portfolio backtest ai_policy --offline
+      portfolio sweep config/sweeps/policy_small.toml --offline
+      portfolio init my-portfolio    (an editable copy of the config)
     """
 
 

@@ -5,6 +5,7 @@ from ._common import (
     data_options,
     emit,
     global_options,
+    holdings_file,
     load_config,
     notice,
     output_options,
@@ -13,7 +14,7 @@ from ._common import (
 
 @click.command()
 @click.option("--holdings", "holdings_path", type=click.Path(dir_okay=False), default=None,
-              help="Holdings CSV (ticker,shares; a CASH row holds USD).")
+              help="Holdings CSV (ticker,shares; a CASH row holds USD), or `example`.")
 @click.option("--weights", "weights_path", type=click.Path(dir_okay=False), default=None,
               help="Weights CSV (ticker,weight) instead of holdings.")
 @click.option("--horizon", default=None, metavar="1m|1y|...",
@@ -47,7 +48,7 @@ def risk(holdings_path, weights_path, horizon, paths, seed, drift, plot, fmt, ou
 
     config = load_config()
     if holdings_path is not None:
-        portfolio = read_holdings(holdings_path, known_tickers=config.tickers)
+        portfolio = read_holdings(holdings_file(holdings_path), known_tickers=config.tickers)
     else:
         portfolio = read_target_weights(weights_path, known_tickers=config.tickers)
     report = risk_report(portfolio, config=config, options=data_options(), horizon=horizon,

@@ -1,6 +1,14 @@
 import click
 
-from ._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import (
+    data_options,
+    emit,
+    global_options,
+    holdings_file,
+    load_config,
+    notice,
+    output_options,
+)
 
 
 @click.command()
@@ -9,7 +17,7 @@ from ._common import data_options, emit, global_options, load_config, notice, ou
     "holdings_path",
     required=True,
     metavar="FILE",
-    help="Holdings CSV (ticker,shares; CASH,<USD>).",
+    help="Holdings CSV (ticker,shares; CASH,<USD>), or `example`.",
 )
 @click.option(
     "--scenario",
@@ -57,7 +65,7 @@ def stress(holdings_path, scenario, given, horizon, reverse, fmt, output):
     from portfolio.data.holdings import read_holdings
 
     config = load_config()
-    holdings = read_holdings(holdings_path, known_tickers=config.tickers)
+    holdings = read_holdings(holdings_file(holdings_path), known_tickers=config.tickers)
     if given:
         from portfolio.jobs.scenarios import DEFAULT_HORIZON, conditional_stress
         from portfolio.report.scenarios import conditional_stress_document

@@ -47,8 +47,10 @@ from portfolio.config import (
     load_ecosystem,
     packaged_config_path,
     parse_config,
+    with_universe,
 )
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
+from portfolio.data.price_import import ImportReport, import_prices
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import (
     ConfigError,
@@ -100,6 +102,18 @@ from portfolio.optimization.objectives import (
 from portfolio.optimization.problem import PortfolioProblem, optimize
 from portfolio.optimization.results import Allocation, SolveInfo
 from portfolio.report.backtest import write_backtest_outputs
+from portfolio.report.sweep import write_sweep_outputs
+from portfolio.sweeps import (
+    RankedRow,
+    SweepConfig,
+    SweepProgress,
+    SweepResult,
+    Variant,
+    VariantResult,
+    load_sweep,
+    parse_sweep,
+    sweep,
+)
 from portfolio.trading.orders import (
     Order,
     RebalancePlan,
@@ -136,6 +150,7 @@ __all__ = [
     "GroupCap",
     "GroupFloor",
     "Holdings",
+    "ImportReport",
     "InfeasibleError",
     "InputError",
     "L2Regularization",
@@ -160,6 +175,7 @@ __all__ = [
     "PortfolioError",
     "PortfolioProblem",
     "PriceFrame",
+    "RankedRow",
     "RebalanceFailure",
     "RebalancePlan",
     "RebalanceRun",
@@ -178,6 +194,9 @@ __all__ = [
     "StrategyResult",
     "StrategySpec",
     "StressReport",
+    "SweepConfig",
+    "SweepProgress",
+    "SweepResult",
     "Target",
     "ThemeCap",
     "TradingCosts",
@@ -186,6 +205,8 @@ __all__ = [
     "VaRBacktest",
     "VaRBacktestRow",
     "Valuation",
+    "Variant",
+    "VariantResult",
     "View",
     "apply_orders",
     "backtest",
@@ -199,11 +220,13 @@ __all__ = [
     "estimate_inputs",
     "expected_returns",
     "frontier_from_config",
+    "import_prices",
     "kupiec_pof",
     "load_backtest",
     "load_config",
     "load_ecosystem",
     "load_prices",
+    "load_sweep",
     "lookthrough_exposure",
     "loss_distribution",
     "make_objective",
@@ -213,6 +236,7 @@ __all__ = [
     "packaged_config_path",
     "parse_backtest",
     "parse_config",
+    "parse_sweep",
     "parse_weights",
     "plan_rebalance",
     "portfolio_exposure",
@@ -223,8 +247,11 @@ __all__ = [
     "risk_context",
     "risk_report",
     "stress_test",
+    "sweep",
     "to_returns",
     "value_holdings",
     "var_backtest",
+    "with_universe",
     "write_backtest_outputs",
+    "write_sweep_outputs",
 ]

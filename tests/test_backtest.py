@@ -704,7 +704,7 @@ def test_cli_backtest_of_the_packaged_example_end_to_end(tmp_path):
 
 
 def test_manifest_price_hash_is_stable_and_sees_any_change():
-    from portfolio.backtesting.engine import _frame_hash
+    from portfolio.backtesting.engine import frame_hash as _frame_hash
 
     prices = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [4.0, 5.0, 6.0]},
                           index=pd.date_range("2024-01-01", periods=3))

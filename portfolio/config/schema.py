@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from portfolio.analytics.replay import PROXIES
+from portfolio.data.network import DEFAULT_TIMEOUT
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.inputs import RiskSettings
 from portfolio.weights import check_known
@@ -217,10 +218,14 @@ class DataSettings:
         from here on, estimates only the last ``risk.lookback_days``.
     max_fill_days : int
         Longest gap (rows) that is forward-filled, e.g. a Tokyo holiday for 9984.T.
+    timeout : float
+        Seconds all Yahoo requests of one command may take together (``--timeout``
+        overrides it); then ``auto`` falls back and ``yahoo`` fails.
     """
 
     start: str = "1999-01-01"
     max_fill_days: int = 5
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
