@@ -123,6 +123,13 @@ def check_output_file(ctx: click.Context, param: click.Parameter, value: str | N
     return value
 
 
+def check_png_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """Option callback: :func:`check_output_file` for a path that must end in ``.png``."""
+    if value is not None and not value.lower().endswith(".png"):
+        raise click.BadParameter(f"'{value}' must end in .png")
+    return check_output_file(ctx, param, value)
+
+
 def check_output_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """Option callback: refuse an output folder that cannot be written before any work is done.
 

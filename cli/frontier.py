@@ -1,7 +1,7 @@
 import click
 
 from ._common import (
-    check_output_file,
+    check_png_file,
     data_options,
     emit,
     global_options,
@@ -13,19 +13,13 @@ from ._common import (
 )
 
 
-def _png_path(ctx, param, value):
-    if value is not None and not value.lower().endswith(".png"):
-        raise click.BadParameter(f"'{value}' must end in .png")
-    return check_output_file(ctx, param, value)
-
-
 @click.command()
 @click.option("--points", type=click.IntRange(2, 500), default=None,
               help="Number of points (default: optimizer.frontier_points of the config).")
 @click.option("--holdings", type=click.Path(dir_okay=False), default=None,
               help="Holdings CSV (ticker,shares; CASH,<USD>), or `example`, to mark on the "
                    "frontier.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=_png_path,
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, callback=check_png_file,
               metavar="PATH.png", help="Also draw the frontier to this PNG file.")
 @tickers_option
 @output_options

@@ -58,12 +58,13 @@ def cli() -> None:
     """Exposure, risk, allocation, rebalancing and backtests for AI-infrastructure portfolios.
 
     Global options work before or after the command name. Prices come from Yahoo
-    Finance through a local cache, or from the bundled dataset (2015-01 .. 2026-07)
+    Finance through a local cache, or from the bundled dataset (1999-01 .. 2026-07)
     when offline. Examples:
 
     \b
       portfolio --offline optimize
-      portfolio risk --holdings example --offline
+      portfolio risk --holdings example --offline --horizon 1y
+      portfolio stress --holdings example --offline --given NVDA=-0.30
       portfolio rebalance --holdings example --format markdown
       portfolio backtest ai_policy --offline
       portfolio sweep config/sweeps/policy_small.toml --offline

@@ -10,6 +10,8 @@ See the README for a tour and the module map.
 
 from portfolio.analytics import metrics as metrics  # portfolio.metrics.sharpe(...)
 from portfolio.analytics import risk_measures as risk_measures
+from portfolio.analytics.bootstrap import LossDistribution, loss_distribution
+from portfolio.analytics.conditional import ConditionalMoves, ConditionalStress
 from portfolio.analytics.exposure import (
     DealGraph,
     ExposureReport,
@@ -17,9 +19,18 @@ from portfolio.analytics.exposure import (
     portfolio_exposure,
 )
 from portfolio.analytics.metrics import Drawdown
+from portfolio.analytics.replay import Recovery, ReplayPaths
+from portfolio.analytics.reverse import ReverseStress
 from portfolio.analytics.risk import Concentration, RiskModel, RiskReport
 from portfolio.analytics.stress import ScenarioResult, StressReport
 from portfolio.analytics.valuation import Valuation, value_holdings
+from portfolio.analytics.var_backtest import (
+    VaRBacktest,
+    VaRBacktestRow,
+    christoffersen_independence,
+    kupiec_pof,
+    var_backtest,
+)
 from portfolio.backtesting.market import LookAheadError, PastView
 from portfolio.backtesting.results import (
     BacktestResult,
@@ -61,6 +72,7 @@ from portfolio.jobs.market import DataOptions, MarketData, market_data
 from portfolio.jobs.optimize import OptimizationRun, optimize_from_config
 from portfolio.jobs.rebalance import DriftCheck, RebalanceRun, drift_check, rebalance
 from portfolio.jobs.risk import risk_context, risk_report
+from portfolio.jobs.scenarios import conditional_stress, reverse_stress
 from portfolio.jobs.stress import stress_test
 from portfolio.optimization.constraints import (
     CashFloor,
@@ -122,6 +134,8 @@ __all__ = [
     "BaseStrategy",
     "CashFloor",
     "Concentration",
+    "ConditionalMoves",
+    "ConditionalStress",
     "Config",
     "ConfigError",
     "CovarianceEstimate",
@@ -142,6 +156,7 @@ __all__ = [
     "L2Regularization",
     "LimitCheck",
     "LookAheadError",
+    "LossDistribution",
     "MarkedPortfolio",
     "MarketData",
     "MaxDiversification",
@@ -164,6 +179,9 @@ __all__ = [
     "RebalanceFailure",
     "RebalancePlan",
     "RebalanceRun",
+    "Recovery",
+    "ReplayPaths",
+    "ReverseStress",
     "RiskInputs",
     "RiskModel",
     "RiskParity",
@@ -184,6 +202,8 @@ __all__ = [
     "TradingCosts",
     "TransactionCosts",
     "Utility",
+    "VaRBacktest",
+    "VaRBacktestRow",
     "Valuation",
     "Variant",
     "VariantResult",
@@ -191,6 +211,8 @@ __all__ = [
     "apply_orders",
     "backtest",
     "black_litterman",
+    "christoffersen_independence",
+    "conditional_stress",
     "constraints_from_config",
     "covariance",
     "drift_check",
@@ -199,12 +221,14 @@ __all__ = [
     "expected_returns",
     "frontier_from_config",
     "import_prices",
+    "kupiec_pof",
     "load_backtest",
     "load_config",
     "load_ecosystem",
     "load_prices",
     "load_sweep",
     "lookthrough_exposure",
+    "loss_distribution",
     "make_objective",
     "market_data",
     "optimize",
@@ -219,12 +243,14 @@ __all__ = [
     "read_holdings",
     "read_target_weights",
     "rebalance",
+    "reverse_stress",
     "risk_context",
     "risk_report",
     "stress_test",
     "sweep",
     "to_returns",
     "value_holdings",
+    "var_backtest",
     "with_universe",
     "write_backtest_outputs",
     "write_sweep_outputs",

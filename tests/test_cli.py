@@ -429,7 +429,7 @@ def test_data_show_lists_the_bundled_tickers(capsys):
     assert shown["source"] == "bundled"
     assert list(shown["tickers"]) == list(BUNDLED_TICKERS)
     assert shown["tickers"]["CRWV"]["first_date"] == "2025-03-28"
-    assert shown["tickers"]["NVDA"]["first_date"] == "2015-01-02"
+    assert shown["tickers"]["NVDA"]["first_date"] == "1999-01-22"
     assert {t["last_date"] for t in shown["tickers"].values()} == {"2026-07-31"}
 
     code, out, _ = run(capsys, "--offline", "data", "show", "--format", "csv")

@@ -196,6 +196,19 @@ def test_disjoint_group_floors_above_budget():
         assert_plan_restores_feasibility(constraints, plan)
 
 
+def test_group_caps_together_below_budget():
+    constraints = [MaxWeight(0.3), GroupCap("a", ("A", "B", "C"), 0.4),
+                   GroupCap("b", ("D", "E", "F"), 0.45), CashFloor(0.05)]
+    problem, error = failing(constraints)
+    # each cap alone leaves room (the other group's names may hold 90 %); together they
+    # hold 40 % + 45 % = 85 % of the 95 % to invest
+    assert {"group_cap[a]", "group_cap[b]", "cash_floor"} <= set(error.conflicts)
+    assert error.what == "the group and theme caps cannot hold the invested budget"
+    assert says(error, "raise limits.cash_floor from 5 % to 15 %")
+    for plan in arithmetic_diagnosis(problem).plans:
+        assert_plan_restores_feasibility(constraints, plan)
+
+
 def test_theme_cap_below_least_exposure():
     exposures = {"A": 1.0, "B": 1.0, "C": 0.5, "D": 0.5, "E": 0.5, "F": 0.5}
     constraints = [MaxWeight(0.3), ThemeCap("oa", exposures, 0.2)]

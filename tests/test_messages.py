@@ -88,7 +88,7 @@ def test_backtest_lookback_names_its_key_and_the_base_frequency(tmp_path):
 
 
 def test_too_little_history_points_at_the_lookback_keys(capsys):
-    code, out, err = run(capsys, "optimize", "--offline", "--as-of", "2015-01-20")
+    code, out, err = run(capsys, "optimize", "--offline", "--as-of", "1999-01-20")
     assert_one_line_error(code, out, err, "risk.lookback_days", "risk.frequency", "--as-of")
     assert "shorter" not in err
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_packaged_backtests_are_reached_by_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert packaged_backtests() == ("ai_policy", "drift_band")
+    assert packaged_backtests() == ("ai_policy", "dotcom_to_now", "drift_band")
     for name in ("ai_policy", "ai_policy.toml"):
         assert backtest_path(name) == packaged_config_path("backtests/ai_policy.toml")
     config = load_backtest("ai_policy")
@@ -43,7 +43,7 @@ def test_packaged_backtests_are_reached_by_name(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as caught:
         backtest_path("ai_polcy")
     assert "Did you mean 'ai_policy'?" in caught.value.message
-    assert "ai_policy, drift_band" in caught.value.message
+    assert "ai_policy, dotcom_to_now, drift_band" in caught.value.message
     with pytest.raises(ConfigError, match="backtest file not found"):
         backtest_path("sub/ai_policy")  # a path is a path, never a packaged name
 

@@ -64,14 +64,14 @@ def test_a_rerun_skips_the_stored_variants_and_a_longer_grid_runs_only_the_new_o
 def test_failed_variants_are_recorded_and_the_others_finish(tmp_path):
     sweep = GRID.replace('"limits.max_weight" = [0.15, 0.25]',
                          '"limits.cash_floor" = [0.0, 0.9]').replace(
-        'rebalance = ["monthly", "quarterly"]', "lookback_days = [126, 3000]")
+        'rebalance = ["monthly", "quarterly"]', "lookback_days = [126, 8000]")
     result = _sweep(tmp_path, sweep)
     status = {v.parameters: v.status for v in result.variants}
     assert status == {
         (("limits.cash_floor", 0.0), ("lookback_days", 126)): "ok",
-        (("limits.cash_floor", 0.0), ("lookback_days", 3000)): "failed",
+        (("limits.cash_floor", 0.0), ("lookback_days", 8000)): "failed",
         (("limits.cash_floor", 0.9), ("lookback_days", 126)): "failed",
-        (("limits.cash_floor", 0.9), ("lookback_days", 3000)): "failed",
+        (("limits.cash_floor", 0.9), ("lookback_days", 8000)): "failed",
     }
     infeasible = result.variants[2]
     assert "could not rebalance on any of its" in infeasible.error

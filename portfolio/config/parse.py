@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from portfolio.analytics.replay import PROXIES
 from portfolio.config.paths import default_config_path
 from portfolio.config.schema import (
     Config,
@@ -382,7 +383,7 @@ def _parse_trading(table: Table) -> TradingSettings:
 
 
 def _parse_data(table: Table) -> DataSettings:
-    start = table.string("start", "2015-01-01")
+    start = table.string("start", "1999-01-01")
     _check_iso_date(start, table.where("start"))
     settings = DataSettings(
         start=start, max_fill_days=table.integer("max_fill_days", 5, low=0),
@@ -437,6 +438,7 @@ def _parse_stress(
         hub_severity=table.fraction("hub_severity", 0.5),
         market_shock=table.number("market_shock", -0.10, low=-1.0, high=1.0),
         custom=tuple(custom),
+        proxies=table.tickers("proxies", PROXIES),
     )
     table.finish()
     return settings

@@ -3,7 +3,7 @@
 Sources
 -------
 ``bundled``
-    The real prices shipped with the package (2015-01-02 .. 2026-07-31); never touches
+    The real prices shipped with the package (1999-01-04 .. 2026-07-31); never touches
     the network.
 ``cache``
     The local SQLite cache only (see :mod:`portfolio.data.cache`).
@@ -135,7 +135,8 @@ def where_to_get_prices(tickers: Sequence[str]) -> str:
     return f"{', '.join(options)}, or remove {names}"
 
 
-def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
+def _bundled_local(tickers: Sequence[str], max_fill_days: int, start: Any = None
+                   ) -> pd.DataFrame:
     missing = [t for t in tickers if t not in BUNDLED_TICKERS]
     if missing:
         raise DataError(
@@ -144,7 +145,7 @@ def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
             f"it holds {', '.join(BUNDLED_TICKERS)}",
             where_to_get_prices(missing),
         )
-    frame = _fill_gaps(bundled_prices()[list(tickers)], max_fill_days)
+    frame = _fill_gaps(bundled_prices(start)[list(tickers)], max_fill_days)
     if "9984.T" in tickers:
         frame["9984.T"] = align_to_calendar(bundled_tokyo_prices(), frame.index, max_fill_days)
     return frame
@@ -156,7 +157,7 @@ def _bundled_usd_per_unit(currency: str, calendar: pd.DatetimeIndex) -> pd.Serie
             f"no bundled exchange rate for {currency}", "bundled dataset",
             "only JPY (through FXY) is bundled", "use --data-source yahoo",
         )
-    fxy = bundled_aux()["FXY"].dropna()
+    fxy = bundled_aux(calendar[0] if len(calendar) else None)["FXY"].dropna()
     return align_to_calendar(usd_per_jpy_from_fxy(fxy), calendar, 5)
 
 
@@ -279,7 +280,8 @@ def load_prices(
         chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch, on_fetch)
     elif source == "auto":
         chosen, reason = "auto-fallback", "offline"
-    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days)
+    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days,
+                                             start)
     frame = _in_range(frame, start, end, chosen)
     last = frame.index[-1]
     notice = f"Data: {chosen} prices up to {last.date()} ({_age_days(last)} days old)"
@@ -323,7 +325,7 @@ def _refresh_cache(tickers: list[str], cache_dir: Path | None, source: str,
 
 
 def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
-          max_fill_days: int) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
+          max_fill_days: int, start: Any = None) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
     """Prices from the cache, or the bundled data when ``auto`` falls back."""
     if chosen in ("yahoo", "cache", "auto-fallback"):
         try:
@@ -336,22 +338,22 @@ def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
                 reason += f"; cache not used: {exc.what} ({exc.where}): {exc.why}"
     others = [t for t in tickers if t not in BUNDLED_TICKERS]
     if chosen == "auto-fallback" and others and len(others) < len(tickers):  # imported ones
-        frame, converted = _bundled_plus_cached(tickers, cache_dir, max_fill_days)
+        frame, converted = _bundled_plus_cached(tickers, cache_dir, max_fill_days, start)
         return frame, converted, "bundled", f"{reason}; {', '.join(others)} from the cache"
-    local = _bundled_local(tickers, max_fill_days)
+    local = _bundled_local(tickers, max_fill_days, start)
     frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
     return frame, converted, "bundled", reason
 
 
-def _bundled_plus_cached(tickers: list[str], cache_dir: Path | None, max_fill_days: int
-                         ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def _bundled_plus_cached(tickers: list[str], cache_dir: Path | None, max_fill_days: int,
+                         start: Any = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Bundled prices, and the cache's for tickers the bundled data lacks, on its calendar.
 
     The cached series are put on the bundled NYSE dates (a price carried over at most
     ``max_fill_days`` missing dates); cached dates after the bundled data's end are left out.
     """
     others = [t for t in tickers if t not in BUNDLED_TICKERS]
-    local = _bundled_local([t for t in tickers if t in BUNDLED_TICKERS], max_fill_days)
+    local = _bundled_local([t for t in tickers if t in BUNDLED_TICKERS], max_fill_days, start)
     frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
     try:  # gaps are filled once, on the bundled calendar below
         cached, cached_converted = _from_cache(others, cache_dir, max_fill_days=0)

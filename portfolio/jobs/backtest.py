@@ -85,7 +85,10 @@ def backtest(
                             config.base.data.max_fill_days, options, market,
                             timeout=options.timeout_for(config.base))
     runs = [*builtin_strategies(config), *((strategy, "custom") for strategy in strategies)]
-    return simulate(config, frame, runs, on_progress=on_progress)
+    result = simulate(config, frame, runs, on_progress=on_progress)
+    notes = [line for strategy, _ in runs if isinstance(strategy, OptimizedStrategy)
+             for line in strategy.notes()]
+    return replace(result, notes=(*result.notes, *notes)) if notes else result
 
 
 def builtin_strategies(

@@ -26,7 +26,8 @@ import numpy as np
 from portfolio.errors import SolverError
 from portfolio.optimization.constraints import MaxWeight, MinWeight, _LinearRow
 
-__all__ = ["TurnoverSet", "closest_within_turnover", "least_turnover", "turnover_set"]
+__all__ = ["TurnoverSet", "closest_within_turnover", "least_turnover", "most_invested",
+           "turnover_set"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +153,32 @@ def closest_within_turnover(feasible: TurnoverSet, w0: np.ndarray, c0: float,
                np.concatenate([b_ub, [budget], distance_bounds]),
                _budget_row(n, extra=n + 1), _bounds(feasible, extra=n + 1))
     return None if x is None else x[: n + 1]
+
+
+def most_invested(feasible: TurnoverSet) -> tuple[float, np.ndarray] | None:
+    """The largest risky weight ``sum(w)`` the set allows (an LP on ``x = [w, c]``).
+
+    Few names listed (a backtest in 2000) can leave group caps unable to hold the invested
+    budget ``1 - cash_floor``: this is what they can hold.
+
+    Parameters
+    ----------
+    feasible : TurnoverSet
+        Bounds and limit rows.
+
+    Returns
+    -------
+    (invested, x) or None
+        The largest invested fraction and a portfolio ``x = [w (n), c]`` reaching it;
+        None when the set is empty.
+    """
+    n = len(feasible.lower)
+    cost = np.zeros(n + 1)
+    cost[n] = 1.0  # the least cash
+    rows = np.hstack([feasible.rows, np.zeros((len(feasible.bounds), 1))])
+    x = _solve(cost, rows, feasible.bounds, np.ones((1, n + 1)),
+               [*zip(feasible.lower, feasible.upper), feasible.cash_bounds])
+    return None if x is None else (1.0 - float(x[n]), x)
 
 
 def _move_rows(feasible: TurnoverSet, x0: np.ndarray, extra: int
