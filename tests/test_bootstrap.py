@@ -123,9 +123,12 @@ def test_cli_risk_horizon_in_every_format_and_a_plot(capsys, tmp_path):
     data = json.loads(out.out)["loss_distribution"]
     assert data["horizon"] == "1y" and data["horizon_days"] == 252 and data["paths"] == 500
     assert set(data["loss_probability"]) == {"10%", "25%", "50%"}
-    for fmt in ("table", "markdown", "csv"):
+    for fmt in ("table", "markdown"):
         code, out = run("--horizon", "1y", "--format", fmt)
         assert code == 0 and "Loss distribution over 1y" in out.out
+    code, out = run("--horizon", "1y", "--format", "csv", "--table",
+                    "loss-distribution-over-1y-monte-carlo")
+    assert code == 0 and "P(loss >= 25% at the end of 1y)" in out.out
     plot = tmp_path / "loss.png"
     code, out = run("--horizon", "1m", "--plot", str(plot))
     assert code == 0 and plot.read_bytes().startswith(PNG_MAGIC)

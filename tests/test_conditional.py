@@ -214,9 +214,13 @@ def test_cli_given_in_every_format_and_bad_input(capsys):
     assert data["given"] == {"NVDA": -0.30, "TSM": -0.2} and data["horizon"] == "1m"
     assert set(data["methods"]) == {"gaussian", "historical"}
     assert set(data["methods"]["gaussian"]["pnl_quantiles"]) == {"5%", "1%"}
-    for fmt in ("table", "markdown", "csv"):
+    for fmt in ("table", "markdown"):
         code, out = run("--given", "NVDA=-0.30", "--format", fmt)
         assert code == 0 and "P&L distribution" in out.out and "historical" in out.out
+    code, out = run("--given", "NVDA=-0.30", "--format", "csv")  # the moves, raw numbers
+    assert code == 0 and out.out.startswith("ticker,value (USD),gaussian move")
+    code, out = run("--given", "NVDA=-0.30", "--format", "csv", "--table", "p-l-distribution")
+    assert code == 0 and "historical" in out.out
     for args, message in ((("--given", "NVDA=abc"), "invalid shock 'abc' for NVDA (--given)"),
                           (("--given", "NVDAA=-0.3"), "Did you mean 'NVDA'?"),
                           (("--given", "NVDA=-1.2"), "out of range"),

@@ -32,6 +32,9 @@ COMMANDS = {
     "stress": ("stress", "--holdings", "example"),
     "rebalance": ("rebalance", "--holdings", "example"),
     "rebalance_check": ("rebalance", "--holdings", "example", "--check"),
+    "stress_given": ("stress", "--holdings", "example", "--given", "NVDA=-0.3"),
+    "stress_reverse": ("stress", "--holdings", "example", "--reverse", "0.2"),
+    "risk_horizon": ("risk", "--holdings", "example", "--horizon", "1m"),
     "data": ("data", "show"),
 }
 

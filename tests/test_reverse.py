@@ -106,7 +106,7 @@ def test_job_on_the_example_and_cli(config, market, capsys):
     assert set(result.moves.index) == set(config.tickers)  # the co-moves of unheld names
     from cli.main import main
 
-    for fmt in ("json", "table", "markdown", "csv"):
+    for fmt in ("json", "table", "markdown", "csv"):  # csv: the main table, by holding
         with pytest.raises(SystemExit) as done:
             main(["stress", "--holdings", str(EXAMPLE), "--offline", "--quiet", "--reverse",
                   "0.25", "--format", fmt])
@@ -116,6 +116,8 @@ def test_job_on_the_example_and_cli(config, market, capsys):
             data = json.loads(out)
             assert data["loss"] == 0.25 and data["drivers"][0] == "NVDA"
             assert sum(data["pnl"].values()) == pytest.approx(-data["loss_usd"])
+        elif fmt == "csv":  # the main table, raw numbers
+            assert out.startswith("ticker,") and "\nNVDA," in out
         else:
             assert "Move and loss by holding" in out and "NVDA" in out
     with pytest.raises(SystemExit) as done:

@@ -155,9 +155,10 @@ def test_risk_report_backtests_todays_weights_over_the_whole_history(context):
 def test_var_backtest_in_every_cli_format(capsys):
     from cli.main import main
 
-    def run(fmt):
+    def run(fmt, *extra):
         with pytest.raises(SystemExit) as done:
-            main(["risk", "--holdings", str(EXAMPLE), "--offline", "--quiet", "--format", fmt])
+            main(["risk", "--holdings", str(EXAMPLE), "--offline", "--quiet", "--format", fmt,
+                  *extra])
         assert done.value.code == 0
         return capsys.readouterr().out
 
@@ -166,9 +167,10 @@ def test_var_backtest_in_every_cli_format(capsys):
     row = next(r for r in data["rows"] if r["method"] == "historical" and r["confidence"] == 0.99)
     assert {"exceedances", "expected", "kupiec_lr", "kupiec_p", "christoffersen_lr",
             "christoffersen_p", "verdict"} <= set(row)
-    for fmt in ("table", "markdown", "csv"):
+    for fmt in ("table", "markdown"):
         out = run(fmt)
         assert "VaR backtest" in out and "Kupiec" in out and "Christoffersen" in out
         assert str(row["exceedances"]) in out
-    csv_rows = [line for line in run("csv").splitlines() if line.startswith("VaR backtest")]
-    assert len(csv_rows) == 4
+    csv_rows = run("csv", "--table", "var-backtest-out-of-sample").splitlines()
+    assert csv_rows[0].startswith("method,confidence,days,exceedances") and len(csv_rows) == 5
+    assert any(line.startswith("historical,0.99,") for line in csv_rows)

@@ -23,7 +23,7 @@ import numpy as np
 from portfolio.analytics.bootstrap import LossDistribution
 from portfolio.analytics.inputs import horizon_label
 from portfolio.analytics.var_backtest import TEST_LEVEL, VaRBacktest
-from portfolio.report import Section, fmt_pct
+from portfolio.report import Cell, Section, fmt_number, fmt_pct
 
 __all__ = [
     "loss_distribution_data",
@@ -36,14 +36,14 @@ __all__ = [
 ]
 
 
-def _level(value: float) -> str:
-    return f"{100 * value:g}%"
+def _level(value: float) -> Cell:
+    return Cell(f"{100 * value:g}%", value)
 
 
-def _p(value: float) -> str:
+def _p(value: float) -> Cell:
     if math.isnan(value):
-        return "-"
-    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
+        return Cell("-", None)
+    return Cell(f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}", value)
 
 
 def var_backtest_summary(backtest: VaRBacktest | None) -> list[str]:
@@ -61,9 +61,9 @@ def var_backtest_summary(backtest: VaRBacktest | None) -> list[str]:
 def var_backtest_section(backtest: VaRBacktest) -> Section:
     """Exceedances and the Kupiec and Christoffersen tests per method and level."""
     rows = tuple(
-        (row.method, _level(row.confidence), f"{row.days:,}", str(row.exceedances),
-         f"{row.expected:.1f}", fmt_pct(row.rate), f"{row.kupiec_lr:.2f}", _p(row.kupiec_p),
-         "-" if math.isnan(row.christoffersen_lr) else f"{row.christoffersen_lr:.2f}",
+        (row.method, _level(row.confidence), fmt_number(row.days, 0, thousands=True),
+         str(row.exceedances), fmt_number(row.expected, 1), fmt_pct(row.rate),
+         fmt_number(row.kupiec_lr), _p(row.kupiec_p), fmt_number(row.christoffersen_lr),
          _p(row.christoffersen_p), row.verdict)
         for row in backtest.rows
     )
