@@ -40,7 +40,7 @@ from scipy.linalg.lapack import dgesv
 
 from portfolio.optimization.linear_qp import LinearQP, linear_rows, ridge_hessian
 
-__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet", "fill_budget"]
+__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet", "fill_budget", "greedy_fill"]
 
 # Working-set states of a variable.
 FREE, AT_LOWER, AT_UPPER, FIXED = 0, -1, 1, 2
@@ -363,6 +363,61 @@ def fill_budget(budget: float, lower: np.ndarray, upper: np.ndarray, priority: n
     return weights
 
 
+def greedy_fill(lower: np.ndarray, upper: np.ndarray, rows: np.ndarray, room: np.ndarray
+                ) -> np.ndarray | None:
+    """Weights within every cap row, names using the least of the rows' room first.
+
+    From the floors up, each name is raised to its upper bound or to the room its rows
+    have left (``rows @ w <= room``), names with the smallest ``sum_r rows[r, i] / room[r]``
+    first. The result meets the bounds and every row; it is the cheap lower bound of the
+    largest invested fraction (and a start for the active set).
+
+    Parameters
+    ----------
+    lower, upper : ndarray, shape (n,)
+        Per-name bounds (fractions, finite).
+    rows : ndarray, shape (k, n)
+        Cap rows, loadings >= 0.
+    room : ndarray, shape (k,)
+        Their bounds, >= 0.
+
+    Returns
+    -------
+    ndarray, shape (n,) or None
+        None when a row has a negative loading, or the floors alone overfill a row.
+    """
+    room = np.asarray(room, dtype=float) - rows @ lower
+    if np.any(rows < 0) or np.any(room < -PRIMAL_TOLERANCE):
+        return None
+    room = np.maximum(room, 0.0)
+    weights = np.asarray(lower, dtype=float).copy()
+    usage = (rows / np.maximum(room, 1e-12)[:, None]).sum(axis=0)
+    for i in np.argsort(usage, kind="stable"):
+        used = rows[:, i] > 0
+        limit = float(np.min(room[used] / rows[used, i])) if used.any() else np.inf
+        add = max(min(float(upper[i] - weights[i]), limit), 0.0)
+        weights[i] += add
+        room -= add * rows[:, i]
+    return weights
+
+
+def _greedy_start(qp: _QP, budget: float) -> np.ndarray | None:
+    """A start within the caps for minimum variance.
+
+    :func:`greedy_fill`, then scaled to the budget above the floors (None when the caps
+    cannot hold it or a floor row fails).
+    """
+    high = np.isfinite(qp.row_high)
+    filled = greedy_fill(qp.lower, qp.upper, qp.rows[high], qp.row_high[high])
+    if filled is None:
+        return None
+    floor, total = float(qp.lower.sum()), float(filled.sum())
+    if total < budget - PRIMAL_TOLERANCE or total <= floor:
+        return None
+    start = qp.lower + (filled - qp.lower) * (budget - floor) / (total - floor)
+    return start if qp.violation(start) <= PRIMAL_TOLERANCE else None
+
+
 class _Backend:
     """What the two problems share: the limit rows, the solver and the last answer.
 
@@ -432,6 +487,8 @@ class ActiveSetQP(_Backend):
             start = np.clip(self._previous, qp.lower, qp.upper)
         if start is None or qp.violation(start) > PRIMAL_TOLERANCE:
             start = fill_budget(self.budget, qp.lower, qp.upper, np.diag(qp.hessian))
+        if qp.violation(start) > PRIMAL_TOLERANCE:  # a row cap: fill within it (no LP)
+            start = _greedy_start(qp, self.budget)
         weights = self._solver.solve(qp, start)
         if weights is not None:
             self._previous = weights
@@ -509,7 +566,13 @@ class SharpeActiveSet(_Backend):
         start = self._previous
         if start is None or float(excess @ start[:n]) <= 0:
             priority = -excess / np.maximum(np.diag(covariance), 1e-300)
-            start = np.append(fill_budget(self.budget, lower, upper, priority), 1.0)
+            weights = fill_budget(self.budget, lower, upper, priority)
+            plain = _QP(covariance, np.ones((1, n)), np.array([self.budget]), self._rows,
+                        self._row_low, self._row_high, lower, upper)
+            if plain.violation(weights) > PRIMAL_TOLERANCE:  # a row cap: fill within it
+                greedy = _greedy_start(plain, self.budget)
+                weights = weights if greedy is None else greedy
+            start = np.append(weights, 1.0)
         gain = float(excess @ start[:n])
         solution = self._solver.solve(qp, start / gain if gain > 0 else None)
         if solution is None or solution[n] <= 0:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from portfolio.errors import SolverError
+from portfolio.optimization.active_set import greedy_fill
 from portfolio.optimization.constraints import MaxWeight, MinWeight, _LinearRow
 
 __all__ = ["TurnoverSet", "closest_within_turnover", "least_turnover", "most_invested",
@@ -173,12 +174,39 @@ def most_invested(feasible: TurnoverSet) -> tuple[float, np.ndarray] | None:
         None when the set is empty.
     """
     n = len(feasible.lower)
+    most = _invested_ceiling(feasible)
+    caps = np.all(feasible.rows >= 0, axis=1)
+    filled = greedy_fill(feasible.lower, feasible.upper, feasible.rows[caps],
+                         feasible.bounds[caps])
+    floor = feasible.lower.sum()
+    if filled is not None and filled.sum() >= most - 1e-12 and floor < most:
+        # the caps hold the most the other limits allow: no LP (nor scipy.optimize) needed
+        weights = feasible.lower + (filled - feasible.lower) * (most - floor) / (
+            filled.sum() - floor)
+        if (1.0 - weights.sum() <= feasible.cash_bounds[1]
+                and np.all(feasible.rows @ weights <= feasible.bounds + 1e-9)):
+            return float(weights.sum()), np.append(weights, 1.0 - weights.sum())
     cost = np.zeros(n + 1)
     cost[n] = 1.0  # the least cash
     rows = np.hstack([feasible.rows, np.zeros((len(feasible.bounds), 1))])
     x = _solve(cost, rows, feasible.bounds, np.ones((1, n + 1)),
                [*zip(feasible.lower, feasible.upper), feasible.cash_bounds])
     return None if x is None else (1.0 - float(x[n]), x)
+
+
+def _invested_ceiling(feasible: TurnoverSet) -> float:
+    """An upper bound of ``sum(w)``; a portfolio reaching it invests the most.
+
+    From the cash floor, the caps, and each row that loads every name (``rows[r] >= c > 0``
+    gives ``sum(w) <= bounds[r] / c``, e.g. a cash floor written as a row).
+    """
+    ceiling = min(1.0 - feasible.cash_bounds[0], float(feasible.upper.sum()))
+    if feasible.rows.size:
+        least = feasible.rows.min(axis=1)
+        loads_all = least > 0
+        if loads_all.any():
+            ceiling = min(ceiling, float(np.min(feasible.bounds[loads_all] / least[loads_all])))
+    return ceiling
 
 
 def _move_rows(feasible: TurnoverSet, x0: np.ndarray, extra: int
