@@ -11,6 +11,8 @@ from ._common import (
     notice,
     progress,
     settings,
+    table_option,
+    tickers_option,
 )
 
 
@@ -22,23 +24,29 @@ from ._common import (
                    "(default ./backtest-output/<config name>).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Format of the metrics printed on stdout.")
+@table_option
+@tickers_option
 @global_options
-def backtest(config_file, output_dir, fmt):
+def backtest(config_file, output_dir, fmt, tickers):
     """Run the walk-forward backtest described by CONFIG (a config/backtests/*.toml file).
 
     The universe, groups and limits come from the file's base_config (not --config).
     Prices strictly before each rebalance date drive the strategy; trades execute at that
     day's close. Writes the output folder and prints the metrics table.
     """
-    from portfolio.backtesting.spec import load_backtest
+    from portfolio.backtesting.spec import backtest_with_tickers, load_backtest
     from portfolio.jobs.backtest import backtest as run_backtest
     from portfolio.report.backtest import backtest_report, write_backtest_outputs
 
     if settings().config_path:
         notice("Note: --config is not used by backtest; set base_config in the backtest file.")
     config = load_backtest(config_file)
+    if tickers is not None:
+        config, notes = backtest_with_tickers(config, tickers)
+        settings().notes.extend(f"Note: {note}" for note in notes)
     with progress("Backtest") as update:
-        result = run_backtest(config, options=data_options(), on_progress=update)
+        result = run_backtest(config, options=data_options(spinner=False),
+                              on_progress=update)
     notice(result.data_notice)
     for warning in result.warnings:
         notice(f"Warning: {warning}")

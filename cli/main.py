@@ -15,6 +15,7 @@ import click
 from ._common import global_options
 
 COMMANDS = {
+    "init": (".init", "init"),
     "data": (".data", "data"),
     "optimize": (".optimize", "optimize"),
     "frontier": (".frontier", "frontier"),
@@ -22,6 +23,7 @@ COMMANDS = {
     "stress": (".stress", "stress"),
     "rebalance": (".rebalance", "rebalance"),
     "backtest": (".backtest", "backtest"),
+    "sweep": (".sweep", "sweep"),
 }
 """Sub-command modules, relative to this package (``cli`` in a checkout, ``portfolio.cli``
 when installed)."""
@@ -56,14 +58,17 @@ def cli() -> None:
     """Exposure, risk, allocation, rebalancing and backtests for AI-infrastructure portfolios.
 
     Global options work before or after the command name. Prices come from Yahoo
-    Finance through a local cache, or from the bundled dataset (2015-01 .. 2026-07)
+    Finance through a local cache, or from the bundled dataset (1999-01 .. 2026-07)
     when offline. Examples:
 
     \b
       portfolio --offline optimize
-      portfolio risk --holdings examples/holdings.csv --offline
-      portfolio rebalance --holdings examples/holdings.csv --format markdown
-      portfolio backtest config/backtests/ai_policy.toml --offline
+      portfolio risk --holdings example --offline --horizon 1y
+      portfolio stress --holdings example --offline --given NVDA=-0.30
+      portfolio rebalance --holdings example --format markdown
+      portfolio backtest ai_policy --offline
+      portfolio sweep config/sweeps/policy_small.toml --offline
+      portfolio init my-portfolio    (an editable copy of the config)
     """
 
 

@@ -8,6 +8,7 @@ from ._common import (
     load_config,
     notice,
     output_options,
+    tickers_option,
 )
 
 
@@ -22,14 +23,15 @@ def _objective_names():
               metavar="USD", help="Portfolio value: the explanation shows each amount.")
 @click.option("--objective", type=LazyChoice(_objective_names), default=None,
               help="Objective (default: optimizer.objective of the config).")
+@tickers_option
 @output_options
 @global_options
-def optimize(capital, objective, fmt, output):
+def optimize(capital, objective, tickers, fmt, output):
     """Propose an allocation that respects every limit of the config."""
     from portfolio.jobs.optimize import optimize_from_config
     from portfolio.report.optimize import optimization_report
 
-    run = optimize_from_config(load_config(), data_options(), objective=objective,
+    run = optimize_from_config(load_config(tickers), data_options(), objective=objective,
                                capital=capital)
     notice(run.notice)
     for warning in run.implausible:

@@ -2,14 +2,22 @@ from dataclasses import replace
 
 import click
 
-from ._common import data_options, emit, global_options, load_config, notice, output_options
+from ._common import (
+    data_options,
+    emit,
+    global_options,
+    holdings_file,
+    load_config,
+    notice,
+    output_options,
+)
 
 LIMIT_BREACH_EXIT = 3
 
 
 @click.command()
 @click.option("--holdings", "holdings_path", type=click.Path(dir_okay=False), required=True,
-              help="Holdings CSV (ticker,shares; a CASH row holds USD).")
+              help="Holdings CSV (ticker,shares; a CASH row holds USD), or `example`.")
 @click.option("--target", "target_path", type=click.Path(dir_okay=False), default=None,
               help="Target weights CSV (ticker,weight); default: the config's optimizer.")
 @click.option("--fractional", is_flag=True, default=False,
@@ -42,7 +50,7 @@ def rebalance(holdings_path, target_path, fractional, mode, max_turnover, check,
     config = load_config()
     if max_turnover is not None:
         config = replace(config, limits=replace(config.limits, max_turnover=max_turnover))
-    holdings = read_holdings(holdings_path, known_tickers=config.tickers)
+    holdings = read_holdings(holdings_file(holdings_path), known_tickers=config.tickers)
     if check:
         result = drift_check(holdings, config=config, options=data_options())
         notice(result.notice)

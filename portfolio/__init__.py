@@ -10,6 +10,8 @@ See the README for a tour and the module map.
 
 from portfolio.analytics import metrics as metrics  # portfolio.metrics.sharpe(...)
 from portfolio.analytics import risk_measures as risk_measures
+from portfolio.analytics.bootstrap import LossDistribution, loss_distribution
+from portfolio.analytics.conditional import ConditionalMoves, ConditionalStress
 from portfolio.analytics.exposure import (
     DealGraph,
     ExposureReport,
@@ -17,9 +19,18 @@ from portfolio.analytics.exposure import (
     portfolio_exposure,
 )
 from portfolio.analytics.metrics import Drawdown
+from portfolio.analytics.replay import Recovery, ReplayPaths
+from portfolio.analytics.reverse import ReverseStress
 from portfolio.analytics.risk import Concentration, RiskModel, RiskReport
 from portfolio.analytics.stress import ScenarioResult, StressReport
 from portfolio.analytics.valuation import Valuation, value_holdings
+from portfolio.analytics.var_backtest import (
+    VaRBacktest,
+    VaRBacktestRow,
+    christoffersen_independence,
+    kupiec_pof,
+    var_backtest,
+)
 from portfolio.backtesting.market import LookAheadError, PastView
 from portfolio.backtesting.results import (
     BacktestResult,
@@ -36,8 +47,10 @@ from portfolio.config import (
     load_ecosystem,
     packaged_config_path,
     parse_config,
+    with_universe,
 )
 from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
+from portfolio.data.price_import import ImportReport, import_prices
 from portfolio.data.prices import PriceFrame, load_prices
 from portfolio.errors import (
     ConfigError,
@@ -59,6 +72,7 @@ from portfolio.jobs.market import DataOptions, MarketData, market_data
 from portfolio.jobs.optimize import OptimizationRun, optimize_from_config
 from portfolio.jobs.rebalance import DriftCheck, RebalanceRun, drift_check, rebalance
 from portfolio.jobs.risk import risk_context, risk_report
+from portfolio.jobs.scenarios import conditional_stress, reverse_stress
 from portfolio.jobs.stress import stress_test
 from portfolio.optimization.constraints import (
     CashFloor,
@@ -88,6 +102,18 @@ from portfolio.optimization.objectives import (
 from portfolio.optimization.problem import PortfolioProblem, optimize
 from portfolio.optimization.results import Allocation, SolveInfo
 from portfolio.report.backtest import write_backtest_outputs
+from portfolio.report.sweep import write_sweep_outputs
+from portfolio.sweeps import (
+    RankedRow,
+    SweepConfig,
+    SweepProgress,
+    SweepResult,
+    Variant,
+    VariantResult,
+    load_sweep,
+    parse_sweep,
+    sweep,
+)
 from portfolio.trading.orders import (
     Order,
     RebalancePlan,
@@ -108,6 +134,8 @@ __all__ = [
     "BaseStrategy",
     "CashFloor",
     "Concentration",
+    "ConditionalMoves",
+    "ConditionalStress",
     "Config",
     "ConfigError",
     "CovarianceEstimate",
@@ -122,11 +150,13 @@ __all__ = [
     "GroupCap",
     "GroupFloor",
     "Holdings",
+    "ImportReport",
     "InfeasibleError",
     "InputError",
     "L2Regularization",
     "LimitCheck",
     "LookAheadError",
+    "LossDistribution",
     "MarkedPortfolio",
     "MarketData",
     "MaxDiversification",
@@ -145,9 +175,13 @@ __all__ = [
     "PortfolioError",
     "PortfolioProblem",
     "PriceFrame",
+    "RankedRow",
     "RebalanceFailure",
     "RebalancePlan",
     "RebalanceRun",
+    "Recovery",
+    "ReplayPaths",
+    "ReverseStress",
     "RiskInputs",
     "RiskModel",
     "RiskParity",
@@ -160,16 +194,25 @@ __all__ = [
     "StrategyResult",
     "StrategySpec",
     "StressReport",
+    "SweepConfig",
+    "SweepProgress",
+    "SweepResult",
     "Target",
     "ThemeCap",
     "TradingCosts",
     "TransactionCosts",
     "Utility",
+    "VaRBacktest",
+    "VaRBacktestRow",
     "Valuation",
+    "Variant",
+    "VariantResult",
     "View",
     "apply_orders",
     "backtest",
     "black_litterman",
+    "christoffersen_independence",
+    "conditional_stress",
     "constraints_from_config",
     "covariance",
     "drift_check",
@@ -177,11 +220,15 @@ __all__ = [
     "estimate_inputs",
     "expected_returns",
     "frontier_from_config",
+    "import_prices",
+    "kupiec_pof",
     "load_backtest",
     "load_config",
     "load_ecosystem",
     "load_prices",
+    "load_sweep",
     "lookthrough_exposure",
+    "loss_distribution",
     "make_objective",
     "market_data",
     "optimize",
@@ -189,16 +236,22 @@ __all__ = [
     "packaged_config_path",
     "parse_backtest",
     "parse_config",
+    "parse_sweep",
     "parse_weights",
     "plan_rebalance",
     "portfolio_exposure",
     "read_holdings",
     "read_target_weights",
     "rebalance",
+    "reverse_stress",
     "risk_context",
     "risk_report",
     "stress_test",
+    "sweep",
     "to_returns",
     "value_holdings",
+    "var_backtest",
+    "with_universe",
     "write_backtest_outputs",
+    "write_sweep_outputs",
 ]

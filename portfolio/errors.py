@@ -2,12 +2,14 @@
 
 Every error carries four parts -- *what* went wrong, *where* (file, key, line,
 ticker), *why* and *how to fix it* -- so the CLI can print one line of the form
-``Error: <what> (<where>): <why>. <how to fix>`` and exit with status 2.
+``Error: <what> (<where>): <why>. <how to fix>`` and exit with status 2. Numbers in the
+line are plain (``0.0``, never numpy's ``np.float64(0.0)``), however the message was built.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "SolverError",
     "check_choice",
     "did_you_mean",
+    "plain_numbers",
 ]
 
 
@@ -65,7 +68,23 @@ class PortfolioError(Exception):
             fix = self.fix.rstrip(".")
             end = "" if fix.endswith(("?", "!")) else "."
             text += f" {fix[:1].upper()}{fix[1:]}{end}"
-        return " ".join(text.split())
+        return plain_numbers(" ".join(text.split()))
+
+
+_NUMPY_SCALAR = re.compile(
+    r"np\.(?:float|int|uint|complex|longdouble|clongdouble)\w*\(([^()]*)\)"
+    r"|np\.str_\(('[^']*'|\"[^\"]*\")\)"
+    r"|np\.(True|False)_"
+)
+
+
+def plain_numbers(text: str) -> str:
+    """``text`` with numpy scalar reprs written plainly: ``np.float64(0.0)`` -> ``0.0``.
+
+    f-strings with ``!r`` show numpy 2 scalars as ``np.float64(0.0)``; a message for a user
+    shows the number.
+    """
+    return _NUMPY_SCALAR.sub(lambda m: next(g for g in m.groups() if g is not None), text)
 
 
 class ConfigError(PortfolioError):

@@ -29,6 +29,7 @@ __all__ = [
     "CASH",
     "WEIGHT_TOLERANCE",
     "check_known",
+    "distinct_tickers",
     "implied_cash",
     "normalize_ticker",
     "parse_weights",
@@ -63,6 +64,25 @@ def normalize_ticker(value: Any, where: str = "ticker") -> str:
 def ticker_text(text: str) -> str:
     """The normalisation rule itself: surrounding whitespace removed, upper-cased."""
     return text.strip().upper()
+
+
+def distinct_tickers(values: Iterable[Any], where: str) -> tuple[str, ...]:
+    """Tickers normalised (:func:`normalize_ticker`), each listed once, ``CASH`` refused.
+
+    Raises
+    ------
+    InputError
+        An empty or non-text entry, a ticker listed twice, or ``CASH``.
+    """
+    tickers = tuple(normalize_ticker(value, where) for value in values)
+    duplicates = sorted({t for t in tickers if tickers.count(t) > 1})
+    if duplicates:
+        raise InputError(f"duplicate ticker {duplicates[0]}", where,
+                         "each ticker may appear once", "remove the repeated entry")
+    if CASH in tickers:
+        raise InputError("CASH is not a ticker", where, "cash is always part of the portfolio",
+                         "remove CASH (set limits.cash_floor for a cash reserve)")
+    return tickers
 
 
 def check_known(tickers: Iterable[str], universe: Sequence[str], where: str,

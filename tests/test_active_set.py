@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portfolio.errors import InfeasibleError, SolverError
-from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet, fill_budget
+from portfolio.optimization.active_set import ActiveSetQP, SharpeActiveSet
 from portfolio.optimization.constraints import (
     CashFloor,
     GroupCap,
@@ -18,6 +18,7 @@ from portfolio.optimization.constraints import (
     ThemeCap,
 )
 from portfolio.optimization.problem import PortfolioProblem
+from portfolio.optimization.starts import fill_budget
 
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
 

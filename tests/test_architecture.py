@@ -4,7 +4,7 @@ Layers, lowest first (README, "Architecture"); a module may import its own layer
 layers below, never one above:
 
     base (errors, weights) < data < estimate < optimization = analytics < trading
-    < config < backtesting < jobs < report < cli
+    < config < backtesting < jobs = sweeps < report < cli
 
 ``portfolio/__init__.py`` (the public API) re-exports from every layer and is exempt.
 Imports under ``if TYPE_CHECKING:`` are not imports at run time and are left out; imports
@@ -29,7 +29,7 @@ LAYERS = {
     "portfolio.trading": 4,
     "portfolio.config": 5,
     "portfolio.backtesting": 6,
-    "portfolio.jobs": 7,
+    "portfolio.jobs": 7, "portfolio.sweeps": 7,
     "portfolio.report": 8,
     "cli": 9,
 }
@@ -220,5 +220,7 @@ def test_the_wheel_installs_only_the_portfolio_package(tmp_path):
     top = {name.split("/")[0] for name in names}
     assert {t for t in top if not t.endswith(".dist-info")} == {"portfolio"}
     assert "portfolio/cli/main.py" in names and "portfolio/configs/default.toml" in names
+    assert "portfolio/configs/sweeps/policy_small.toml" in names
+    assert "portfolio/sweeps/cluster.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "portfolio = portfolio.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()

@@ -88,3 +88,21 @@ def test_softbank_and_tsm_on_the_bundled_data(config, market):
     assert correlation(plain, "9984.T", "TSM") < 0.2
     assert correlation(corrected, "9984.T", "TSM") >= 0.35
     assert correlation(corrected, "NVDA", "TSM") == correlation(plain, "NVDA", "TSM")
+
+
+def test_the_vectorised_correction_equals_the_pairwise_formula_on_ragged_data():
+    rng = np.random.default_rng(11)
+    names = ["US1", "US2", "US3", "TKY", "TKY2"]
+    returns = pd.DataFrame(rng.normal(0, 0.02, (300, 5)), columns=names)
+    returns.iloc[:120, 2] = np.nan  # a young US name
+    returns.iloc[rng.choice(300, 30, replace=False), 3] = np.nan  # Tokyo holidays
+    returns.iloc[:290, 4] = np.nan  # too few pairs: left as is
+    base = returns.cov() * 252
+    markets = {"US1": "new_york", "US2": "new_york", "US3": "new_york", "TKY": "tokyo",
+               "TKY2": "tokyo"}
+    corrected, _, _ = lead_lag_corrected(base, returns, markets)
+    for a in names[:3]:
+        expected = base.loc[a, "TKY"] + 252 * (lagged_covariance(returns[a], returns["TKY"])
+                                               + lagged_covariance(returns["TKY"], returns[a]))
+        assert corrected.loc[a, "TKY"] == pytest.approx(expected, rel=1e-12)
+        assert corrected.loc[a, "TKY2"] == base.loc[a, "TKY2"]

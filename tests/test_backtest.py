@@ -335,10 +335,8 @@ def test_start_moves_later_when_the_lookback_does_not_fit_and_says_so(folder):
 # ----------------------------------------------------------------------------- optimizer
 
 
-def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, monkeypatch):
-    prices = synthetic_prices(days=360)
-    prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
-    write_base(folder, max_weight=0.3, cash_floor=0.0, name="tight.toml")
+def built_problems(monkeypatch) -> list:
+    """The objective of every PortfolioProblem built from now on, in order."""
     built = []
     original = portfolio.optimization.problem.PortfolioProblem.__init__
 
@@ -347,20 +345,55 @@ def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, mon
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(portfolio.optimization.problem.PortfolioProblem, "__init__", counting_init)
-    result = run(folder, prices, [MINVAR, POLICY], base="tight.toml", start="2021-03-15",
+    return built
+
+
+def test_one_compiled_problem_per_strategy_and_failures_are_recorded(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
+    base = write_base(folder, max_weight=0.4, cash_floor=0.0, name="floor.toml")
+    # a floor on DDD + EEE cannot hold before they list: infeasible, whatever the cash
+    base.write_text(base.read_text().replace('tech = ["AAA", "BBB"]',
+                                             'tech = ["AAA", "BBB"]\nlate = ["DDD", "EEE"]')
+                    + "\n[limits.group_floors]\nlate = 0.2\n")
+    built = built_problems(monkeypatch)
+    result = run(folder, prices, [MINVAR, POLICY], base="floor.toml", start="2021-03-15",
                  min_history_days=20)
     names = [getattr(objective, "name", objective) for objective in built]
     assert names == ["min_variance", "min_variance"]  # once per strategy, not per date
-    minvar = result.strategies["minvar"]
-    # 3 names x 30 % cannot hold 100 %: infeasible until DDD/EEE have 20 prices
-    assert minvar.failures
+    assert not result.strategies["minvar"].failures  # caps only: no floor to miss
+    policy = result.strategies["policy"]
+    # the floor of group late cannot hold until DDD/EEE have 20 prices
+    assert policy.failures
     assert all("cannot" in failure.error or "infeasible" in failure.error
-               for failure in minvar.failures)
-    assert all(f.date < prices.index[170] for f in minvar.failures)
-    assert minvar.weights.index[0] >= prices.index[170]
-    assert minvar.daily_weights.loc[: minvar.failures[-1].date, "CASH"].eq(1.0).all()
-    assert minvar.metrics.failures == len(minvar.failures)
-    assert sum(minvar.solvers.values()) == len(minvar.weights)
+               for failure in policy.failures)
+    assert all(f.date < prices.index[170] for f in policy.failures)
+    assert policy.weights.index[0] >= prices.index[170]
+    assert policy.daily_weights.loc[: policy.failures[-1].date, "CASH"].eq(1.0).all()
+    assert policy.metrics.failures == len(policy.failures)
+    assert sum(policy.solvers.values()) == len(policy.weights)
+
+
+def test_caps_holding_less_than_the_budget_invest_what_they_allow(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    prices.loc[: prices.index[149], ["DDD", "EEE"]] = np.nan  # only 3 names before day 150
+    write_base(folder, max_weight=0.3, cash_floor=0.0, name="tight.toml")
+    built = built_problems(monkeypatch)
+    result = run(folder, prices, [MINVAR, POLICY], base="tight.toml", start="2021-03-15",
+                 min_history_days=20)
+    assert len(built) == 4  # each strategy's problem, and one copy with 10 % cash each
+    listed = prices.index[170]  # DDD and EEE have 20 prices
+    for name in ("minvar", "policy"):
+        strategy = result.strategies[name]
+        assert not strategy.failures
+        early = strategy.weights.loc[: listed - pd.Timedelta(days=1)]
+        late = strategy.weights.loc[listed:]
+        # 3 names x 30 % hold 90 %: the rest stays in cash until DDD and EEE list
+        np.testing.assert_allclose(early["CASH"], 0.10, atol=1e-7)
+        np.testing.assert_allclose(early[["AAA", "BBB", "CCC"]], 0.30, atol=1e-7)
+        np.testing.assert_allclose(late["CASH"], 0.0, atol=1e-7)
+    notes = [note for note in result.notes if "could hold only 90.0 %" in note]
+    assert len(notes) == 2 and notes[0].startswith("minvar: on ")
 
 
 def test_vectorised_drift_between_rebalances_equals_stepping_day_by_day(folder, monkeypatch):
@@ -671,7 +704,7 @@ def test_cli_backtest_of_the_packaged_example_end_to_end(tmp_path):
 
 
 def test_manifest_price_hash_is_stable_and_sees_any_change():
-    from portfolio.backtesting.engine import _frame_hash
+    from portfolio.backtesting.engine import frame_hash as _frame_hash
 
     prices = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [4.0, 5.0, 6.0]},
                           index=pd.date_range("2024-01-01", periods=3))
@@ -709,19 +742,19 @@ def test_cash_alone_earns_exactly_the_rate_its_sharpe_is_measured_against(folder
 def test_tbill_cash_yield_only_needs_rates_for_the_simulated_dates(folder):
     rng = np.random.default_rng(5)
     names = [*TICKERS, "SPY", "QQQ"]
-    dates = pd.bdate_range("2014-06-02", "2015-12-31", name="date")
+    dates = pd.bdate_range("1998-06-01", "1999-12-31", name="date")
     returns = rng.normal(0.0003, 0.01, (len(dates), len(names)))
     prices = pd.DataFrame(100.0 * np.cumprod(1.0 + returns, axis=0), index=dates,
                           columns=names)
-    # the lookback starts before the bundled T-bill series (2015-01-02), the backtest after
-    result = run(folder, prices, [EQUAL], start="2015-06-01", cash_yield="tbill")
-    assert result.start == pd.Timestamp("2015-06-01")
+    # the lookback starts before the bundled T-bill series (1999-01-04), the backtest after
+    result = run(folder, prices, [EQUAL], start="1999-06-01", cash_yield="tbill")
+    assert result.start == pd.Timestamp("1999-06-01")
     rates = treasury_bill_rates()
     on_dates = rates.reindex(rates.index.union(dates)).ffill().reindex(dates).shift(1)
     pd.testing.assert_series_equal(result.cash_rate, on_dates.loc[result.cash_rate.index],
                                    check_names=False)
     with pytest.raises(DataError, match="no T-bill yield before"):
-        run(folder, prices, [EQUAL], start="2014-09-01", cash_yield="tbill")
+        run(folder, prices, [EQUAL], start="1998-09-01", cash_yield="tbill")
 
 
 def test_a_universe_without_prices_in_the_period_is_a_data_error(folder, tmp_path, capsys):

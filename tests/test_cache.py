@@ -409,7 +409,7 @@ def test_incremental_update_asks_only_from_the_last_cached_date(cache):
     ]
     assert report.added == {"NVDA": 5, "AMD": 5, "ORCL": 8}  # 01-05 .. 01-11
     assert report.refetched == ()
-    assert progress == [(2, 3), (3, 3)]
+    assert progress == [(0, 3), (2, 3), (3, 3)]  # announced before the first fetch
     pd.testing.assert_frame_equal(
         cache.read(["NVDA", "AMD", "ORCL"]), market.loc[:"2024-01-11"], check_freq=False
     )

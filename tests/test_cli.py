@@ -314,11 +314,14 @@ def test_optimize_markdown_and_csv(default_json, capsys):
 
     code, out, _ = run(capsys, "optimize", "--offline", "--format", "csv")
     assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))  # the main table, raw numbers
+    assert rows[0] == ["ticker", "weight", "risk share", "marginal risk", "why"]
+    weight_rows = {row[0]: float(row[1]) for row in rows[1:]}
+    assert weight_rows == pytest.approx({t: w for t, w in weights.items() if t != "CASH"},
+                                        abs=1e-12)
+    code, out, _ = run(capsys, "optimize", "--offline", "--format", "csv", "--table", "limits")
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["section", "ticker", "weight", "risk share", "marginal risk", "why"]
-    weight_rows = {row[1]: row[2] for row in rows if row and row[0] == "Weights and why"}
-    assert weight_rows == {t: f"{100 * w:.2f} %" for t, w in weights.items() if t != "CASH"}
-    assert any(row and row[0] == "Limits" for row in rows)
+    assert rows[0] == ["limit", "value", "bound", "bound flag", "status"]
 
 
 def test_output_file_is_written_atomically(default_json, tmp_path, capsys):
@@ -426,15 +429,15 @@ def test_data_show_lists_the_bundled_tickers(capsys):
     assert shown["source"] == "bundled"
     assert list(shown["tickers"]) == list(BUNDLED_TICKERS)
     assert shown["tickers"]["CRWV"]["first_date"] == "2025-03-28"
-    assert shown["tickers"]["NVDA"]["first_date"] == "2015-01-02"
+    assert shown["tickers"]["NVDA"]["first_date"] == "1999-01-22"
     assert {t["last_date"] for t in shown["tickers"].values()} == {"2026-07-31"}
 
     code, out, _ = run(capsys, "--offline", "data", "show", "--format", "csv")
     assert code == 0
     rows = [row for row in csv.reader(io.StringIO(out)) if row]
-    assert rows[0][:4] == ["section", "ticker", "first date", "last date"]
+    assert rows[0][:3] == ["ticker", "first date", "last date"]
     assert len(rows) == 1 + 18
-    assert {row[1]: row[2] for row in rows[1:]}["CRWV"] == "2025-03-28"
+    assert {row[0]: row[1] for row in rows[1:]}["CRWV"] == "2025-03-28"
 
     code, out, _ = run(capsys, "data", "show", "--offline", "--format", "markdown")
     assert code == 0 and "| CRWV | 2025-03-28 |" in out

@@ -56,11 +56,15 @@ def test_other_formats_show_the_same_numbers(capsys, fmt):
         assert "## Limits" in out
         assert "| max_weight[NVDA] | 41.19 % | <= 20.00 % | BREACH |" in out
     elif fmt == "csv":
-        rows = [row for row in csv.reader(io.StringIO(out)) if row]
-        limits = [row for row in rows if row[0] == "Limits"]
-        assert ["Limits", "max_weight[NVDA]", "41.19 %", "<= 20.00 %", "BREACH"] in limits
-        assert ["section", "ticker", "value (USD)", "weight", "risk contrib.", "% of risk",
-                "OpenAI exp.", "OpenAI contrib."] in rows
+        rows = [row for row in csv.reader(io.StringIO(out)) if row]  # the main table
+        assert rows[0] == ["ticker", "value (USD)", "weight", "risk contrib.", "% of risk",
+                           "OpenAI exp.", "OpenAI contrib."]
+        code, out, _ = run(capsys, "risk", "--holdings", str(HOLDINGS), *BUNDLED,
+                           "--format", "csv", "--table", "limits")
+        limits = [row for row in csv.reader(io.StringIO(out)) if row]
+        nvda = next(row for row in limits if row[0] == "max_weight[NVDA]")
+        assert float(nvda[1]) == pytest.approx(0.4119, abs=1e-4)
+        assert nvda[2:] == ["0.2", "<=", "BREACH"]
     else:
         assert "Portfolio risk" in out and "BREACH" in out and "Value at risk" in out
 

@@ -196,6 +196,19 @@ def test_disjoint_group_floors_above_budget():
         assert_plan_restores_feasibility(constraints, plan)
 
 
+def test_group_caps_together_below_budget():
+    constraints = [MaxWeight(0.3), GroupCap("a", ("A", "B", "C"), 0.4),
+                   GroupCap("b", ("D", "E", "F"), 0.45), CashFloor(0.05)]
+    problem, error = failing(constraints)
+    # each cap alone leaves room (the other group's names may hold 90 %); together they
+    # hold 40 % + 45 % = 85 % of the 95 % to invest
+    assert {"group_cap[a]", "group_cap[b]", "cash_floor"} <= set(error.conflicts)
+    assert error.what == "the group and theme caps cannot hold the invested budget"
+    assert says(error, "raise limits.cash_floor from 5 % to 15 %")
+    for plan in arithmetic_diagnosis(problem).plans:
+        assert_plan_restores_feasibility(constraints, plan)
+
+
 def test_theme_cap_below_least_exposure():
     exposures = {"A": 1.0, "B": 1.0, "C": 0.5, "D": 0.5, "E": 0.5, "F": 0.5}
     constraints = [MaxWeight(0.3), ThemeCap("oa", exposures, 0.2)]
@@ -418,3 +431,34 @@ def test_random_infeasible_limits_name_the_planted_conflict(case):
     diagnosis = arithmetic_diagnosis(problem) or elastic_diagnosis(problem)
     assert diagnosis.plans
     assert_plan_restores_feasibility(constraints, diagnosis.plans[0], tickers)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_the_largest_invested_fraction_without_an_lp_is_the_lps(seed):
+    # most_invested answers from a greedy fill within the caps when that fill reaches an
+    # upper bound of sum(w); the LP (greedy switched off) is the oracle, floors included
+    from unittest import mock
+
+    from portfolio.optimization import turnover
+
+    rng = np.random.default_rng(seed)
+    tickers = [f"N{i}" for i in range(8)]
+    members = [tuple(rng.choice(tickers, rng.integers(2, 5), replace=False)) for _ in range(3)]
+    limits = [GroupCap(f"g{k}", m, float(rng.uniform(0.1, 0.6))) for k, m in enumerate(members)]
+    limits.append(ThemeCap("t", {t: float(rng.uniform(0, 1)) for t in tickers},
+                           float(rng.uniform(0.05, 0.5))))
+    if rng.uniform() < 0.5:
+        limits.append(GroupFloor("f", members[0], float(rng.uniform(0.0, 0.2))))
+    limits.append(CashFloor(float(rng.choice([0.0, 0.05]))))
+    upper = np.full(len(tickers), float(rng.uniform(0.1, 0.4)))
+    feasible = turnover.turnover_set(limits, tickers, (0.0, 1.0), np.zeros(len(tickers)), upper)
+    fast = turnover.most_invested(feasible)
+    with mock.patch.object(turnover, "greedy_fill", return_value=None):
+        exact = turnover.most_invested(feasible)
+    assert (fast is None) == (exact is None)
+    if exact is not None:
+        assert fast[0] == pytest.approx(exact[0], abs=1e-9)
+        weights = fast[1][:-1]
+        assert np.all(feasible.rows @ weights <= feasible.bounds + 1e-9)
+        assert np.all((weights >= -1e-12) & (weights <= upper + 1e-12))

@@ -211,7 +211,7 @@ def test_report_lists_every_point_and_the_marked_portfolios(run):
     assert any("breach 1 limit rows" in line for line in report.summary)
     markdown = render(report, "markdown")
     assert "| 12 |" in markdown and "current holdings" in markdown
-    assert render(report, "csv").startswith("section,point,volatility")
+    assert render(report, "csv").startswith("point,volatility")
 
 
 def test_plot_writes_a_png(run, tmp_path):

@@ -569,7 +569,7 @@ def _inputs():
         ({"cash_floor": 1.0}, InputError, ["cash_floor"]),
         ({"no_trade_dollars": -1.0}, InputError, ["no_trade_dollars"]),
         ({"costs": {"bps": 5}}, InputError, ["TradingCosts"]),
-        ({"shares": pd.Series(dtype=float), "cash": 0.0}, InputError, ["zero value"]),
+        ({"shares": pd.Series(dtype=float), "cash": 0.0}, InputError, ["worth nothing"]),
         ({"shares": pd.Series({"A": 1e100, "B": 5.0})}, InputError, ["1e+102", "units"]),
     ],
 )

@@ -11,7 +11,9 @@ from portfolio.estimate.estimators import (
     ewma_covariance,
     factor_covariance,
     ledoit_wolf_covariance,
+    ledoit_wolf_matrix,
     oas_covariance,
+    oas_matrix,
     sample_covariance,
 )
 from portfolio.estimate.psd import is_psd, nearest_psd, schur_complement_repair
@@ -64,6 +66,37 @@ def test_shrinkage_equals_sklearn(function, oracle):
     result = function(returns)
     assert list(result.index) == list(result.columns) == LONG
     np.testing.assert_allclose(result.to_numpy(), expected, rtol=0, atol=1e-10)
+
+
+def _real_returns() -> np.ndarray:
+    """Three years of the bundled universe's daily returns (complete names only)."""
+    from portfolio.data.prices import load_prices
+
+    prices = load_prices(["NVDA", "AMD", "AVGO", "TSM", "MSFT", "GOOGL", "AMZN", "META",
+                          "ORCL", "INTC", "MU", "SPY"], source="bundled").prices
+    return prices.pct_change().iloc[-756:].dropna().to_numpy()
+
+
+@pytest.mark.parametrize(("numpy_version", "oracle"),
+                         [(ledoit_wolf_matrix, LedoitWolf), (oas_matrix, OAS)])
+@pytest.mark.parametrize(("periods", "names", "seed"),
+                         [(500, 20, 0), (60, 120, 1), (30, 1, 2), (2, 3, 3), (1000, 5, 4)])
+def test_numpy_shrinkage_equals_sklearn_to_1e_12(numpy_version, oracle, periods, names, seed):
+    # T > N, T < N (singular sample covariance), one name, two days, heavy tails
+    rng = np.random.default_rng(seed)
+    values = rng.standard_t(4, (periods, names)) * 0.02 + rng.normal(0, 0.01, (periods, 1))
+    expected = oracle(assume_centered=False).fit(values).covariance_
+    result = numpy_version(values)
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize(("numpy_version", "oracle"),
+                         [(ledoit_wolf_matrix, LedoitWolf), (oas_matrix, OAS)])
+def test_numpy_shrinkage_equals_sklearn_on_the_bundled_prices(numpy_version, oracle):
+    values = _real_returns()
+    expected = oracle(assume_centered=False).fit(values).covariance_
+    np.testing.assert_allclose(numpy_version(values), expected, rtol=1e-12,
+                               atol=1e-12 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("half_life", [5, 63, 1000])

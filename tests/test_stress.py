@@ -31,6 +31,8 @@ BUNDLED = DataOptions(source="bundled", offline=True)
 
 # Written out again here (not read from REPLAY_WINDOWS) so the test checks the module constant.
 WINDOWS = {
+    "dotcom_bust": ("2000-03-10", "2002-10-09"),
+    "financial_crisis": ("2007-10-09", "2009-03-09"),
     "covid_crash": ("2020-02-19", "2020-03-23"),
     "rate_shock_2022": ("2022-01-03", "2022-10-12"),
     "deepseek_selloff": ("2025-01-24", "2025-01-27"),
@@ -68,7 +70,7 @@ def own_beta(asset: pd.Series, factor: pd.Series) -> float:
 # --------------------------------------------------------------------------- replays
 
 
-def test_replay_windows_constant_holds_the_four_episodes():
+def test_replay_windows_constant_holds_the_six_episodes():
     assert {w.name: (w.start, w.end) for w in REPLAY_WINDOWS} == WINDOWS
 
 
@@ -299,7 +301,7 @@ def test_cli_json_shape(capsys, monkeypatch, tmp_path):
     assert {"scenarios", "total_value", "as_of", "data_source"} <= set(data)
     assert data["as_of"] == "2026-07-31" and data["data_source"] == "bundled"
     scenarios = data["scenarios"]
-    assert len(scenarios) == 6
+    assert len(scenarios) == 8
     assert [s["pnl"] for s in scenarios] == sorted(s["pnl"] for s in scenarios)
     for scenario in scenarios:
         assert {"name", "kind", "pnl", "pnl_pct", "positions", "shocks", "proxied"} <= set(scenario)

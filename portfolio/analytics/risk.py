@@ -34,6 +34,10 @@ Choices
   name is reported in the warnings. Historical VaR/CVaR, maximum drawdown, beta and
   tracking error come from this back-cast (beta and tracking error against the config's
   benchmark, on their common dates).
+* The VaR backtest (:mod:`portfolio.analytics.var_backtest`) applies today's weights the
+  same way to every day of the available history (``RiskModel.history``, from the
+  config's ``data.start``) and checks the 1-day 95 % and 99 % VaR, historical and
+  parametric, each estimated on the ``lookback`` days before the day it forecasts.
 * Concentration is measured on the **risky** weights renormalised to sum to 1 (cash left
   out): HHI in [1/N, 1], effective number of names 1/HHI, top-5 share of the invested
   part. The effective number of bets is 1 / sum(p_i^2) of the percent risk
@@ -54,6 +58,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from portfolio.analytics.backcast import backcast_returns, history_backcast
+from portfolio.analytics.bootstrap import LossDistribution
 from portfolio.analytics.exposure import ExposureReport, portfolio_exposure
 from portfolio.analytics.metrics import Drawdown, beta, max_drawdown, tracking_error
 from portfolio.analytics.risk_measures import (
@@ -68,7 +74,8 @@ from portfolio.analytics.risk_measures import (
     top_n_share,
 )
 from portfolio.analytics.valuation import Valuation, date_text
-from portfolio.errors import DataError, InputError
+from portfolio.analytics.var_backtest import VaRBacktest, var_backtest
+from portfolio.errors import InputError
 from portfolio.estimate.covariance import CovarianceEstimate
 from portfolio.estimate.inputs import MIN_USABLE_OBSERVATIONS, RiskInputs
 from portfolio.optimization.constraints import LimitCheck, check_all
@@ -185,6 +192,15 @@ class RiskReport:
         Data provenance line.
     warnings : tuple of str
         Short histories, PSD repairs, back-cast renormalisation, names left out.
+    var_backtest : VaRBacktest or None
+        Rolling out-of-sample 1-day VaR backtest of today's weights over the history
+        (None when the history is not longer than the lookback).
+    loss_distribution : LossDistribution or None
+        Monte Carlo return and drawdown over a horizon, when asked for
+        (:func:`portfolio.jobs.risk.risk_report` with ``horizon``).
+    history_notes : tuple of str
+        How the back-cast over the whole history (the sample of the VaR backtest and the
+        Monte Carlo) treats names listed later, or why there is no VaR backtest.
     """
 
     weights: pd.Series
@@ -214,6 +230,9 @@ class RiskReport:
     data_source: str
     notice: str
     warnings: tuple[str, ...]
+    var_backtest: VaRBacktest | None = None
+    loss_distribution: LossDistribution | None = None
+    history_notes: tuple[str, ...] = ()
 
     @property
     def breaches(self) -> tuple[LimitCheck, ...]:
@@ -235,51 +254,6 @@ class RiskReport:
              for horizon, loss in horizons.items()),
             key=lambda item: item[3],
         )
-
-
-def backcast_returns(weights: pd.Series, returns: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Daily returns of constant weights applied to past returns (daily rebalancing).
-
-    Parameters
-    ----------
-    weights : pandas.Series
-        Fractions by ticker, may include ``"CASH"`` (return 0); non-negative.
-    returns : pandas.DataFrame
-        Dates x tickers, daily simple returns; NaN where a name has no return.
-
-    Returns
-    -------
-    backcast : pandas.Series
-        Daily portfolio returns (fractions). On each date the weights of held names
-        without a return are spread pro rata over the held names with one (the risky
-        weight and the cash weight stay constant). Dates on which no held name has a
-        return are dropped; without risky weight the series is 0 on every date.
-    renormalised_days : pandas.Series
-        Per held name, the number of kept dates on which it had no return.
-
-    Raises
-    ------
-    DataError
-        If a held name has no column in ``returns``.
-    """
-    risky = weights.drop(CASH, errors="ignore").astype(float)
-    risky = risky[risky != 0]
-    missing = [t for t in risky.index if t not in returns.columns]
-    if missing:
-        raise DataError(
-            f"no returns for {', '.join(missing)}", "back-cast",
-            "every held name needs a return history", "load prices for these tickers",
-        )
-    if risky.empty:
-        return pd.Series(0.0, index=returns.index, name="portfolio"), pd.Series(dtype=int)
-    held = returns[list(risky.index)]
-    available = held.notna()
-    present_weight = available.astype(float).mul(risky, axis=1).sum(axis=1)
-    kept = present_weight > 0
-    scale = risky.sum() / present_weight[kept]
-    daily = held[kept].fillna(0.0).mul(risky, axis=1).sum(axis=1) * scale
-    renormalised = (~available[kept]).sum().astype(int).rename("renormalised_days")
-    return daily.rename("portfolio"), renormalised
 
 
 @dataclass(frozen=True)
@@ -320,6 +294,10 @@ class RiskModel:
         Provenance of the prices.
     warnings : tuple of str
         The covariance warnings and the names left out of the risk model.
+    history : DataFrame or None
+        Daily simple returns of every date loaded (from ``data.start``; dates x tickers,
+        NaN before a listing), for the VaR backtest and the Monte Carlo sample; None: the
+        lookback (``daily``) only.
     """
 
     tickers: tuple[str, ...]
@@ -339,6 +317,7 @@ class RiskModel:
     data_source: str
     notice: str
     warnings: tuple[str, ...]
+    history: pd.DataFrame | None = None
 
     def group_of(self, ticker: str) -> str | None:
         """The first group containing ``ticker``, or None."""
@@ -388,6 +367,7 @@ def measure_risk(weights: pd.Series, model: RiskModel, *, valuation: Valuation |
 
     backcast, renormalised = backcast_returns(weights, model.daily)
     warnings += _backcast_notes(renormalised, model.daily, len(backcast))
+    checked, history_notes = _var_backtest(weights, model)
     var = _tail_table(parametric_var, historical_var, risky_weights, cov, backcast)
     cvar = _tail_table(parametric_cvar, historical_cvar, risky_weights, cov, backcast)
     total = valuation.total if valuation is not None else None
@@ -420,7 +400,20 @@ def measure_risk(weights: pd.Series, model: RiskModel, *, valuation: Valuation |
         data_source=model.data_source,
         notice=model.notice,
         warnings=tuple(warnings),
+        var_backtest=checked,
+        history_notes=tuple(history_notes),
     )
+
+
+def _var_backtest(weights: pd.Series, model: RiskModel) -> tuple[VaRBacktest | None, list[str]]:
+    """The VaR backtest over the history, and its note (none when it is too short)."""
+    window = len(model.daily)
+    history = model.history if model.history is not None else model.daily
+    backcast, note = history_backcast(weights, history)
+    if len(backcast) <= max(window, 20) + 1:
+        return None, [f"no VaR backtest: {len(backcast)} back-cast days, not more than the "
+                      f"{window}-day window"]
+    return var_backtest(backcast, window), note
 
 
 # --------------------------------------------------------------------------- helpers

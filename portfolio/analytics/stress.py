@@ -20,10 +20,13 @@ Scenario kinds
     ``shock_i = P_end / P_start - 1`` with the close on (or the last trading day before)
     the window's start and end, applied to today's position value -- the same as holding
     ``n = value_i / P_start`` shares through the window, ``P&L = n * (P_end - P_start)``.
-    A holding with no price at either end (CRWV before its 2025-03-28 IPO) is proxied by
-    ``beta_i * r_SMH``: its beta to SMH on its whole available daily history (which lies
-    after the window: a look-ahead that is the point of a proxy) times SMH's return over
-    the window; it is flagged in ``ScenarioResult.proxied``.
+    A holding with no price at either end (CRWV before its 2025-03-28 IPO, Alphabet in the
+    dot-com bust) is proxied by ``beta_i * r_proxy``: its beta to the first proxy priced
+    over the window (SMH, then QQQ, then SPY) on its whole available daily history (which
+    lies after the window: a look-ahead that is the point of a proxy) times the proxy's
+    return over the window; it is flagged in ``ScenarioResult.proxied``. Each position's
+    daily path, trough and days to recover are in ``ScenarioResult.paths``
+    (:mod:`portfolio.analytics.replay`).
 ``custom``
     ``[[stress.custom]]`` of the config: ``{ticker or group: return}``. A ticker's own shock
     overrides its group's; holdings not named get 0.
@@ -31,24 +34,32 @@ Scenario kinds
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import pandas as pd
 
 from portfolio.analytics.exposure import hub_failure_shocks
-from portfolio.analytics.metrics import beta as beta_of
-from portfolio.errors import DataError, InputError
-from portfolio.estimate.returns import to_returns
+from portfolio.analytics.replay import (
+    MIN_BETA_OBSERVATIONS,
+    PROXIES,
+    ReplayPaths,
+    WindowReturns,
+    daily_betas,
+    replay_paths,
+    replay_returns,
+    window_dates,
+)
+from portfolio.errors import InputError
 from portfolio.weights import CASH
 
 __all__ = [
     "ALL",
     "KINDS",
     "MIN_BETA_OBSERVATIONS",
+    "PROXIES",
     "PROXY",
     "REPLAY_WINDOWS",
     "CustomScenario",
@@ -66,10 +77,8 @@ __all__ = [
 ]
 
 KINDS = ("hub_failure", "historical", "custom")
-PROXY = "SMH"
-"""Ticker whose window return, times a holding's beta to it, stands in for a missing price."""
-MIN_BETA_OBSERVATIONS = 20
-"""Fewest daily returns shared with the factor for a beta estimate (about a trading month)."""
+PROXY = PROXIES[0]
+"""The first proxy (SMH); :data:`~portfolio.analytics.replay.PROXIES` lists them all."""
 ALL = "all"
 
 
@@ -105,6 +114,18 @@ class ReplayWindow:
 
 
 REPLAY_WINDOWS: tuple[ReplayWindow, ...] = (
+    ReplayWindow(
+        "dotcom_bust",
+        "2000-03-10",
+        "2002-10-09",
+        "Dot-com bust, Nasdaq peak to trough (2000-03-10 .. 2002-10-09)",
+    ),
+    ReplayWindow(
+        "financial_crisis",
+        "2007-10-09",
+        "2009-03-09",
+        "Global financial crisis, S&P 500 peak to trough (2007-10-09 .. 2009-03-09)",
+    ),
     ReplayWindow(
         "covid_crash",
         "2020-02-19",
@@ -154,9 +175,13 @@ class ScenarioResult:
     shocks : Mapping[str, float]
         Ticker -> return applied (simple return, fraction); ``CASH`` 0 when held.
     proxied : tuple of str
-        Tickers whose shock is ``beta * r_SMH`` instead of their own price path.
+        Tickers whose shock is ``beta * r_proxy`` instead of their own price path.
     window : tuple of Timestamp or None
         Dates of the start and end closes used by a historical replay; None otherwise.
+    proxy : str or None
+        The proxy of the ``proxied`` tickers (SMH, QQQ or SPY); None when none is proxied.
+    paths : ReplayPaths or None
+        A historical replay's daily paths, troughs and recoveries; None otherwise.
     """
 
     name: str
@@ -168,6 +193,8 @@ class ScenarioResult:
     shocks: Mapping[str, float]
     proxied: tuple[str, ...] = ()
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    proxy: str | None = None
+    paths: ReplayPaths | None = None
 
 
 @dataclass(frozen=True)
@@ -198,166 +225,6 @@ class StressReport:
     def worst(self) -> ScenarioResult | None:
         """The scenario with the largest loss (None when no scenario ran)."""
         return self.scenarios[0] if self.scenarios else None
-
-
-@dataclass(frozen=True, eq=False)
-class WindowReturns:
-    """Returns of every ticker over a historical window.
-
-    Attributes
-    ----------
-    returns : pd.Series
-        Ticker -> simple return between the two closes (fraction).
-    proxied : tuple of str
-        Tickers without a price at either close, given ``beta * proxy return``.
-    proxy_betas : Mapping[str, float]
-        Beta to the proxy of each proxied ticker (daily returns, whole history).
-    start, end : Timestamp
-        Dates of the two closes (the last trading day on or before the window's dates).
-    """
-
-    returns: pd.Series
-    proxied: tuple[str, ...]
-    proxy_betas: Mapping[str, float] = field(default_factory=dict)
-    start: pd.Timestamp | None = None
-    end: pd.Timestamp | None = None
-
-
-# --------------------------------------------------------------------------- estimates
-
-
-def daily_betas(
-    prices: pd.DataFrame,
-    factor: str,
-    *,
-    lookback_days: int | None = None,
-    min_observations: int = MIN_BETA_OBSERVATIONS,
-) -> pd.Series:
-    """Beta of every column of ``prices`` to ``factor`` on daily simple returns.
-
-    Parameters
-    ----------
-    prices : pd.DataFrame
-        Dates x tickers (daily closes, any currency per column), including ``factor``.
-    factor : str
-        Column regressed on, e.g. ``"SPY"`` or ``"SMH"``.
-    lookback_days : int, optional
-        Use only the last ``lookback_days + 1`` rows (``lookback_days`` returns); default
-        the whole table.
-    min_observations : int
-        Fewest daily returns a ticker must share with the factor.
-
-    Returns
-    -------
-    pd.Series
-        Beta per column (dimensionless, ``cov(r_i, r_f) / var(r_f)`` with ddof 1) on the
-        dates where both returns exist; 1 for the factor itself. Same order as the columns.
-
-    Raises
-    ------
-    DataError
-        The factor is missing, or a ticker shares fewer than ``min_observations`` returns
-        with it, or the factor does not move.
-    """
-    if factor not in prices.columns:
-        raise DataError(
-            f"no prices for {factor}",
-            "beta estimation",
-            f"betas are measured against {factor}",
-            f"load {factor} with the other prices (config risk.factors / universe.benchmark)",
-        )
-    window = prices.iloc[-(lookback_days + 1) :] if lookback_days else prices
-    returns = to_returns(window)
-    betas = {}
-    for ticker in prices.columns:
-        if ticker == factor:
-            betas[ticker] = 1.0
-            continue
-        pair = returns[[ticker, factor]].dropna()
-        if len(pair) < min_observations:
-            span = f"last {lookback_days} trading days" if lookback_days else "whole history"
-            raise DataError(
-                f"too little history to estimate the beta of {ticker} to {factor}",
-                f"{ticker}, {span}",
-                f"{len(pair)} daily returns shared with {factor}, at least {min_observations} "
-                "are needed",
-                "use a later --as-of or remove the holding",
-            )
-        value = beta_of(pair[ticker], pair[factor])
-        if not math.isfinite(value):
-            raise DataError(
-                f"cannot estimate the beta of {ticker} to {factor}",
-                f"{ticker}, {len(pair)} daily returns",
-                f"{factor} does not move over those dates",
-                "check the prices of the factor",
-            )
-        betas[ticker] = value
-    return pd.Series(betas, dtype=float, name=f"beta_{factor}").rename_axis("ticker")
-
-
-def replay_returns(prices: pd.DataFrame, start: str, end: str, proxy: str = PROXY) -> WindowReturns:
-    """Return of every column of ``prices`` over a window; proxies for missing prices.
-
-    Parameters
-    ----------
-    prices : pd.DataFrame
-        Daily closes, dates x tickers (USD), sorted by date, covering the window; the whole
-        available history of each ticker (a proxied ticker's beta is estimated on it).
-    start, end : str
-        ISO dates of the window; the close on, or the last row before, each date is used.
-    proxy : str
-        Column standing in for tickers without a price at either close (needed only then).
-
-    Returns
-    -------
-    WindowReturns
-        ``returns`` per column: ``P_end / P_start - 1``, or ``beta * (proxy return)`` with
-        ``beta`` from :func:`daily_betas` on the ticker's whole history in ``prices``.
-
-    Raises
-    ------
-    InputError
-        ``start`` or ``end`` is not a date, or ``end`` is before ``start``.
-    DataError
-        The prices do not cover the window, the proxy is needed but absent or unpriced, or
-        a proxied ticker has too little history for its beta.
-    """
-    first, last = window_dates(start, end)
-    index = prices.index
-    if not len(index) or first < index[0] or last > index[-1]:
-        covered = f"{index[0].date()} .. {index[-1].date()}" if len(index) else "no dates"
-        raise DataError(
-            f"prices do not cover the window {first.date()} .. {last.date()}",
-            f"prices {covered}",
-            "a replay needs prices at both ends of its window",
-            "load prices over the window (config data.start, --as-of)",
-        )
-    start_row = index[index <= first][-1]
-    end_row = index[index <= last][-1]
-    before = prices.loc[start_row].astype(float)
-    after = prices.loc[end_row].astype(float)
-    returns = after / before - 1.0
-    missing = tuple(str(t) for t in returns.index[returns.isna()])
-    betas: dict[str, float] = {}
-    if missing:
-        if proxy not in prices.columns or pd.isna(returns.get(proxy)):
-            raise DataError(
-                f"no {proxy} prices to proxy {', '.join(missing)}",
-                f"window {start_row.date()} .. {end_row.date()}",
-                f"a holding without prices in a window is proxied by its beta to {proxy}",
-                f"load {proxy} (add it to risk.factors of the config)",
-            )
-        columns = list(dict.fromkeys([*missing, proxy]))
-        betas = daily_betas(prices[columns], proxy).drop(proxy, errors="ignore").to_dict()
-        for ticker, value in betas.items():
-            returns[ticker] = value * returns[proxy]
-    return WindowReturns(
-        returns=returns.rename("return"),
-        proxied=missing,
-        proxy_betas=MappingProxyType(betas),
-        start=start_row,
-        end=end_row,
-    )
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -418,7 +285,7 @@ def replay_scenario(
     prices: pd.DataFrame,
     *,
     cash: float = 0.0,
-    proxy: str = PROXY,
+    proxy: str | Sequence[str] = PROXIES,
 ) -> ScenarioResult:
     """Replay a historical window on today's positions.
 
@@ -429,27 +296,30 @@ def replay_scenario(
     window : ReplayWindow
     prices : pd.DataFrame
         Daily closes (USD) of at least the tickers of ``values``, whole history up to the
-        as-of date; plus ``proxy`` when a holding lacks prices in the window.
+        as-of date (the recoveries are searched up to its last row); plus the proxies when
+        a holding lacks prices in the window.
     cash : float
         Cash, USD.
-    proxy : str
-        Proxy ticker (see :func:`replay_returns`).
+    proxy : str or sequence of str
+        Proxy tickers in order of preference (see
+        :func:`~portfolio.analytics.replay.replay_returns`).
 
     Returns
     -------
     ScenarioResult
         ``shocks`` = window returns, ``proxied`` = holdings given ``beta * proxy return``,
-        ``window`` = dates of the two closes.
+        ``window`` = dates of the two closes, ``paths`` = daily paths and recoveries.
     """
     _require_labels(prices.columns, values.index, "prices")
-    columns = list(dict.fromkeys([*values.index, *([proxy] if proxy in prices.columns else [])]))
-    replay = replay_returns(prices[columns], window.start, window.end, proxy)
+    proxies = (proxy,) if isinstance(proxy, str) else tuple(proxy)
+    columns = list(dict.fromkeys([*values.index, *(p for p in proxies if p in prices.columns)]))
+    replay = replay_returns(prices[columns], window.start, window.end, proxies)
     proxied = tuple(t for t in values.index if t in replay.proxied)
     description = window.description
     if proxied:
         details = ", ".join(f"{t} (beta {replay.proxy_betas[t]:.2f})" for t in proxied)
-        description += f"; proxied by beta to {proxy}: {details}"
-    return _result(
+        description += f"; proxied by beta to {replay.proxy}: {details}"
+    result = _result(
         window.name,
         "historical",
         description,
@@ -459,6 +329,8 @@ def replay_scenario(
         proxied=proxied,
         window=(replay.start, replay.end),
     )
+    return replace(result, proxy=replay.proxy if proxied else None,
+                   paths=replay_paths(values, prices[columns], replay, cash))
 
 
 def custom_scenario(
@@ -559,27 +431,6 @@ def _result(
         proxied=tuple(proxied),
         window=window,
     )
-
-
-def window_dates(start: str, end: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The two dates of a window, checked (``end`` not before ``start``)."""
-    try:
-        first, last = pd.Timestamp(start), pd.Timestamp(end)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"invalid window {start!r} .. {end!r}",
-            "replay window",
-            "dates are written YYYY-MM-DD",
-            "e.g. 2020-02-19",
-        ) from None
-    if last < first:
-        raise InputError(
-            f"window ends before it starts ({start} .. {end})",
-            "replay window",
-            "the end date must not precede the start date",
-            "swap the dates",
-        )
-    return first, last
 
 
 def _require_labels(labels: pd.Index | pd.Series, needed: pd.Index, what: str) -> None:

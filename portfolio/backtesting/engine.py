@@ -71,7 +71,8 @@ from portfolio.errors import DataError, InfeasibleError, InputError, SolverError
 from portfolio.optimization.constraints import check_all
 from portfolio.weights import CASH, parse_weights
 
-__all__ = ["config_notes", "hindsight_note", "short_period_warning", "simulate"]
+__all__ = ["config_notes", "frame_hash", "hindsight_note", "package_versions",
+           "short_period_warning", "simulate"]
 
 
 class _Views:
@@ -324,32 +325,41 @@ def short_period_warning(days: int) -> str | None:
             "and cost drag per year, tracking error) are not shown; see the total return.")
 
 
-def _frame_hash(prices: pd.DataFrame) -> str:
+def frame_hash(prices: pd.DataFrame) -> str:
     """SHA-256 of the price frame's labels and values (pandas' row hashes, not a CSV dump)."""
     digest = hashlib.sha256(pd.util.hash_pandas_object(prices, index=True).to_numpy().tobytes())
     digest.update("\x1f".join(map(str, prices.columns)).encode("utf-8"))
     return digest.hexdigest()
 
 
-def _versions() -> dict[str, str]:
-    """A copy of :func:`_installed_versions` for one manifest."""
-    return dict(_installed_versions())
+def package_versions(*extra: str) -> dict[str, str]:
+    """Python's version and the run's packages' (plus ``extra`` distributions), for a manifest."""
+    versions = dict(_installed_versions())
+    for name in extra:
+        versions[name] = _version_of(name)
+    return versions
 
 
 @functools.cache
 def _installed_versions() -> dict[str, str]:
     """Versions of Python and the packages of the run (looked up once per process)."""
     import platform
-    from importlib import metadata
 
     versions = {"python": platform.python_version()}
     for name in ("portfolio-ai-infra", "cvxpy", "clarabel", "osqp", "numpy", "pandas",
                  "scikit-learn"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+        versions[name] = _version_of(name)
     return versions
+
+
+def _version_of(distribution: str) -> str:
+    """The installed version of a distribution, or ``"not installed"``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def simulate(
@@ -483,11 +493,11 @@ def _manifest(config: BacktestConfig, frame: PriceFrame, prices: pd.DataFrame,
         "config": {"source": config.source, "sha256": config.config_hash,
                    "base_config": config.base_source,
                    "base_config_sha256": config.base_config_hash},
-        "data": {"source": frame.source, "notice": frame.notice, "sha256": _frame_hash(prices),
+        "data": {"source": frame.source, "notice": frame.notice, "sha256": frame_hash(prices),
                  "first_date": prices.index[0].date().isoformat(),
                  "last_date": prices.index[-1].date().isoformat(),
                  "tickers": list(prices.columns)},
-        "versions": _versions(),
+        "versions": package_versions(),
         "solver": {"setting": config.base.optimizer.solver, "used": dict(solvers)},
         "start": dates[0].date().isoformat(),
         "end": dates[-1].date().isoformat(),

@@ -45,8 +45,11 @@ from portfolio.config import (
     OBJECTIVES,
     Config,
     Table,
+    backtest_path,
+    check_lookback,
     default_config_path,
     load_config,
+    with_universe,
 )
 from portfolio.data.tomlfile import read_toml
 from portfolio.errors import ConfigError, did_you_mean
@@ -58,6 +61,7 @@ __all__ = [
     "STRATEGY_KINDS",
     "BacktestConfig",
     "StrategySpec",
+    "backtest_with_tickers",
     "check_strategy_names",
     "load_backtest",
     "parse_backtest",
@@ -202,7 +206,9 @@ def load_backtest(path: str | Path) -> BacktestConfig:
     Parameters
     ----------
     path : str or Path
-        The backtest file; ``base_config`` is resolved against its folder.
+        The backtest file, or the name of a packaged one (``"ai_policy"``, see
+        :func:`portfolio.config.paths.backtest_path`); ``base_config`` is resolved against
+        its folder.
 
     Returns
     -------
@@ -213,7 +219,7 @@ def load_backtest(path: str | Path) -> BacktestConfig:
     ConfigError
         Missing file, malformed TOML, unknown key, bad value -- naming file and key.
     """
-    path = Path(path)
+    path = backtest_path(path)
     data = read_toml(path)
     return parse_backtest(data, source=str(path), base_dir=path.parent,
                           content_hash=_file_hash(path))
@@ -225,11 +231,13 @@ def parse_backtest(
     base_dir: Path | None = None,
     *,
     content_hash: str | None = None,
+    base: Config | None = None,
+    reference: bool = True,
 ) -> BacktestConfig:
     """Validate a backtest mapping (the parsed TOML).
 
     The only I/O is loading the base config named by ``base_config`` (through
-    :func:`portfolio.config.load_config`).
+    :func:`portfolio.config.load_config`), unless ``base`` is given.
 
     Parameters
     ----------
@@ -241,6 +249,12 @@ def parse_backtest(
         Folder against which ``base_config`` is resolved (default: working directory).
     content_hash : str, optional
         sha256 of the file's bytes; default the sha256 of ``data`` as canonical JSON.
+    base : Config, optional
+        The base config already validated (a sweep's variant of the file ``base_config``
+        names); used instead of loading that file. ``tickers`` still applies to it.
+    reference : bool
+        Add ``Equal weight (reference)`` when no strategy is equal weight (the module
+        docstring); a sweep, which ranks the strategies it names, passes False.
 
     Returns
     -------
@@ -252,7 +266,7 @@ def parse_backtest(
         On any unknown key (with a "did you mean"), wrong type or inconsistent value.
     """
     root = Table(dict(data), source, "")
-    base_path, base = _base_config(root, base_dir)
+    base_path, base = _base_config(root, base_dir, base)
     start, end = _date(root, "start"), _date(root, "end")
     if start is not None and end is not None and start >= end:
         raise ConfigError(
@@ -260,6 +274,8 @@ def parse_backtest(
             "the backtest needs a period", "set start earlier than end",
         )
     lookback = root.integer("lookback_days", base.risk.lookback_days, low=20)
+    check_lookback(root, "lookback_days", lookback, base.risk.frequency,
+                   "risk.frequency of the base config")
     min_history = root.integer("min_history_days", base.risk.min_observations, low=3)
     rebalance = root.string("rebalance", "monthly", SCHEDULES)
     drift_threshold, limit_tolerance = _drift_settings(root, rebalance)
@@ -278,7 +294,7 @@ def parse_backtest(
         )
     check_strategy_names([s.name for s in strategies], benchmarks,
                          lambda i: f"{source}, key strategies[{i}].name")
-    if not any(s.kind == "equal_weight" for s in strategies):
+    if reference and not any(s.kind == "equal_weight" for s in strategies):
         strategies += (_reference_strategy([s.name for s in strategies]),)
     chosen = (_date(root, "universe_chosen") if root.has("universe_chosen")
               else None if root.has("tickers") else base.universe_chosen)
@@ -302,8 +318,12 @@ def _reference_strategy(names: Sequence[str]) -> StrategySpec:
     return StrategySpec(name=name, kind="equal_weight", reference=True)
 
 
-def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
-    """The path and the validated portfolio config of ``base_config`` (with ``tickers``)."""
+def _base_config(root: Table, base_dir: Path | None, base: Config | None
+                 ) -> tuple[Path, Config]:
+    """The path and the validated portfolio config of ``base_config`` (with ``tickers``).
+
+    ``base``, when given, is that config already validated (it is not read again).
+    """
     base_name = root.string("base_config", None)
     if base_name is None:
         base_path = default_config_path()
@@ -317,10 +337,21 @@ def _base_config(root: Table, base_dir: Path | None) -> tuple[Path, Config]:
                 "give a path relative to the backtest file, or leave base_config out to use "
                 "the packaged default.toml",
             )
-    base = load_config(base_path)
-    if root.has("tickers"):
-        base = replace(base, tickers=root.tickers("tickers"))
+    base = base if base is not None else load_config(base_path)
+    if root.has("tickers"):  # the same restriction as --tickers (group limits kept or dropped)
+        base, _ = with_universe(base, root.tickers("tickers"), root.where("tickers"))
     return base_path, base
+
+
+def backtest_with_tickers(config: BacktestConfig, tickers: str | Sequence[str],
+                          where: str = "--tickers") -> tuple[BacktestConfig, tuple[str, ...]]:
+    """``config`` run on another universe, and notes on the settings that no longer apply.
+
+    The base config is restricted by :func:`portfolio.config.with_universe`; benchmarks,
+    strategies and the schedule are unchanged.
+    """
+    base, notes = with_universe(config.base, tickers, where)
+    return replace(config, base=base), notes
 
 
 def _drift_settings(root: Table, rebalance: str) -> tuple[float, float]:

@@ -12,6 +12,12 @@ Subclass :class:`BaseStrategy` for the defaults. The built-in strategies are
 :class:`EqualWeight`, :class:`BuyAndHold` and :class:`OptimizedStrategy` (a
 :class:`~portfolio.optimization.problem.PortfolioProblem` compiled once and re-solved at
 each date on the estimates of :class:`WindowEstimates`, shared across strategies).
+
+While few names are listed (a backtest starting in 2000), the group and theme caps over
+the names available may hold less than the invested budget ``1 - cash_floor``: an
+:class:`OptimizedStrategy` then invests what they can hold
+(:func:`~portfolio.optimization.turnover.most_invested`) and keeps the rest in cash, and
+lists those dates in :meth:`OptimizedStrategy.notes`.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import pandas as pd
 
 from portfolio.backtesting.market import PastView
 from portfolio.estimate.inputs import ReturnSettings, RiskInputs, RiskSettings, estimate_inputs
+from portfolio.optimization.constraints import CashFloor
 from portfolio.optimization.problem import PortfolioProblem
+from portfolio.optimization.turnover import most_invested, turnover_set
 
 __all__ = [
     "BaseStrategy",
@@ -169,17 +177,58 @@ class OptimizedStrategy(BaseStrategy):
         self.method = method
         self.expected = expected
         self.solve_data = solve_data
+        self._invested: dict[bytes, float | None] = {}
+        self._variants: dict[float, PortfolioProblem] = {}
+        self.reduced: dict[pd.Timestamp, float] = {}
+        """Rebalance date -> invested fraction, where the limits held less than the budget."""
 
     def target(self, past: PastView) -> Target:
         """The problem's solution on the estimates of the window before ``past.date``."""
         inputs = self.estimates.at(past, self.method, self.expected)
         tickers = self.problem.tickers
         mu = inputs.expected_returns
-        available = set(past.available)
-        weights, info = self.problem.solve_weights(
+        listed = set(past.available)
+        available = np.array([t in listed for t in tickers])
+        problem = self._problem_for(available, past.date)
+        weights, info = problem.solve_weights(
             inputs.padded_estimate(tickers),
             None if mu is None else mu.reindex(list(tickers)).to_numpy(),
-            available=np.array([t in available for t in tickers]),
+            available=available,
             **self.solve_data(inputs),
         )
         return Target(pd.Series(weights, index=tickers), info.solver)
+
+    def _problem_for(self, available: np.ndarray, date: pd.Timestamp) -> PortfolioProblem:
+        """The problem, or a copy whose cash floor leaves what the limits can hold invested.
+
+        The largest investable fraction is one LP per set of available names; a copy is
+        built once per such fraction (a few in a backtest from 2000).
+        """
+        key = available.tobytes()
+        if key not in self._invested:
+            feasible = turnover_set(self.problem.constraints, self.problem.tickers)
+            reached = most_invested(replace(feasible, upper=np.where(available, feasible.upper,
+                                                                     0.0)))
+            self._invested[key] = None if reached is None else round(reached[0], 10)
+        invested = self._invested[key]
+        if invested is None or invested >= self.problem.budget - 1e-9 or invested <= 0:
+            return self.problem  # its own checks name an empty set
+        if invested not in self._variants:
+            kept = [c for c in self.problem.constraints if not isinstance(c, CashFloor)]
+            self._variants[invested] = PortfolioProblem(
+                self.problem.tickers, self.problem.objective, [*kept, CashFloor(1.0 - invested)],
+                solver=self.problem.solver)
+        self.reduced[date] = invested
+        return self._variants[invested]
+
+    def notes(self) -> list[str]:
+        """One line on the dates the limits held less than the invested budget, if any."""
+        if not self.reduced:
+            return []
+        dates, invested = list(self.reduced), list(self.reduced.values())
+        return [
+            f"{self.name}: on {len(dates)} rebalance dates ({dates[0].date()} .. "
+            f"{dates[-1].date()}) the limits over the names then listed could hold only "
+            f"{100 * min(invested):.1f} % .. {100 * max(invested):.1f} % invested, not the "
+            f"{100 * self.problem.budget:.0f} % above the cash floor; the rest stayed in cash."
+        ]

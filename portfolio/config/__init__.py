@@ -18,10 +18,18 @@ from portfolio.config.parse import (
     OBJECTIVES,
     RAGGED_POLICIES,
     SOLVERS,
+    check_lookback,
     load_config,
     parse_config,
 )
-from portfolio.config.paths import default_config_path, packaged_config_path
+from portfolio.config.paths import (
+    EXAMPLE_HOLDINGS,
+    backtest_path,
+    default_config_path,
+    holdings_path,
+    packaged_backtests,
+    packaged_config_path,
+)
 from portfolio.config.schema import (
     Config,
     CustomScenario,
@@ -35,11 +43,13 @@ from portfolio.config.schema import (
     TradingSettings,
 )
 from portfolio.config.table import Table
+from portfolio.config.universe import parse_tickers, with_universe
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.inputs import RiskSettings
 
 __all__ = [
     "COVARIANCE_METHODS",
+    "EXAMPLE_HOLDINGS",
     "EXPECTED_RETURN_METHODS",
     "FREQUENCIES",
     "OBJECTIVES",
@@ -58,10 +68,16 @@ __all__ = [
     "ThemeCapSpec",
     "TradingSettings",
     "View",
+    "backtest_path",
+    "check_lookback",
     "default_config_path",
+    "holdings_path",
     "load_config",
     "load_ecosystem",
+    "packaged_backtests",
     "packaged_config_path",
     "parse_config",
     "parse_ecosystem",
+    "parse_tickers",
+    "with_universe",
 ]

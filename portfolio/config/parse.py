@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from portfolio.analytics.replay import PROXIES
 from portfolio.config.paths import default_config_path
 from portfolio.config.schema import (
     Config,
@@ -30,6 +31,7 @@ from portfolio.config.schema import (
     frozen_mapping,
 )
 from portfolio.config.table import Table, check_tickers
+from portfolio.data.network import DEFAULT_TIMEOUT
 from portfolio.data.tomlfile import read_toml
 from portfolio.errors import ConfigError, did_you_mean
 from portfolio.estimate.asynchronous import ASYNC_MODES
@@ -37,7 +39,7 @@ from portfolio.estimate.covariance import METHODS as COVARIANCE_METHODS
 from portfolio.estimate.covariance import RAGGED_MODES as RAGGED_POLICIES
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.expected import METHODS as EXPECTED_RETURN_METHODS
-from portfolio.estimate.inputs import RiskSettings
+from portfolio.estimate.inputs import MIN_USABLE_OBSERVATIONS, RiskSettings, min_lookback_days
 from portfolio.estimate.returns import PERIODS_PER_YEAR
 from portfolio.optimization.objectives import OBJECTIVES
 from portfolio.optimization.results import SOLVERS
@@ -51,6 +53,7 @@ __all__ = [
     "OBJECTIVES",
     "RAGGED_POLICIES",
     "SOLVERS",
+    "check_lookback",
     "load_config",
     "parse_config",
 ]
@@ -73,7 +76,23 @@ def load_config(path: str | Path | None = None) -> Config:
         Frozen, validated configuration.
     """
     path = Path(path) if path is not None else default_config_path()
-    return parse_config(read_toml(path), source=str(path), base_dir=path.parent)
+    config = parse_config(read_toml(path), source=str(path), base_dir=path.parent)
+    _check_ecosystem_file(config, path)
+    return config
+
+
+def _check_ecosystem_file(config: Config, path: Path) -> None:
+    """Raise a :class:`ConfigError` naming ``[ecosystem] file`` when the deal graph is missing."""
+    graph = config.ecosystem.file
+    if graph is None or graph.is_file():
+        return
+    raise ConfigError(
+        "ecosystem file not found", f"{path}, key ecosystem.file",
+        f"no file {graph}; a relative [ecosystem] file starts from the config file's folder "
+        f"({path.parent}), not from the current folder",
+        "copy ecosystem.toml next to the config (`portfolio init DIR` writes both), or set "
+        "[ecosystem] file to the deal graph's path",
+    )
 
 
 def parse_config(
@@ -220,8 +239,41 @@ def _parse_risk(table: Table) -> RiskSettings:
         factors=table.ticker_list("factors", ("SPY", "SMH")),
         asynchronous=table.string("asynchronous", "lead_lag", ASYNC_MODES),
     )
+    check_lookback(table, "lookback_days", settings.lookback_days, settings.frequency,
+                   "risk.frequency")
     table.finish()
     return settings
+
+
+def check_lookback(table: Table, key: str, lookback_days: int, frequency: str,
+                   frequency_key: str) -> None:
+    """Raise a :class:`ConfigError` naming both keys when a lookback gives too few returns.
+
+    Parameters
+    ----------
+    table : Table
+        The table holding ``key`` (for the file and dotted key in the message).
+    key : str
+        The lookback key, e.g. ``"lookback_days"``.
+    lookback_days : int
+        Its value, in trading days.
+    frequency : str
+        The return frequency the lookback is cut into.
+    frequency_key : str
+        Where the frequency is set, e.g. ``"risk.frequency"``.
+    """
+    needed = min_lookback_days(frequency)
+    if lookback_days >= needed:
+        return
+    key = f"{table.key}.{key}" if table.key else key
+    raise ConfigError(
+        f"{key} = {lookback_days} is too short for {frequency} returns",
+        f"{table.source}, key {key}",
+        f"{frequency} returns ({frequency_key}) over {lookback_days} trading days are fewer "
+        f"than {MIN_USABLE_OBSERVATIONS}, the fewest a risk model is estimated from",
+        f"set {key} to at least {needed}"
+        + ("" if frequency == "daily" else f", or {frequency_key} to a finer frequency"),
+    )
 
 
 def _parse_optimizer(
@@ -331,9 +383,12 @@ def _parse_trading(table: Table) -> TradingSettings:
 
 
 def _parse_data(table: Table) -> DataSettings:
-    start = table.string("start", "2015-01-01")
+    start = table.string("start", "1999-01-01")
     _check_iso_date(start, table.where("start"))
-    settings = DataSettings(start=start, max_fill_days=table.integer("max_fill_days", 5, low=0))
+    settings = DataSettings(
+        start=start, max_fill_days=table.integer("max_fill_days", 5, low=0),
+        timeout=table.number("timeout", DEFAULT_TIMEOUT, low=0.1, high=3600.0),
+    )
     table.finish()
     return settings
 
@@ -383,6 +438,7 @@ def _parse_stress(
         hub_severity=table.fraction("hub_severity", 0.5),
         market_shock=table.number("market_shock", -0.10, low=-1.0, high=1.0),
         custom=tuple(custom),
+        proxies=table.tickers("proxies", PROXIES),
     )
     table.finish()
     return settings

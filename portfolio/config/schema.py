@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from portfolio.analytics.replay import PROXIES
+from portfolio.data.network import DEFAULT_TIMEOUT
 from portfolio.estimate.equilibrium import View
 from portfolio.estimate.inputs import RiskSettings
 from portfolio.weights import check_known
@@ -212,13 +214,18 @@ class DataSettings:
     Attributes
     ----------
     start : str
-        First date to load (ISO).
+        First date to load (ISO); the historical replays and the VaR backtest see prices
+        from here on, estimates only the last ``risk.lookback_days``.
     max_fill_days : int
         Longest gap (rows) that is forward-filled, e.g. a Tokyo holiday for 9984.T.
+    timeout : float
+        Seconds all Yahoo requests of one command may take together (``--timeout``
+        overrides it); then ``auto`` falls back and ``yahoo`` fails.
     """
 
-    start: str = "2015-01-01"
+    start: str = "1999-01-01"
     max_fill_days: int = 5
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -259,12 +266,16 @@ class StressSettings:
         Market return added through each name's beta (negative = fall).
     custom : tuple of CustomScenario
         User-defined shocks.
+    proxies : tuple of str
+        Tickers a historical replay uses, in this order, for a holding not listed during
+        its window (beta to the first one priced over the window); loaded with the prices.
     """
 
     hub: str = "OpenAI"
     hub_severity: float = 0.5
     market_shock: float = -0.10
     custom: tuple[CustomScenario, ...] = ()
+    proxies: tuple[str, ...] = PROXIES
 
 
 @dataclass(frozen=True)

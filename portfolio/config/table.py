@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from portfolio.errors import ConfigError, InputError, did_you_mean
-from portfolio.weights import CASH, normalize_ticker
+from portfolio.weights import distinct_tickers, normalize_ticker
 
 __all__ = ["Table", "check_tickers"]
 
@@ -146,14 +146,10 @@ class Table:
         if not tickers:
             raise ConfigError("no tickers", where, "at least one ticker is needed",
                               f'write {name} = ["NVDA", "AMD", ...]')
-        duplicates = sorted({t for t in tickers if tickers.count(t) > 1})
-        if duplicates:
-            raise ConfigError(f"duplicate ticker {duplicates[0]}", where,
-                              "each ticker may appear once", "remove the repeated entry")
-        if CASH in tickers:
-            raise ConfigError("CASH is not a ticker", where, "cash is always part of the portfolio",
-                              "remove CASH (set limits.cash_floor for a cash reserve)")
-        return tickers
+        try:
+            return distinct_tickers(tickers, where)
+        except InputError as error:
+            raise ConfigError(error.what, where, error.why, error.fix) from None
 
     def tables(self, name: str) -> list[Table]:
         """Return an array of tables (``[[name]]``)."""

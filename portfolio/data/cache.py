@@ -12,8 +12,13 @@ Schema (version :data:`SCHEMA_VERSION`)::
     tickers(ticker TEXT PRIMARY KEY, source TEXT, fetched_at TEXT ISO-8601 UTC)
     meta(key TEXT PRIMARY KEY, value TEXT)         -- 'schema_version'
 
-Every write is one transaction: it either lands completely or not at all.
-A file that is not this cache (corrupt, another schema, unreadable) raises
+Every write is one transaction: it either lands completely or not at all. A writer
+killed in the middle of one (a crash, ``kill -9``) leaves ``prices.sqlite-journal``; the
+next open rolls it back (:meth:`PriceCache._roll_back_interrupted_write`), so the cache
+holds exactly its last committed state. Every value read is checked (a close is a number
+in (0, :data:`MAX_PRICE`], a date a real ``YYYY-MM-DD``); a bad row is a
+:class:`~portfolio.errors.DataError` naming the ticker and the date. A file that is not
+this cache (corrupt, another schema, unreadable) raises
 :class:`~portfolio.errors.DataError`; it is never replaced or deleted silently.
 """
 
@@ -26,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from portfolio.data.yahoo import (
@@ -37,6 +43,7 @@ from portfolio.errors import DataError
 
 __all__ = [
     "CACHE_FILE_NAME",
+    "MAX_PRICE",
     "SCHEMA_VERSION",
     "PriceCache",
     "default_cache_dir",
@@ -49,6 +56,9 @@ CACHE_FILE_NAME = "prices.sqlite"
 """Name of the database file inside the cache directory."""
 
 APP_DIR_NAME = "portfolio-ai-infra"
+
+MAX_PRICE = 1e9
+"""Largest plausible close (in the listing's currency); a larger one is a data error."""
 
 
 _REBUILD_FIX = (
@@ -76,6 +86,15 @@ _UPSERT_TICKER = (
     " fetched_at = excluded.fetched_at"
 )
 _SUMMARY_COLUMNS = ["first_date", "last_date", "rows", "source", "fetched_at"]
+_VALID_ROW = (
+    "typeof(ticker) = 'text' AND typeof(close) IN ('real', 'integer') AND close > 0"
+    f" AND close <= {MAX_PRICE:.0f} AND typeof(date) = 'text' AND date(julianday(date)) IS date"
+)
+"""SQL condition a stored row meets: a text ticker, a close in (0, MAX_PRICE], a real date."""
+_BAD_ROW_FIX = (
+    "Import the ticker's correct closes with `portfolio data import FILE.csv` (it replaces"
+    " them), move the cache file away to rebuild it from Yahoo, or use --data-source bundled"
+)
 
 
 def default_cache_dir() -> Path:
@@ -169,7 +188,7 @@ class PriceCache:
         sql = "SELECT ticker, date, close FROM prices"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        rows = self._query(sql, params)
+        rows = self._query(sql, params, checked=" AND ".join(clauses) or "1")
         if not rows:
             return _empty_prices()
         long = pd.DataFrame(rows, columns=["ticker", "date", "close"])
@@ -196,18 +215,24 @@ class PriceCache:
             " FROM prices AS p LEFT JOIN tickers AS t ON t.ticker = p.ticker"
             " GROUP BY p.ticker ORDER BY p.ticker",
             [],
+            checked="1",
         )
         frame = pd.DataFrame(rows, columns=["ticker", *_SUMMARY_COLUMNS])
         frame["first_date"] = _dates(frame["first_date"])
         frame["last_date"] = _dates(frame["last_date"])
         frame["rows"] = frame["rows"].astype("int64")
         frame["source"] = frame["source"].astype(object)
-        frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True, format="ISO8601")
+        try:
+            frame["fetched_at"] = pd.to_datetime(frame["fetched_at"], utc=True, format="ISO8601")
+        except (TypeError, ValueError):
+            raise self._unusable("a fetch time in table 'tickers' is not an ISO 8601 time",
+                                 _BAD_ROW_FIX) from None
         return frame.set_index("ticker")
 
     def last_dates(self) -> dict[str, pd.Timestamp]:
         """Last cached date of each ticker (empty dict for an empty or absent cache)."""
-        rows = self._query("SELECT ticker, MAX(date) FROM prices GROUP BY ticker", [])
+        rows = self._query("SELECT ticker, MAX(date) FROM prices GROUP BY ticker", [],
+                           checked="1")
         return {ticker: pd.Timestamp(last) for ticker, last in rows}
 
     # ----------------------------------------------------------------- writes
@@ -274,12 +299,83 @@ class PriceCache:
         return written
 
     # --------------------------------------------------------------- plumbing
-    def _query(self, sql: str, params: list[str]) -> list[tuple]:
-        """Run a read query; [] when the file is absent or has no schema yet."""
+    def _query(self, sql: str, params: list[str], *, checked: str) -> list[tuple]:
+        """Run a read query; [] when the file is absent or has no schema yet.
+
+        ``checked`` is the SQL filter of the price rows the query reads (``"1"``: all);
+        they are validated first (see :meth:`_check_rows`).
+        """
         with self._connection(write=False) as conn:
             if conn is None or not self._check(conn):
                 return []
+            self._check_rows(conn, checked, params)
             return conn.execute(sql, params).fetchall()
+
+    def _check_rows(self, conn: sqlite3.Connection, where: str, params: list[str]) -> None:
+        """Raise a :class:`DataError` naming the first stored row that is not a valid price.
+
+        A valid row has a text ticker, a close that is a number in (0, :data:`MAX_PRICE`]
+        and a real ``YYYY-MM-DD`` date; anything else (text in the close column, a zero, an
+        infinity, a date such as ``2024-02-30``) was written by something other than this
+        toolkit and would otherwise surface as a wrong number or a crash.
+        """
+        bad = conn.execute(
+            f"SELECT ticker, date, close, typeof(close) FROM prices WHERE ({where})"
+            f" AND NOT ({_VALID_ROW}) LIMIT 1", params,
+        ).fetchone()
+        if bad is None:
+            return
+        ticker, day, close, kind = bad
+        if kind in ("real", "integer") and 0 < close <= MAX_PRICE:
+            what, why = (f"invalid cached date {day!r} for {ticker}",
+                         "dates are stored as real calendar dates written YYYY-MM-DD")
+        else:
+            what, why = (f"invalid cached price {close!r} for {ticker} on {day}",
+                         f"a close is a number above 0 and at most {MAX_PRICE:.0e} (found "
+                         f"{kind} {close!r})")
+        raise DataError(what, str(self.path), why, _BAD_ROW_FIX)
+
+    def _roll_back_interrupted_write(self) -> None:
+        """Let SQLite roll back a write that was killed mid-transaction, before a read.
+
+        A killed writer leaves ``prices.sqlite-journal`` (a *hot* journal: the pages as
+        they were before the transaction). SQLite restores them on the next open that may
+        write; a read-only open cannot, and fails. So when a journal (or a WAL file) is
+        present, the file is opened read-write once and read, which rolls the journal back
+        and keeps every committed write. A journal of a writer still running is not hot:
+        SQLite then leaves it alone.
+
+        Raises
+        ------
+        DataError
+            When the file cannot be opened for writing: the user is told not to delete
+            the journal, which holds the data to restore.
+        """
+        journal = self.path.with_name(self.path.name + "-journal")
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            pending = (journal.exists() and journal.stat().st_size > 0) or wal.exists()
+        except OSError:
+            pending = False
+        if not pending:
+            return
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=rw", uri=True,
+                                   timeout=self.timeout, isolation_level=None)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                raise self._error(exc) from exc
+            raise self._unusable(
+                f"a write was interrupted (a crash or a kill) and its journal "
+                f"{journal.name} can only be rolled back with write access ({exc})",
+                f"Give this user write access to {self.directory} and {self.path.name}, then "
+                f"run the command again; do not delete {journal.name}: it restores the last "
+                "complete update",
+            ) from exc
 
     @contextlib.contextmanager
     def _connection(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
@@ -299,6 +395,8 @@ class PriceCache:
         if not write and not exists:
             yield None
             return
+        if not write:
+            self._roll_back_interrupted_write()
         uri = self.path.resolve().as_uri() + ("?mode=rwc" if write else "?mode=ro")
         try:
             conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
@@ -412,6 +510,16 @@ def _validated(prices: pd.DataFrame) -> pd.DataFrame:
         values = prices.astype(float)
     except (TypeError, ValueError) as exc:
         raise DataError("prices to cache must be numbers", why=str(exc)) from exc
+    array = values.to_numpy()
+    bad = ~np.isnan(array) & ~((array > 0) & (array <= MAX_PRICE))  # inf is bad too
+    if bad.any():
+        row, column = (int(i[0]) for i in np.nonzero(bad))
+        raise DataError(
+            f"invalid price {array[row, column]:g} for {columns[column]} on "
+            f"{index[row].date()}", "prices to cache",
+            f"a close is a number above 0 and at most {MAX_PRICE:.0e}",
+            "fix the price at its source; nothing was written",
+        )
     return values.set_axis(index, axis=0).set_axis(columns, axis=1)
 
 
@@ -437,5 +545,6 @@ def _utc_iso(moment: datetime | None) -> str:
 
 
 def _dates(values: Iterable[str]) -> pd.DatetimeIndex:
+    """Stored ISO dates (checked by ``PriceCache._check_rows``) as a ``DatetimeIndex``."""
     parsed = pd.to_datetime(list(values), format="%Y-%m-%d")
     return pd.DatetimeIndex(parsed, name="date").as_unit("us")

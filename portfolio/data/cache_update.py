@@ -85,8 +85,8 @@ def update_cache(
     today : date or ISO string, optional
         Reference date (default: today, local time).
     on_progress : callable, optional
-        ``on_progress(done, total)`` in tickers after each fetch call; ``total``
-        grows if histories have to be downloaded again.
+        ``on_progress(done, total)`` in tickers before the first fetch call and after
+        each one; ``total`` grows if histories have to be downloaded again.
 
     Returns
     -------
@@ -122,6 +122,8 @@ def update_cache(
         else:
             starts[ticker] = previous if previous is not None else first_start
     progress = _Progress(on_progress, len(starts))
+    if starts:
+        progress.advance(0)
     fetched, failures = _fetch_by_start(fetch, starts, today_stamp, set(last), progress)
 
     cached_closes = _closes_on(cache, {t: last[t] for t in fetched if t in last})

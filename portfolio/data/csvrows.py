@@ -21,7 +21,8 @@ from portfolio.errors import InputError
 from portfolio.weights import CASH, ticker_text
 
 __all__ = [
-    "PERCENT_SUM_TOLERANCE", "Row", "check_weight_range", "parse_number", "read_text", "rows",
+    "PERCENT_SUM_TOLERANCE", "Row", "check_weight_range", "parse_number", "read_text", "records",
+    "rows",
 ]
 
 PERCENT_SUM_TOLERANCE = 1.0
@@ -54,8 +55,13 @@ class Row:
     optional: Mapping[str, str] = field(default_factory=dict)
 
 
-def read_text(path: str | os.PathLike[str], kind: str) -> str:
-    """Return the text of a UTF-8 file, turning every I/O problem into an InputError."""
+def read_text(path: str | os.PathLike[str], kind: str,
+              formats: str = "`--holdings example` reads the packaged example holdings, "
+                             "and `portfolio init DIR` copies it") -> str:
+    """Return the text of a UTF-8 file, turning every I/O problem into an InputError.
+
+    ``formats`` is the hint on the file's format added when the file is missing.
+    """
     where = str(path)
     try:
         with open(path, "rb") as handle:
@@ -65,8 +71,7 @@ def read_text(path: str | os.PathLike[str], kind: str) -> str:
             f"{kind} file not found",
             where,
             "no file exists at this path",
-            f"check the path (relative paths start from {os.getcwd()}); "
-            "examples/holdings.csv and examples/target_weights.csv show the format",
+            f"check the path (relative paths start from {os.getcwd()}); {formats}",
         ) from None
     except IsADirectoryError:
         raise InputError(

@@ -94,5 +94,7 @@ def align_to_calendar(
         NaN before the first local session or past ``max_fill_days``.
     """
     union = local.index.union(calendar)
-    carried = local.reindex(union).ffill(limit=max_fill_days)
+    carried = local.reindex(union)
+    if max_fill_days:  # pandas refuses limit=0
+        carried = carried.ffill(limit=max_fill_days)
     return carried.reindex(calendar)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from portfolio.data.bundled import bundled_prices, bundled_tokyo_prices
 from portfolio.data.cache import PriceCache
 from portfolio.data.cache_update import update_cache
 from portfolio.data.fx import fx_tickers
+from portfolio.data.network import DEFAULT_TIMEOUT, Deadline
+from portfolio.data.yahoo import fetch_yahoo
 from portfolio.errors import DataError
 
 __all__ = ["DataInventory", "data_inventory", "update_prices"]
@@ -76,16 +79,38 @@ def data_inventory(source: str = "auto", cache_dir: str | Path | None = None,
 
 
 def update_prices(tickers: list[str], cache_dir: str | Path | None = None, *,
-                  start: str = "2015-01-01", on_progress=None):
+                  start: str = "2015-01-01", on_progress=None,
+                  timeout: float = DEFAULT_TIMEOUT, fetch=None):
     """Fetch missing dates for ``tickers`` and their exchange rates from Yahoo into the cache.
 
     The exchange rates that convert non-USD listings (``JPY=X`` for ``9984.T``) are added
     to ``tickers``; everything is written in one transaction.
 
+    Parameters
+    ----------
+    tickers : list of str
+        Yahoo symbols.
+    cache_dir : path, optional
+        Cache folder (default :func:`portfolio.data.cache.default_cache_dir`).
+    start : str
+        First date of a new ticker's history (ISO).
+    on_progress : callable, optional
+        ``on_progress(done, total)`` in tickers.
+    timeout : float
+        Seconds all Yahoo requests may take together.
+    fetch : callable, optional
+        Replacement for :func:`portfolio.data.yahoo.fetch_yahoo` (tests).
+
     Returns
     -------
     UpdateReport
         Rows added per ticker (exchange rates included) and the tickers that failed.
+
+    Raises
+    ------
+    YahooUnavailableError
+        No ticker got a price (unreachable, or no answer within ``timeout``).
     """
+    fetch = fetch or functools.partial(fetch_yahoo, deadline=Deadline(timeout))
     return update_cache(PriceCache(cache_dir), [*tickers, *fx_tickers(tickers)], start=start,
-                        on_progress=on_progress)
+                        on_progress=on_progress, fetch=fetch)

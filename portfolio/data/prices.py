@@ -3,7 +3,7 @@
 Sources
 -------
 ``bundled``
-    The real prices shipped with the package (2015-01-02 .. 2026-07-31); never touches
+    The real prices shipped with the package (1999-01-04 .. 2026-07-31); never touches
     the network.
 ``cache``
     The local SQLite cache only (see :mod:`portfolio.data.cache`).
@@ -12,7 +12,8 @@ Sources
     :class:`DataError` when Yahoo is unreachable.
 ``auto`` (default)
     The cache refreshed from Yahoo when reachable; otherwise the cache if it holds every
-    ticker, else the bundled data. ``offline=True`` skips Yahoo.
+    ticker, else the bundled data, with the cache's prices for the tickers the bundled data
+    lacks (imported with ``portfolio data import``). ``offline=True`` skips Yahoo.
 
 Every :class:`PriceFrame` carries a one-line ``notice`` naming the source used and its
 last date, which the CLI prints on stderr.
@@ -20,6 +21,7 @@ last date, which the CLI prints on stderr.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from portfolio.data.fx import (
     fx_tickers,
     usd_per_jpy_from_fxy,
 )
+from portfolio.data.network import DEFAULT_TIMEOUT, Deadline
 from portfolio.data.yahoo import YahooUnavailableError, fetch_yahoo
 from portfolio.errors import DataError
 
@@ -121,16 +124,28 @@ def _age_days(last: pd.Timestamp) -> int:
     return (pd.Timestamp.now().normalize() - last.normalize()).days
 
 
-def _bundled_local(tickers: Sequence[str], max_fill_days: int) -> pd.DataFrame:
+def where_to_get_prices(tickers: Sequence[str]) -> str:
+    """The fix of every "no prices for TICKER" error: where prices for ``tickers`` come from."""
+    its, names = ("its", "the ticker") if len(tickers) == 1 else ("their", "the tickers")
+    options = [f"import {its} daily closes with `portfolio data import FILE.csv`",
+               f"fetch them with `portfolio data update {' '.join(tickers)}` (needs the "
+               "network)"]
+    if set(tickers) <= set(BUNDLED_TICKERS):
+        options.append("use --data-source bundled")
+    return f"{', '.join(options)}, or remove {names}"
+
+
+def _bundled_local(tickers: Sequence[str], max_fill_days: int, start: Any = None
+                   ) -> pd.DataFrame:
     missing = [t for t in tickers if t not in BUNDLED_TICKERS]
     if missing:
         raise DataError(
             f"no bundled prices for {', '.join(missing)}",
             "bundled dataset",
             f"it holds {', '.join(BUNDLED_TICKERS)}",
-            "remove the ticker or use --data-source yahoo (needs the network)",
+            where_to_get_prices(missing),
         )
-    frame = _fill_gaps(bundled_prices()[list(tickers)], max_fill_days)
+    frame = _fill_gaps(bundled_prices(start)[list(tickers)], max_fill_days)
     if "9984.T" in tickers:
         frame["9984.T"] = align_to_calendar(bundled_tokyo_prices(), frame.index, max_fill_days)
     return frame
@@ -142,7 +157,7 @@ def _bundled_usd_per_unit(currency: str, calendar: pd.DatetimeIndex) -> pd.Serie
             f"no bundled exchange rate for {currency}", "bundled dataset",
             "only JPY (through FXY) is bundled", "use --data-source yahoo",
         )
-    fxy = bundled_aux()["FXY"].dropna()
+    fxy = bundled_aux(calendar[0] if len(calendar) else None)["FXY"].dropna()
     return align_to_calendar(usd_per_jpy_from_fxy(fxy), calendar, 5)
 
 
@@ -191,8 +206,8 @@ def _from_cache(
         raise _NotCachedError(
             f"no cached prices for {', '.join(missing)}",
             str(cache.path),
-            "the cache has never fetched them",
-            "run `portfolio data update` with network access, or use --data-source bundled",
+            "the cache has never fetched or imported them",
+            where_to_get_prices(missing),
         )
     calendar = _us_calendar(raw[list(tickers)])
     local = pd.DataFrame(
@@ -218,6 +233,8 @@ def load_prices(
     offline: bool = False,
     max_fill_days: int = 5,
     fetch: Callable | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_fetch: Callable[[int, int], object] | None = None,
 ) -> PriceFrame:
     """Load daily adjusted closes in USD on the NYSE calendar.
 
@@ -238,6 +255,12 @@ def load_prices(
         longer gap stays NaN.
     fetch : callable, optional
         Replacement for :func:`portfolio.data.yahoo.fetch_yahoo` (tests).
+    timeout : float
+        Seconds all Yahoo requests may take together (``yahoo`` and ``auto``), after which
+        ``auto`` falls back to the cache or the bundled data and ``yahoo`` fails.
+    on_fetch : callable, optional
+        ``on_fetch(done, total)`` in tickers, before the first Yahoo request and after
+        each one (for a progress display).
 
     Returns
     -------
@@ -253,10 +276,12 @@ def load_prices(
     cache_dir = Path(cache_dir) if cache_dir is not None else None
     chosen, reason = source, ""
     if source in ("yahoo", "auto") and not offline:
-        chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch)
+        fetch = fetch or functools.partial(fetch_yahoo, deadline=Deadline(timeout))
+        chosen, reason = _refresh_cache(tickers, cache_dir, source, fetch, on_fetch)
     elif source == "auto":
         chosen, reason = "auto-fallback", "offline"
-    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days)
+    frame, converted, chosen, reason = _read(tickers, cache_dir, chosen, reason, max_fill_days,
+                                             start)
     frame = _in_range(frame, start, end, chosen)
     last = frame.index[-1]
     notice = f"Data: {chosen} prices up to {last.date()} ({_age_days(last)} days old)"
@@ -284,20 +309,23 @@ def _checked_request(tickers: Sequence[str], source: str, offline: bool) -> list
 
 
 def _refresh_cache(tickers: list[str], cache_dir: Path | None, source: str,
-                   fetch: Callable | None) -> tuple[str, str]:
+                   fetch: Callable, on_fetch: Callable[[int, int], object] | None
+                   ) -> tuple[str, str]:
     """Update the cache from Yahoo; return the source to read and the reason for a fallback."""
     try:
         report = update_cache(PriceCache(cache_dir), tickers + fx_tickers(tickers),
-                              fetch=fetch or fetch_yahoo)
-    except YahooUnavailableError:
+                              fetch=fetch, on_progress=on_fetch)
+    except YahooUnavailableError as exc:
         if source == "yahoo":
             raise
+        if exc.timed_out:
+            return "auto-fallback", f"Yahoo did not answer within {exc.timeout:g} s"
         return "auto-fallback", "Yahoo unreachable"
     return "yahoo", f"Yahoo failed for {', '.join(report.failed)}" if report.failed else ""
 
 
 def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
-          max_fill_days: int) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
+          max_fill_days: int, start: Any = None) -> tuple[pd.DataFrame, tuple[str, ...], str, str]:
     """Prices from the cache, or the bundled data when ``auto`` falls back."""
     if chosen in ("yahoo", "cache", "auto-fallback"):
         try:
@@ -308,9 +336,33 @@ def _read(tickers: list[str], cache_dir: Path | None, chosen: str, reason: str,
                 raise
             if not isinstance(exc, _NotCachedError):  # a corrupt cache is reported, not hidden
                 reason += f"; cache not used: {exc.what} ({exc.where}): {exc.why}"
-    local = _bundled_local(tickers, max_fill_days)
+    others = [t for t in tickers if t not in BUNDLED_TICKERS]
+    if chosen == "auto-fallback" and others and len(others) < len(tickers):  # imported ones
+        frame, converted = _bundled_plus_cached(tickers, cache_dir, max_fill_days, start)
+        return frame, converted, "bundled", f"{reason}; {', '.join(others)} from the cache"
+    local = _bundled_local(tickers, max_fill_days, start)
     frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
     return frame, converted, "bundled", reason
+
+
+def _bundled_plus_cached(tickers: list[str], cache_dir: Path | None, max_fill_days: int,
+                         start: Any = None) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Bundled prices, and the cache's for tickers the bundled data lacks, on its calendar.
+
+    The cached series are put on the bundled NYSE dates (a price carried over at most
+    ``max_fill_days`` missing dates); cached dates after the bundled data's end are left out.
+    """
+    others = [t for t in tickers if t not in BUNDLED_TICKERS]
+    local = _bundled_local([t for t in tickers if t in BUNDLED_TICKERS], max_fill_days, start)
+    frame, converted = _to_usd(local, lambda c: _bundled_usd_per_unit(c, local.index))
+    try:  # gaps are filled once, on the bundled calendar below
+        cached, cached_converted = _from_cache(others, cache_dir, max_fill_days=0)
+    except _NotCachedError as exc:
+        raise DataError(f"no prices for {', '.join(others)}", f"bundled dataset and {exc.where}",
+                        "neither holds them", exc.fix) from None
+    for ticker in others:
+        frame[ticker] = align_to_calendar(cached[ticker].dropna(), frame.index, max_fill_days)
+    return frame[tickers], (*converted, *cached_converted)
 
 
 def _in_range(frame: pd.DataFrame, start: Any, end: Any, chosen: str) -> pd.DataFrame:

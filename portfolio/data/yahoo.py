@@ -4,7 +4,8 @@ The only function that touches the network is :func:`fetch_yahoo`. It calls
 ``yfinance.download`` (or an injected ``download`` with the same signature) in
 batches, retries rate limits and transient errors with a bounded exponential
 backoff, silences everything yfinance prints or logs, and turns yfinance's
-output shapes into one wide frame of adjusted closes.
+output shapes into one wide frame of adjusted closes. Everything it does, yfinance's
+own session requests included, ends by one :class:`~portfolio.data.network.Deadline`.
 
 Adjustment is pinned: ``auto_adjust=True``, so yfinance's ``Close`` column is
 the close adjusted for splits and dividends, in the listing's currency.
@@ -26,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from portfolio.data.network import DEFAULT_TIMEOUT, Deadline
 from portfolio.errors import DataError, InputError
 
 __all__ = [
@@ -101,22 +103,34 @@ class YahooUnavailableError(DataError):
         Every requested ticker.
     reasons : Mapping[str, str]
         Short reason per ticker (see :class:`FetchResult`).
+    timeout : float, optional
+        The time budget (seconds), given when it ran out.
     """
 
-    def __init__(self, failed: Iterable[str], reasons: Mapping[str, str]) -> None:
+    def __init__(self, failed: Iterable[str], reasons: Mapping[str, str],
+                 timeout: float | None = None) -> None:
         self.failed = tuple(failed)
         self.reasons = dict(reasons)
+        self.timeout = timeout
         distinct = list(dict.fromkeys(self.reasons.get(t, NO_DATA) for t in self.failed))
-        super().__init__(
-            "Yahoo Finance returned no data",
-            where=_list_tickers(self.failed),
-            why="the network is unreachable or Yahoo refused the request"
-            + (f" (yfinance: {'; '.join(distinct)})" if distinct else ""),
-            fix="Use --offline / --data-source bundled, or retry later",
-        )
+        if self.timed_out:
+            why = f"no answer within the {timeout:g} s time limit (a stalled network or proxy)"
+            fix = ("Use --offline / --data-source bundled, retry later, or allow more time "
+                   "with --timeout SECONDS ([data] timeout)")
+        else:
+            why = "the network is unreachable or Yahoo refused the request" + (
+                f" (yfinance: {'; '.join(distinct)})" if distinct else "")
+            fix = "Use --offline / --data-source bundled, or retry later"
+        super().__init__("Yahoo Finance returned no data", where=_list_tickers(self.failed),
+                         why=why, fix=fix)
+
+    @property
+    def timed_out(self) -> bool:
+        """True when the time budget ran out."""
+        return self.timeout is not None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.failed, self.reasons))
+        return (type(self), (self.failed, self.reasons, self.timeout))
 
 
 def is_no_data_reason(reason: str) -> bool:
@@ -146,7 +160,8 @@ def fetch_yahoo(
     timeout: float = 10.0,
     max_retries: int = 3,
     backoff_seconds: float = 1.0,
-    max_total_seconds: float = 30.0,
+    max_total_seconds: float = DEFAULT_TIMEOUT,
+    deadline: Deadline | None = None,
     sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> FetchResult:
@@ -167,11 +182,11 @@ def fetch_yahoo(
         Function with ``yfinance.download``'s signature; defaults to it (yfinance
         is imported only when needed). It is always called with a list of
         tickers and ``auto_adjust=True, progress=False, threads=False,
-        timeout=timeout, group_by="column"``.
+        timeout=<at most timeout>, group_by="column", session=deadline.session()``.
     batch_size : int
         Tickers per ``download`` call.
     timeout : float
-        Seconds per HTTP request, passed to yfinance.
+        Seconds per HTTP request, passed to yfinance (never more than the time left).
     max_retries : int
         Retries per batch after a rate limit or a transient error (an exception
         raised by ``download``, or tickers yfinance reports as rate limited).
@@ -180,9 +195,13 @@ def fetch_yahoo(
     backoff_seconds : float
         Wait before retry ``k`` (0-based) is ``backoff_seconds * 2**k`` seconds.
     max_total_seconds : float
-        Budget for the whole call as measured by ``clock``: no wait that would
-        end past it is started, and no batch starts once it is spent; tickers
-        left are failed with reason ``"rate limited"`` or ``"timed out"``.
+        Budget for the whole call as measured by ``clock`` (when no ``deadline`` is
+        given): every HTTP request, yfinance's cookie and crumb requests included, ends
+        by it (:class:`~portfolio.data.network.Deadline`); no wait that would end past
+        it is started, and no batch starts once it is spent; tickers left are failed
+        with reason ``"rate limited"`` or ``"timed out"``.
+    deadline : Deadline, optional
+        A budget shared with other calls (one command's whole update).
     sleep, clock : callable
         Injected for tests: ``sleep(seconds)`` and a monotonic ``clock()`` in seconds.
 
@@ -194,7 +213,8 @@ def fetch_yahoo(
     Raises
     ------
     YahooUnavailableError
-        When no ticker at all returned a price (offline, blocked, rate limited).
+        When no ticker at all returned a price (offline, blocked, rate limited, no
+        answer in time).
     InputError
         When ``start`` or ``end`` is not a date.
 
@@ -212,6 +232,7 @@ def fetch_yahoo(
         import yfinance  # heavy: only imported when the network is actually used
 
         download = yfinance.download
+    deadline = deadline or Deadline(max_total_seconds, clock)
     call_options = {
         "start": _iso_date(start, "start"),
         "end": _iso_date(end, "end"),
@@ -220,24 +241,28 @@ def fetch_yahoo(
         "threads": False,
         "timeout": timeout,
         "group_by": "column",
+        "session": deadline.session(),
     }
 
-    started = clock()
     closes: list[pd.DataFrame] = []
     reasons: dict[str, str] = {}
-    retry = _Retry(max_retries, backoff_seconds, max_total_seconds, started, sleep, clock)
-    for first in range(0, len(requested), batch_size):
-        batch = requested[first : first + batch_size]
-        if clock() - started >= max_total_seconds:
-            reasons.update(dict.fromkeys(batch, TIMED_OUT))
-            continue
-        closes += _fetch_batch(download, batch, call_options, retry, reasons)
+    retry = _Retry(max_retries, backoff_seconds, deadline, sleep)
+    with deadline.bounding():
+        for first in range(0, len(requested), batch_size):
+            batch = requested[first : first + batch_size]
+            if deadline.remaining() <= 0:
+                reasons.update(dict.fromkeys(batch, TIMED_OUT))
+                continue
+            closes += _fetch_batch(download, batch, call_options, retry, reasons)
 
     prices = _combine(closes, requested)
     failed = tuple(t for t in requested if t not in prices.columns)
-    failure_reasons = {t: reasons.get(t, NO_DATA) for t in failed}
+    expired = deadline.remaining() <= 0
+    # yfinance reports requests cut short by the deadline as "no data"; they are not
+    failure_reasons = {t: TIMED_OUT if expired else reasons.get(t, NO_DATA) for t in failed}
     if not len(prices.columns):
-        raise YahooUnavailableError(failed, failure_reasons)
+        raise YahooUnavailableError(failed, failure_reasons,
+                                    deadline.seconds if expired else None)
     return FetchResult(prices=prices, failed=failed, reasons=failure_reasons)
 
 
@@ -247,10 +272,8 @@ class _Retry:
 
     max_retries: int
     backoff_seconds: float
-    max_total_seconds: float
-    started: float
+    deadline: Deadline
     sleep: Callable[[float], object]
-    clock: Callable[[], float]
 
 
 def _fetch_batch(download: Download, batch: list[str], options: Mapping[str, Any],
@@ -260,7 +283,12 @@ def _fetch_batch(download: Download, batch: list[str], options: Mapping[str, Any
     attempt = 0
     pending = batch
     while pending:
-        retry_reason, frame, failures = _attempt(download, pending, options)
+        left = retry.deadline.remaining()
+        if left <= 0:
+            reasons.update(dict.fromkeys(pending, TIMED_OUT))
+            break
+        call_options = {**options, "timeout": min(options["timeout"], left)}
+        retry_reason, frame, failures = _attempt(download, pending, call_options)
         if frame is not None:
             closes.append(frame)
         reasons.update(failures)
@@ -268,7 +296,7 @@ def _fetch_batch(download: Download, batch: list[str], options: Mapping[str, Any
         if not pending or attempt >= retry.max_retries:
             break
         delay = retry.backoff_seconds * 2**attempt
-        if retry.clock() - retry.started + delay > retry.max_total_seconds:
+        if delay >= retry.deadline.remaining():
             budget_reason = RATE_LIMITED if retry_reason == RATE_LIMITED else TIMED_OUT
             reasons.update(dict.fromkeys(pending, budget_reason))
             break

@@ -62,6 +62,28 @@ def lagged_covariance(leader: pd.Series, follower: pd.Series) -> float:
     return float(np.dot(a - a.mean(), b - b.mean()) / (len(a) - 1))
 
 
+def _lagged_column(one: np.ndarray, many: np.ndarray, follower_first: bool = False
+                   ) -> np.ndarray:
+    """:func:`lagged_covariance` of one name against each column of ``many`` at once.
+
+    ``cov(many_t, one_{t-1})`` per column (``one`` leads), or ``cov(one_t, many_{t-1})``
+    with ``follower_first``; each column over its own rows where both exist; NaN with
+    fewer than :data:`MIN_PAIRS` pairs. Shapes: ``one`` (T,), ``many`` (T, k) -> (k,).
+    """
+    if follower_first:
+        a, b = many[:-1], one[1:, None]
+    else:
+        a, b = many[1:], one[:-1, None]
+    both = np.isfinite(a) & np.isfinite(b)
+    count = both.sum(axis=0)
+    a, b = np.where(both, a, 0.0), np.where(both, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_a, mean_b = a.sum(axis=0) / count, b.sum(axis=0) / count
+        products = np.where(both, (a - mean_a) * (b - mean_b), 0.0).sum(axis=0)
+        result = products / (count - 1)
+    return np.where(count >= MIN_PAIRS, result, np.nan)
+
+
 def lead_lag_corrected(
     matrix: pd.DataFrame,
     returns: pd.DataFrame,
@@ -98,19 +120,20 @@ def lead_lag_corrected(
         return matrix, 0.0, ()
     periods = periods_per_year(frequency)
     values = matrix.to_numpy(copy=True)
+    data = returns[names].to_numpy(dtype=float)
     corrected = []
-    for i, a in enumerate(names):
-        for j in range(i + 1, len(names)):
-            b = names[j]
-            if exchange[a] == exchange[b]:
-                continue
-            lags = lagged_covariance(returns[a], returns[b]) + lagged_covariance(
-                returns[b], returns[a])
-            if np.isfinite(lags):
-                values[i, j] = values[j, i] = values[i, j] + periods * lags
-                corrected.append((a, b))
-    adjusted = pd.DataFrame(values, index=matrix.index, columns=matrix.columns)
     largest = Counter(exchange.values()).most_common(1)[0][0]
+    minority = [i for i, t in enumerate(names) if exchange[t] != largest]
+    for i in minority:  # one vectorised pass per name off the largest exchange
+        others = [j for j, t in enumerate(names) if exchange[t] != exchange[names[i]]
+                  and (j not in minority or j > i)]
+        lags = (_lagged_column(data[:, i], data[:, others])
+                + _lagged_column(data[:, i], data[:, others], follower_first=True))
+        for j, lag in zip(others, lags):
+            if np.isfinite(lag):
+                values[i, j] = values[j, i] = values[i, j] + periods * lag
+                corrected.append(tuple(sorted((names[i], names[j]), key=names.index)))
+    adjusted = pd.DataFrame(values, index=matrix.index, columns=matrix.columns)
     adjusted, repair = schur_complement_repair(
         adjusted, [t for t in names if exchange[t] == largest])
     return adjusted, repair, _notes(corrected, exchange, largest, repair)

@@ -30,7 +30,9 @@ __all__ = [
     "ewma_covariance",
     "factor_covariance",
     "ledoit_wolf_covariance",
+    "ledoit_wolf_matrix",
     "oas_covariance",
+    "oas_matrix",
     "sample_covariance",
 ]
 
@@ -136,8 +138,8 @@ def complete_covariance(
     The numpy core of :func:`sample_covariance`, :func:`ledoit_wolf_covariance`,
     :func:`oas_covariance` and :func:`ewma_covariance`, for callers that have already
     checked their returns (the backtest's walk-forward, hundreds of windows): no input
-    checks here. scikit-learn's own input and parameter validation is switched off for
-    the same reason; it costs more than the estimate on a 504 x 50 window.
+    checks here. The shrinkage estimators are numpy implementations of scikit-learn's
+    (:func:`ledoit_wolf_matrix`, :func:`oas_matrix`): no scikit-learn import.
 
     Parameters
     ----------
@@ -159,39 +161,90 @@ def complete_covariance(
     elif method == "ewma":
         matrix = _ewma(values, half_life)
     else:
-        import sklearn  # scikit-learn loads only when a shrinkage estimator is asked for
-
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            matrix = _ledoit_wolf(values) if method == "ledoit_wolf" else _oas(values)
+        matrix = ledoit_wolf_matrix(values) if method == "ledoit_wolf" else oas_matrix(values)
     matrix = matrix * periods_per_year(frequency)
     return (matrix + matrix.T) / 2
 
 
-def _ledoit_wolf(values: np.ndarray) -> np.ndarray:
-    """``LedoitWolf(assume_centered=False).fit(values).covariance_`` (T x n -> n x n).
-
-    The estimator is scikit-learn's: its shrinkage intensity ``ledoit_wolf_shrinkage`` on
-    the centred data. The shrunk matrix ``(1 - d) S + d tr(S) / n I`` of the biased
-    empirical covariance ``S`` is then formed as ``sklearn.covariance.shrunk_covariance``
-    forms it, in place (that function's input checks cost more than the product itself).
-    Equal to the estimator's to 1e-10 (``tests/test_risk_models.py``).
-    """
-    from sklearn.covariance import ledoit_wolf_shrinkage
-
+def _centred_moment(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The centred returns ``X`` (T x n) and their biased covariance ``S = X'X / T``."""
     centred = values - values.mean(axis=0)
-    empirical = centred.T @ centred / len(centred)
-    shrinkage = ledoit_wolf_shrinkage(centred, assume_centered=True)
+    return centred, centred.T @ centred / len(centred)
+
+
+def _shrunk(empirical: np.ndarray, shrinkage: float) -> np.ndarray:
+    """``(1 - d) S + d tr(S) / n I``: shrinkage toward the average-variance identity."""
     n = empirical.shape[0]
     shrunk = (1.0 - shrinkage) * empirical
     shrunk.flat[:: n + 1] += shrinkage * np.trace(empirical) / n
     return shrunk
 
 
-def _oas(values: np.ndarray) -> np.ndarray:
-    """``OAS(assume_centered=False).fit(values).covariance_`` (T x n -> n x n)."""
-    from sklearn.covariance import oas
+def ledoit_wolf_matrix(values: np.ndarray) -> np.ndarray:
+    """Ledoit-Wolf shrunk covariance of complete returns (periodic, not annualised).
 
-    return oas(values, assume_centered=False)[0]
+    The estimator of Ledoit and Wolf (2004) with the scaled-identity target, as
+    scikit-learn's ``LedoitWolf(assume_centered=False)`` defines it: with centred returns
+    ``X`` (T x n) and ``S = X'X / T``,
+
+    * ``mu = tr(S) / n``, ``delta = (||S||_F^2 - n mu^2) / n``,
+    * ``beta = (sum_t ||x_t||^4 / T - ||S||_F^2) / (n T)`` (the sum over ``X2'X2`` of
+      squared returns is the sum over days of the squared row norms squared),
+    * shrinkage ``min(beta, delta) / delta`` (0 when ``beta`` is 0), 0 for one name.
+
+    numpy only (no scikit-learn import); equal to scikit-learn's to 1e-12 relative
+    (``tests/test_risk_models.py``). Cost O(T n^2).
+
+    Parameters
+    ----------
+    values : ndarray, shape (T, n)
+        Periodic returns (fractions), finite, ``T >= 2``.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Shrunk covariance, periodic fraction^2.
+    """
+    centred, empirical = _centred_moment(values)
+    periods, n = centred.shape
+    if n == 1:
+        return empirical
+    mu = np.trace(empirical) / n
+    frobenius = float(np.sum(empirical**2))
+    beta = (float(np.sum(np.sum(centred**2, axis=1) ** 2)) / periods - frobenius) / (n * periods)
+    delta = (frobenius - 2.0 * mu * np.trace(empirical) + n * mu**2) / n
+    beta = min(beta, delta)
+    return _shrunk(empirical, 0.0 if beta == 0 else beta / delta)
+
+
+def oas_matrix(values: np.ndarray) -> np.ndarray:
+    """Oracle Approximating Shrinkage covariance of complete returns (periodic).
+
+    Chen, Wiesel, Eldar and Hero (2010), as scikit-learn's ``OAS(assume_centered=False)``
+    computes it: with ``S = X'X / T`` of the centred returns, ``alpha = mean(S_ij^2)``
+    and ``mu = tr(S) / n``, shrinkage ``min((alpha + mu^2) / ((T + 1) (alpha - mu^2 /
+    n)), 1)`` (1 when the denominator is 0) toward ``mu I``; one name: ``S``.
+    numpy only; equal to scikit-learn's to 1e-12 relative.
+
+    Parameters
+    ----------
+    values : ndarray, shape (T, n)
+        Periodic returns (fractions), finite, ``T >= 2``.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Shrunk covariance, periodic fraction^2.
+    """
+    centred, empirical = _centred_moment(values)
+    periods, n = centred.shape
+    if n == 1:
+        return empirical
+    alpha = float(np.mean(empirical**2))
+    mu = np.trace(empirical) / n
+    denominator = (periods + 1) * (alpha - mu**2 / n)
+    shrinkage = 1.0 if denominator == 0 else min((alpha + mu**2) / denominator, 1.0)
+    return _shrunk(empirical, shrinkage)
 
 
 def ewma_covariance(

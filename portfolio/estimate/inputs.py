@@ -12,6 +12,7 @@ returns are annual fractions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -25,7 +26,7 @@ from portfolio.estimate.equilibrium import View
 from portfolio.estimate.estimators import complete_covariance
 from portfolio.estimate.expected import ExpectedReturnModel, expected_return_model
 from portfolio.estimate.psd import psd_check
-from portfolio.estimate.returns import to_returns
+from portfolio.estimate.returns import PERIODS_PER_YEAR, periods_per_year, to_returns
 
 __all__ = [
     "MIN_USABLE_OBSERVATIONS",
@@ -33,12 +34,35 @@ __all__ = [
     "RiskInputs",
     "RiskSettings",
     "estimate_inputs",
+    "min_lookback_days",
     "proxy_filled_returns",
     "window_returns",
 ]
 
 MIN_USABLE_OBSERVATIONS = 20
 """Names with fewer returns in the window (not listed yet) are held at 0, with a warning."""
+
+
+
+def min_lookback_days(frequency: str) -> int:
+    """Fewest trading days of lookback that give :data:`MIN_USABLE_OBSERVATIONS` returns.
+
+    Parameters
+    ----------
+    frequency : str
+        ``daily``, ``weekly`` or ``monthly``.
+
+    Returns
+    -------
+    int
+        Trading days (rows of daily prices): 20 daily, 102 weekly, 441 monthly (a weekly
+        or monthly window also loses up to one period at its start to resampling).
+    """
+    days_per_period = PERIODS_PER_YEAR["daily"] / periods_per_year(frequency)
+    if days_per_period == 1:
+        return MIN_USABLE_OBSERVATIONS
+    return math.ceil((MIN_USABLE_OBSERVATIONS + 1) * days_per_period)
+
 
 BLOCK_METHODS = frozenset({"sample", "ledoit_wolf", "oas", "ewma"})
 """Estimators that :func:`estimate_inputs` may apply to a complete window's numpy array."""
@@ -168,13 +192,15 @@ class RiskInputs:
             largest = float(estimate.factor.diagonal().max()) if estimate.tickers else 1.0
             return replace(estimate, observations=observations,
                            factor=estimate.factor.padded(names, largest))
-        matrix = estimate.matrix
-        padded = matrix.reindex(index=names, columns=names).fillna(0.0)
-        largest = float(np.diag(matrix.to_numpy()).max()) if len(matrix) else 1.0
-        for ticker in names:
-            if ticker not in matrix.index:
-                padded.loc[ticker, ticker] = largest
-        return replace(estimate, dense=padded, observations=observations)
+        values = estimate.matrix.to_numpy()
+        position = {t: k for k, t in enumerate(estimate.tickers)}
+        where = np.array([position.get(t, -1) for t in names], dtype=int)
+        known = where >= 0
+        padded = np.zeros((len(names), len(names)))
+        padded[np.ix_(known, known)] = values[np.ix_(where[known], where[known])]
+        padded[~known, ~known] = float(np.diag(values).max()) if len(values) else 1.0
+        return replace(estimate, dense=pd.DataFrame(padded, index=names, columns=names),
+                       observations=observations)
 
 
 def window_returns(prices: pd.DataFrame, lookback_days: int, frequency: str) -> pd.DataFrame:
@@ -240,16 +266,14 @@ def estimate_inputs(
 
     Notes
     -----
-    When no expected returns are asked for, the estimator is a block method and every
-    available name has a return on every date of the window (the usual case in a
-    walk-forward), the covariance comes from the numpy array of the window directly
+    When the estimator is a block method and every available name has a return on every
+    date of the window (the usual case in a walk-forward), the covariance comes from the
+    numpy array of the window directly
     (:func:`~portfolio.estimate.estimators.complete_covariance`): the same matrix as
     :func:`~portfolio.estimate.covariance.covariance`, without its table handling.
     """
     names, warnings = _available_names(returns, tickers, available, where)
-    estimate = None
-    if expected is None:
-        estimate = _complete_window_estimate(returns[names], risk)
+    estimate = _complete_window_estimate(returns[names], risk)
     if estimate is None:
         estimate = _window_estimate(returns, names, risk)
     if markets and risk.asynchronous == "lead_lag":
@@ -284,7 +308,8 @@ def _available_names(returns: pd.DataFrame, tickers: Sequence[str],
         raise DataError(
             "no ticker has enough history", where,
             f"every name has fewer than {MIN_USABLE_OBSERVATIONS} returns in the lookback",
-            "use a later --as-of, or a shorter risk.lookback_days",
+            "use a later --as-of date (more history before it), or more returns per window "
+            "(a longer risk.lookback_days or a finer risk.frequency)",
         )
     return names, warnings
 

@@ -9,7 +9,7 @@ objects the caller adds, through :func:`portfolio.backtesting.engine.simulate`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from portfolio.jobs.market import DataOptions, MarketData
 from portfolio.jobs.optimize import objective_data, objective_for, return_settings
 from portfolio.optimization.problem import PortfolioProblem
 
-__all__ = ["backtest", "builtin_strategies"]
+__all__ = ["backtest", "backtest_prices", "builtin_strategies"]
 
 
 def backtest(
@@ -81,29 +81,41 @@ def backtest(
     options = options or DataOptions()
     config = (config_or_path if isinstance(config_or_path, BacktestConfig)
               else load_backtest(config_or_path))
-    frame = _price_frame(config, options, market)
-    if market is not None and options.as_of is not None:
-        frame = PriceFrame(frame.prices.loc[: pd.Timestamp(options.as_of)], frame.source,
-                           frame.notice, frame.converted)
+    frame = backtest_prices(config.market_tickers, config.end,
+                            config.base.data.max_fill_days, options, market,
+                            timeout=options.timeout_for(config.base))
     runs = [*builtin_strategies(config), *((strategy, "custom") for strategy in strategies)]
-    return simulate(config, frame, runs, on_progress=on_progress)
+    result = simulate(config, frame, runs, on_progress=on_progress)
+    notes = [line for strategy, _ in runs if isinstance(strategy, OptimizedStrategy)
+             for line in strategy.notes()]
+    return replace(result, notes=(*result.notes, *notes)) if notes else result
 
 
-def builtin_strategies(config: BacktestConfig) -> list[tuple[Strategy, str]]:
-    """The strategies of ``[[strategies]]`` with their kinds, estimates shared among them."""
+def builtin_strategies(
+    config: BacktestConfig, *, exposures: Mapping[str, Mapping[str, float]] | None = None
+) -> list[tuple[Strategy, str]]:
+    """The strategies of ``[[strategies]]`` with their kinds, estimates shared among them.
+
+    ``exposures`` (hub -> ticker -> look-through exposure, from
+    :func:`portfolio.jobs.limits.theme_exposures`) saves reading the deal graph again;
+    by default it is read when a strategy uses every limit.
+    """
     base = config.base
     estimates = WindowEstimates(base.risk, config.lookback_days,
                                 {t: exchange_of(t) for t in config.market_tickers})
-    return [(_builtin(spec, base, estimates), spec.kind) for spec in config.strategies]
+    return [(_builtin(spec, base, estimates, exposures), spec.kind)
+            for spec in config.strategies]
 
 
-def _builtin(spec: StrategySpec, base: Config, estimates: WindowEstimates) -> Strategy:
+def _builtin(spec: StrategySpec, base: Config, estimates: WindowEstimates,
+             exposures: Mapping[str, Mapping[str, float]] | None) -> Strategy:
     if spec.kind == "buy_and_hold":
         return BuyAndHold(spec.name)
     if spec.kind == "equal_weight":
         return EqualWeight(spec.name)
     objective = objective_for(base, spec.objective)
-    problem = PortfolioProblem(base.tickers, objective, _limit_objects(base, spec.use_limits),
+    problem = PortfolioProblem(base.tickers, objective,
+                               _limit_objects(base, spec.use_limits, exposures),
                                solver=base.optimizer.solver)
     return OptimizedStrategy(
         spec.name, problem, estimates, spec.covariance,
@@ -113,31 +125,70 @@ def _builtin(spec: StrategySpec, base: Config, estimates: WindowEstimates) -> St
     )
 
 
-def _limit_objects(base: Config, use_limits: str) -> tuple[Any, ...]:
+def _limit_objects(base: Config, use_limits: str,
+                   exposures: Mapping[str, Mapping[str, float]] | None) -> tuple[Any, ...]:
     if use_limits == "none":
         return ()
     if use_limits == "caps":
         return caps_and_cash_floor(base)
-    return constraints_from_config(base, exposures=theme_exposures(base))
+    if exposures is None:
+        exposures = theme_exposures(base)
+    return constraints_from_config(base, exposures=exposures)
 
 
-def _price_frame(
-    config: BacktestConfig,
+def backtest_prices(
+    tickers: Sequence[str],
+    end: str | None,
+    max_fill_days: int,
     options: DataOptions,
-    market: MarketData | PriceFrame | pd.DataFrame | None,
+    market: MarketData | PriceFrame | pd.DataFrame | None = None,
+    timeout: float | None = None,
 ) -> PriceFrame:
+    """The prices of a backtest (or a sweep): loaded once, or the caller's, up to ``as_of``.
+
+    Parameters
+    ----------
+    tickers : sequence of str
+        Universe, benchmarks and factors to load.
+    end : str or None
+        Last date needed (ISO); None = the latest.
+    max_fill_days : int
+        Sessions a missing price may be carried over.
+    options : DataOptions
+        Source and ``as_of`` (which also caps prices the caller gives).
+    market : MarketData, PriceFrame or DataFrame, optional
+        Prices already loaded (dates x tickers, USD).
+    timeout : float, optional
+        Network budget in seconds (``DataOptions.timeout_for`` the base config).
+
+    Returns
+    -------
+    PriceFrame
+
+    Raises
+    ------
+    DataError
+        Prices that cannot be loaded, or an unsupported ``market``.
+    """
     if market is None:
-        end = min(filter(None, (config.end, options.as_of)), default=None)
+        end = min(filter(None, (end, options.as_of)), default=None)
         return load_prices(
-            config.market_tickers, end=end, source=options.source, cache_dir=options.cache_dir,
-            offline=options.offline, max_fill_days=config.base.data.max_fill_days,
+            list(tickers), end=end, source=options.source, cache_dir=options.cache_dir,
+            offline=options.offline, max_fill_days=max_fill_days, timeout=timeout,
+            on_fetch=options.on_fetch,
         )
     if isinstance(market, MarketData):
-        return market.frame
-    if isinstance(market, PriceFrame):
-        return market
-    if isinstance(market, pd.DataFrame):
+        frame = market.frame
+    elif isinstance(market, PriceFrame):
+        frame = market
+    elif isinstance(market, pd.DataFrame):
         last = market.index[-1].date() if len(market) else "?"
-        return PriceFrame(market, "given", f"Data: prices given by the caller up to {last}")
-    raise DataError("unsupported market data", "backtest(market=...)",
-                    f"got {type(market).__name__}", "pass MarketData, a PriceFrame or a DataFrame")
+        frame = PriceFrame(market, "given", f"Data: prices given by the caller up to {last}")
+    else:
+        raise DataError("unsupported market data", "backtest(market=...)",
+                        f"got {type(market).__name__}",
+                        "pass MarketData, a PriceFrame or a DataFrame")
+    if options.as_of is not None:
+        frame = PriceFrame(frame.prices.loc[: pd.Timestamp(options.as_of)], frame.source,
+                           frame.notice, frame.converted)
+    return frame

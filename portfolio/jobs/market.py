@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,25 @@ class DataOptions:
         Price cache folder.
     as_of : str, optional
         Last date used (ISO); default the last date available.
+    timeout : float, optional
+        Seconds all Yahoo requests may take together; default the config's
+        ``[data] timeout``.
+    on_fetch : callable, optional
+        ``on_fetch(done, total)`` in tickers while prices are fetched from Yahoo (the CLI
+        shows a spinner with it); not part of equality.
     """
 
     source: str = "auto"
     offline: bool = False
     cache_dir: str | Path | None = None
     as_of: str | None = None
+    timeout: float | None = None
+    on_fetch: Callable[[int, int], object] | None = field(default=None, compare=False,
+                                                          repr=False)
+
+    def timeout_for(self, config: Config) -> float:
+        """``timeout``, else the config's ``[data] timeout`` (seconds)."""
+        return self.timeout if self.timeout is not None else config.data.timeout
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,12 @@ class MarketData:
         return self.frame.prices
 
 
-def market_data(config: Config, options: DataOptions = DataOptions(), **kwargs: Any) -> MarketData:
+def market_data(config: Config, options: DataOptions = DataOptions(),
+                extra: Sequence[str] = (), **kwargs: Any) -> MarketData:
     """Load prices for every ticker the config needs, up to ``options.as_of``.
+
+    ``extra`` adds tickers a job needs beyond :attr:`Config.market_tickers` (the stress
+    proxies); ``kwargs`` go to :func:`~portfolio.data.prices.load_prices`.
 
     Raises
     ------
@@ -71,9 +89,10 @@ def market_data(config: Config, options: DataOptions = DataOptions(), **kwargs: 
         When ``as_of`` is before the first price or prices are missing.
     """
     frame = load_prices(
-        config.market_tickers, start=config.data.start, end=options.as_of, source=options.source,
-        cache_dir=options.cache_dir, offline=options.offline,
-        max_fill_days=config.data.max_fill_days, **kwargs,
+        list(dict.fromkeys((*config.market_tickers, *extra))), start=config.data.start,
+        end=options.as_of, source=options.source, cache_dir=options.cache_dir,
+        offline=options.offline, max_fill_days=config.data.max_fill_days,
+        timeout=options.timeout_for(config), on_fetch=options.on_fetch, **kwargs,
     )
     as_of = frame.prices.index[-1]
     if options.as_of is not None and pd.Timestamp(options.as_of) > as_of + pd.Timedelta(days=7):

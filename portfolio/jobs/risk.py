@@ -3,9 +3,11 @@
 :func:`risk_context` estimates once what every report on one config and one market shares
 (a :class:`~portfolio.analytics.risk.RiskModel`: the optimiser's covariance over the names
 priced at the as-of date, the daily returns of the back-cast, the limits, the look-through
-exposures); :func:`risk_report` values holdings (or checks weights) and measures them with
-:func:`portfolio.analytics.risk.measure_risk`. Units and modelling choices are described in
-:mod:`portfolio.analytics.risk`.
+exposures, the daily returns of every date loaded for the VaR backtest);
+:func:`risk_report` values holdings (or checks weights) and measures them with
+:func:`portfolio.analytics.risk.measure_risk`, and with a ``horizon`` adds the Monte Carlo
+loss distribution (:mod:`portfolio.analytics.bootstrap`) of the same long back-cast. Units
+and modelling choices are described in :mod:`portfolio.analytics.risk`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from portfolio.analytics.backcast import history_backcast
+from portfolio.analytics.bootstrap import loss_distribution
+from portfolio.analytics.inputs import parse_horizon
 from portfolio.analytics.risk import RiskModel, RiskReport, measure_risk
 from portfolio.analytics.valuation import date_text, value_holdings
 from portfolio.config import Config, load_config
@@ -83,6 +88,7 @@ def risk_context(
         frequency=config.risk.frequency, as_of=market.as_of,
         data_source=market.frame.source, notice=market.frame.notice,
         warnings=(*inputs.covariance.warnings, *warnings),
+        history=to_returns(market.prices, frequency="daily"),
     )
 
 
@@ -94,8 +100,15 @@ def risk_report(
     options: DataOptions = DEFAULT_DATA_OPTIONS,
     covariance_method: str | None = None,
     context: RiskModel | None = None,
+    horizon: str | int | None = None,
+    paths: int = 10_000,
+    seed: int = 0,
+    drift: str = "zero",
 ) -> RiskReport:
     """Risk of a portfolio: volatility, VaR/CVaR, drawdown, contributions, limits, exposure.
+
+    Also the VaR backtest over the history and, with ``horizon``, the Monte Carlo loss
+    distribution.
 
     Parameters
     ----------
@@ -114,6 +127,14 @@ def risk_report(
     context : RiskModel, optional
         From :func:`risk_context`: the estimates to reuse (``config``, ``market``,
         ``options`` and ``covariance_method`` are then ignored).
+    horizon : str or int, optional
+        ``"1m"``, ``"1y"`` or trading days: adds ``loss_distribution``, a stationary block
+        bootstrap of today's weights over the history
+        (:func:`portfolio.analytics.bootstrap.loss_distribution`, mean block 21 days).
+    paths, seed : int
+        Monte Carlo paths and the seed (same seed, same numbers).
+    drift : {"zero", "sample"}
+        Demean the history first (default), or keep its mean return.
 
     Returns
     -------
@@ -125,10 +146,12 @@ def risk_report(
     InputError
         Weights outside [0, 1] or summing to more than 1; a ticker outside the universe;
         a held ticker without a price at the as-of date or with fewer than
-        :data:`~portfolio.estimate.inputs.MIN_USABLE_OBSERVATIONS` returns in the lookback.
+        :data:`~portfolio.estimate.inputs.MIN_USABLE_OBSERVATIONS` returns in the lookback;
+        a bad horizon, number of paths or drift.
     DataError, ConfigError
         From loading prices and estimating the covariance.
     """
+    days = None if horizon is None else parse_horizon(horizon)
     if context is None:
         config = config if config is not None else load_config()
     universe = context.tickers if context is not None else config.tickers
@@ -146,7 +169,13 @@ def risk_report(
     if isinstance(weights_or_holdings, Holdings):
         valuation = value_holdings(weights_or_holdings, context.closes)
         weights = valuation.weights
-    return measure_risk(weights, context, valuation=valuation, source=source)
+    report = measure_risk(weights, context, valuation=valuation, source=source)
+    if days is None:
+        return report
+    history = context.history if context.history is not None else context.daily
+    backcast, _ = history_backcast(report.weights, history)
+    simulated = loss_distribution(backcast, days, paths=paths, seed=seed, drift=drift)
+    return replace(report, loss_distribution=simulated)
 
 
 def _benchmark_returns(daily: pd.DataFrame, config: Config) -> pd.Series:

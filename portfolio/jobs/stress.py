@@ -75,7 +75,8 @@ def stress_test(
     scenario : str
         ``"all"`` or one name of :func:`scenario_names`.
     market : MarketData, optional
-        Prices already loaded (must include the holdings, the benchmark and SMH).
+        Prices already loaded (must include the holdings and the benchmark; a replay
+        proxies an unlisted holding by the first of ``stress.proxies`` it holds).
     options : DataOptions
         Price source when ``market`` is not given.
 
@@ -98,7 +99,7 @@ def stress_test(
     config = config or load_config()
     names = scenario_names(config)
     selected = _select(names, scenario)
-    market = market or market_data(config, options)
+    market = market or market_data(config, options, extra=config.stress.proxies)
     prices = market.prices
     valuation = value_holdings(holdings, prices.iloc[-1])
     values, cash, total = valuation.values, valuation.cash, valuation.total
@@ -112,7 +113,8 @@ def stress_test(
         if scenario == ALL and not _covers(prices.index, window):
             skipped.append(window.name)
             continue
-        results.append(replay_scenario(values, window, prices, cash=cash))
+        results.append(replay_scenario(values, window, prices, cash=cash,
+                                       proxy=config.stress.proxies))
     for custom in config.stress.custom:
         if custom.name in selected:
             results.append(custom_scenario(values, custom, config.groups, cash=cash))

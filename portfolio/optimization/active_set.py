@@ -39,8 +39,9 @@ import numpy as np
 
 from portfolio.optimization.kkt import DenseHessian, FactorHessian, hessian_of
 from portfolio.optimization.linear_qp import LinearQP, linear_rows
+from portfolio.optimization.starts import fill_budget, start_within_caps
 
-__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet", "fill_budget"]
+__all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet"]
 
 # Working-set states of a variable.
 FREE, AT_LOWER, AT_UPPER, FIXED = 0, -1, 1, 2
@@ -404,38 +405,6 @@ def _snap(z: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.where(np.abs(z - upper) <= SNAP, upper, z)
 
 
-def fill_budget(budget: float, lower: np.ndarray, upper: np.ndarray, priority: np.ndarray
-                ) -> np.ndarray:
-    """Weights from the floors up, filling the budget in increasing ``priority`` order.
-
-    Parameters
-    ----------
-    budget : float
-        Sum of the weights to reach (fraction).
-    lower, upper : ndarray, shape (n,)
-        Per-name bounds (fractions), ``sum(lower) <= budget``.
-    priority : ndarray, shape (n,)
-        Names are raised to their upper bound lowest ``priority`` first (ties in order).
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        A vertex of the box and the budget (the last name raised may stop inside its
-        bounds; the sum falls short of ``budget`` only when ``sum(upper)`` does). For a
-        linear cost ``priority @ w`` it is the exact minimum over the box and the budget
-        (the fractional knapsack); the active set uses it as a cheap start.
-    """
-    weights = lower.copy()
-    remaining = budget - weights.sum()
-    for i in np.argsort(priority, kind="stable"):
-        if remaining <= 0:
-            break
-        add = min(upper[i] - lower[i], remaining)
-        weights[i] += add
-        remaining -= add
-    return weights
-
-
 class _Backend:
     """What the two problems share: the limit rows, the solver and the last answer.
 
@@ -505,6 +474,8 @@ class ActiveSetQP(_Backend):
             start = np.clip(self._previous, qp.lower, qp.upper)
         if start is None or qp.violation(start) > PRIMAL_TOLERANCE:
             start = fill_budget(self.budget, qp.lower, qp.upper, qp.hessian.diagonal())
+        if qp.violation(start) > PRIMAL_TOLERANCE:  # a row cap: fill within it (no LP)
+            start = start_within_caps(qp, self.budget)
         weights = self._solver.solve(qp, start)
         if weights is not None:
             self._previous = weights
@@ -580,8 +551,7 @@ class SharpeActiveSet(_Backend):
         # return per unit of variance.
         start = self._previous
         if start is None or float(excess @ start[:n]) <= 0:
-            priority = -excess / np.maximum(covariance.diagonal(), 1e-300)
-            start = np.append(fill_budget(self.budget, lower, upper, priority), 1.0)
+            start = np.append(self._fresh_start(covariance, excess, lower, upper), 1.0)
         gain = float(excess @ start[:n])
         solution = self._solver.solve(qp, start / gain if gain > 0 else None)
         if solution is None or solution[n] <= 0:
@@ -590,6 +560,23 @@ class SharpeActiveSet(_Backend):
             return None
         self._previous = solution
         return solution[:n] / solution[n]
+
+    def _fresh_start(self, covariance: Any, excess: np.ndarray, lower: np.ndarray,
+                     upper: np.ndarray) -> np.ndarray:
+        """Weights (n,) within every limit, from scratch.
+
+        The budget filled in order of excess return per unit of variance, or within the
+        caps when that fill breaks one.
+        """
+        priority = -excess / np.maximum(covariance.diagonal(), 1e-300)
+        weights = fill_budget(self.budget, lower, upper, priority)
+        plain = _QP(hessian_of(covariance, self.gamma), np.ones((1, self.n)),
+                    np.array([self.budget]), self._rows, self._row_low, self._row_high,
+                    lower, upper)
+        if plain.violation(weights) > PRIMAL_TOLERANCE:  # a row cap: fill within it
+            within = start_within_caps(plain, self.budget)
+            weights = weights if within is None else within
+        return weights
 
     def objective_value(self, covariance: np.ndarray, weights: np.ndarray) -> float:
         """``y' (Sigma + gamma I) y`` at the last answer, as the cvxpy form reports it."""

@@ -50,8 +50,6 @@ from portfolio.optimization.objectives import (
     RiskParity,
     TargetReturn,
     Utility,
-    group_budget_shares,
-    risk_budget_shares,
 )
 from portfolio.weights import weights_vector
 
@@ -173,19 +171,8 @@ class _MaxSharpe(_Ratio):
 
     def check_data(self):
         data = self.data
-        available = data.available()
         excess = np.asarray(data.mu.value) - float(self._rf.value)
-        if not available.any() or excess[available].max() > 0:
-            return
-        best = int(np.flatnonzero(available)[np.argmax(excess[available])])
-        raise InfeasibleError(
-            "max-Sharpe has no solution",
-            None,
-            f"every expected excess return is <= 0 (best: {data.tickers[best]} "
-            f"{_pct(excess[best])})",
-            "use min_variance, another expected-return method, or a lower risk-free rate",
-            conflicts=("expected_returns", "risk_free_rate"),
-        )
+        self.spec.check_excess(data.tickers, excess, data.available())
 
     def explain_infeasible(self):
         """Name a limit set that leaves no positive excess return (an LP on ``w``)."""
@@ -243,10 +230,8 @@ class _RiskParity(CompiledObjective):
         ]
         return cp.Problem(cp.Minimize(loss), constraints), x
 
-    def set_data(self, risk_budgets=None, groups=None, **extra):
-        shares = risk_budget_shares(
-            self.data.tickers, risk_budgets or {}, groups or {}, available=self.data.available()
-        )
+    def set_data(self, **extra):
+        shares = self.spec.budget_shares(self.data.tickers, self.data.available(), **extra)
         self._budgets.value = shares
         self._excluded.value = (shares <= 0).astype(float)
 
@@ -260,14 +245,6 @@ class _RiskParity(CompiledObjective):
     def weights(self):
         x = np.where(self._excluded.value > 0, 0.0, np.asarray(self._weights.value, dtype=float))
         return self.data.budget * x / x.sum()
-
-
-class _GroupRiskBudget(_RiskParity):
-    def set_data(self, groups=None, group_budgets=None, **extra):
-        shares = group_budget_shares(self.data.tickers, groups or {}, group_budgets or {},
-                                     available=self.data.available())
-        self._budgets.value = shares
-        self._excluded.value = (shares <= 0).astype(float)
 
 
 class _MinCVaR(CompiledObjective):
@@ -364,7 +341,7 @@ _COMPILED: dict[type[Objective], type[CompiledObjective]] = {
     MaxSharpe: _MaxSharpe,
     MaxDiversification: _MaxDiversification,
     RiskParity: _RiskParity,
-    GroupRiskBudget: _GroupRiskBudget,
+    GroupRiskBudget: _RiskParity,
     MinCVaR: _MinCVaR,
     MinTrackingError: _MinTrackingError,
     TargetReturn: _TargetReturn,

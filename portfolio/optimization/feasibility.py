@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from portfolio.optimization.active_set import fill_budget
 from portfolio.optimization.constraints import (
     GroupCap,
     GroupFloor,
@@ -53,7 +52,8 @@ from portfolio.optimization.relaxation import (
     pct,
     relaxation,
 )
-from portfolio.optimization.turnover import least_turnover, turnover_set
+from portfolio.optimization.starts import fill_budget
+from portfolio.optimization.turnover import least_turnover, most_invested, turnover_set
 from portfolio.weights import weights_and_cash
 
 if TYPE_CHECKING:
@@ -424,6 +424,34 @@ def _check_disjoint_floors(box: _Box) -> Diagnosis | None:
     )
 
 
+def _check_invested(box: _Box) -> Diagnosis | None:
+    """Group and theme caps that together cannot hold the budget (one LP over every row).
+
+    Each cap alone may leave room (:func:`_check_group_cap`) while the caps of two groups
+    plus the names outside them hold less than the budget, e.g. when few names are listed.
+    """
+    caps = [item for item in box.constraints if isinstance(item, GroupCap | ThemeCap)]
+    if len(caps) < 2:
+        return None
+    linear = [item for item in box.constraints if isinstance(item, _LinearRow)]
+    reached = most_invested(turnover_set(linear, box.tickers, (0.0, 1.0), box.lower, box.upper))
+    if reached is None or reached[0] >= box.budget - TOLERANCE:
+        return None
+    invested, w = reached[0], reached[1][:-1]
+    binding = [label for item in caps for label, ok in _binding_rows(item, w, box.tickers) if ok]
+    full = np.flatnonzero(w >= box.upper - TOLERANCE)
+    everyone = range(len(box.tickers))
+    return Diagnosis(
+        "the group and theme caps cannot hold the invested budget",
+        keys_text([*(config_key(label) for label in binding), "limits.cash_floor"]),
+        f"together with the per-name caps they let at most {pct(invested)} be invested but "
+        f"{pct(box.budget)} must be (100 % minus the {pct(box.cash_floor)} cash floor)"
+        + _unavailable_note(box, everyone),
+        (*binding, "cash_floor", *box.cap_labels(full)),
+        tuple(p for p in (box.cash_plan(invested),) if p),
+    )
+
+
 def _check_turnover(box: _Box, limit: MaxTurnover) -> Diagnosis | None:
     """The least turnover into every limit against the cap (closed form, then one LP)."""
     w0, cash0 = box.structure.current[id(limit)]
@@ -470,7 +498,9 @@ def arithmetic_diagnosis(problem: PortfolioProblem) -> Diagnosis | None:
     exact range the box and the budget allow for that row alone (a floor above the
     members' caps, a cap below the members' floors or below what the other names cannot
     absorb, a theme cap below the least exposure); the floors of pairwise-disjoint
-    groups summing above the budget; the minimal turnover (:func:`minimum_turnover`)
+    groups summing above the budget; the group and theme caps together holding less than
+    the budget (one LP, :func:`~portfolio.optimization.turnover.most_invested`); the
+    minimal turnover (:func:`minimum_turnover`)
     above a turnover cap. Uses the problem's bounds of the current solve
     (:attr:`PortfolioProblem.upper_bounds`, availability included), so it must run after
     the data are set. Cost: O(rows x names), no solver.
@@ -488,6 +518,7 @@ def arithmetic_diagnosis(problem: PortfolioProblem) -> Diagnosis | None:
         elif isinstance(item, ThemeCap):
             checks.append(lambda t=item: _check_theme_cap(box, t))
     checks.append(lambda: _check_disjoint_floors(box))
+    checks.append(lambda: _check_invested(box))
     checks += [lambda t=item: _check_turnover(box, t)
                for item in problem.constraints if isinstance(item, MaxTurnover)]
     for check in checks:

@@ -8,8 +8,10 @@ An objective is a small immutable value: its name, its options (the dataclass fi
   objective does not use it (``min_cvar``);
 * ``solve_data`` -- the keyword data a solve accepts (``scenarios``, ``risk_free_rate``...);
 * ``fast_path`` -- the specialised backend that can answer it under linear limits:
-  ``"variance"`` (a convex QP: active set, then warm OSQP) or ``"sharpe"`` (the ratio in
-  homogenised form through the active set); None for the cvxpy chain only.
+  ``"variance"`` (a convex QP: active set, then warm OSQP), ``"sharpe"`` (the ratio in
+  homogenised form through the active set) or ``"risk_budget"`` (Spinu's problem by a
+  numpy interior-point method, :mod:`portfolio.optimization.risk_budget`); None for the
+  cvxpy chain only.
 
 :func:`portfolio.optimization.cvxpy_objectives.compile_objective` is the one compile step:
 it turns a spec into a cvxpy problem around the shared feasible set (that module, and
@@ -42,7 +44,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from portfolio.errors import InputError, did_you_mean
+from portfolio.errors import InfeasibleError, InputError, did_you_mean
 
 __all__ = [
     "OBJECTIVES",
@@ -150,6 +152,31 @@ class MaxSharpe(Objective):
         """The rate of a solve: its data ``risk_free_rate``, else the configured one."""
         return self.risk_free_rate if risk_free_rate is None else checked_rate(risk_free_rate)
 
+    def check_excess(self, tickers: Sequence[str], excess: np.ndarray,
+                     available: np.ndarray) -> None:
+        """Raise InfeasibleError when no available name has ``mu - rf > 0``.
+
+        Parameters
+        ----------
+        tickers : sequence of str
+            Names, shape ``(n,)``.
+        excess : ndarray, shape (n,)
+            Expected excess returns ``mu - rf`` (annual fractions).
+        available : ndarray of bool, shape (n,)
+            Names that may hold weight.
+        """
+        if not available.any() or excess[available].max() > 0:
+            return
+        best = int(np.flatnonzero(available)[np.argmax(excess[available])])
+        raise InfeasibleError(
+            "max-Sharpe has no solution",
+            None,
+            f"every expected excess return is <= 0 (best: {tickers[best]} "
+            f"{100 * excess[best]:.3g} %)",
+            "use min_variance, another expected-return method, or a lower risk-free rate",
+            conflicts=("expected_returns", "risk_free_rate"),
+        )
+
 
 @dataclass(frozen=True)
 class MaxDiversification(Objective):
@@ -184,6 +211,14 @@ class RiskParity(Objective):
 
     name: ClassVar[str] = "risk_parity"
     solve_data: ClassVar[tuple[str, ...]] = ("risk_budgets", "groups")
+    fast_path: ClassVar[str | None] = "risk_budget"
+
+    def budget_shares(self, tickers: Sequence[str], available: np.ndarray,
+                      risk_budgets: Mapping[str, float] | None = None,
+                      groups: Mapping[str, Sequence[str]] | None = None,
+                      **_: Any) -> np.ndarray:
+        """Risk budget per name, shape ``(n,)`` summing to 1 (:func:`risk_budget_shares`)."""
+        return risk_budget_shares(tickers, risk_budgets or {}, groups or {}, available)
 
 
 @dataclass(frozen=True)
@@ -206,6 +241,14 @@ class GroupRiskBudget(Objective):
 
     name: ClassVar[str] = "group_risk_budget"
     solve_data: ClassVar[tuple[str, ...]] = ("groups", "group_budgets")
+    fast_path: ClassVar[str | None] = "risk_budget"
+
+    def budget_shares(self, tickers: Sequence[str], available: np.ndarray,
+                      groups: Mapping[str, Sequence[str]] | None = None,
+                      group_budgets: Mapping[str, float] | None = None,
+                      **_: Any) -> np.ndarray:
+        """Risk budget per name, shape ``(n,)`` summing to 1 (:func:`group_budget_shares`)."""
+        return group_budget_shares(tickers, groups or {}, group_budgets or {}, available)
 
 
 @dataclass(frozen=True)

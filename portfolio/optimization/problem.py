@@ -41,6 +41,7 @@ from portfolio.optimization.feasibility import check_feasibility_arithmetic
 from portfolio.optimization.linear_qp import LinearQP, linear_only
 from portfolio.optimization.objectives import OBJECTIVES, MaxSharpe, Objective, make_objective
 from portfolio.optimization.results import Allocation, SolveInfo
+from portfolio.optimization.risk_budget import RiskBudgetSolver
 from portfolio.optimization.risk_input import RiskInput, aligned_risk, numbers
 from portfolio.weights import CASH
 
@@ -92,6 +93,9 @@ def _fast_paths(
             paths.append(("OSQP", LinearQP(tickers, budget, limits), "OSQP (warm-started)"))
     elif objective.fast_path == "sharpe" and solver == "auto":
         paths.append(("ACTIVE_SET", SharpeActiveSet(tickers, budget, limits), "active set"))
+    elif objective.fast_path == "risk_budget" and solver == "auto":
+        paths.append(("INTERIOR_POINT", RiskBudgetSolver(tickers, budget, limits),
+                      "interior point"))
     return tuple(paths)
 
 
@@ -314,8 +318,12 @@ class PortfolioProblem:
         reasons: list[str] = []
         data = {}
         if isinstance(self.objective, MaxSharpe):
-            data = {"expected_returns": mu,
-                    "risk_free_rate": self.objective.rate(extra.get("risk_free_rate"))}
+            rate = self.objective.rate(extra.get("risk_free_rate"))
+            self.objective.check_excess(self.tickers, mu - rate, self._upper > 0)
+            data = {"expected_returns": mu, "risk_free_rate": rate}
+        elif self.objective.fast_path == "risk_budget":
+            data = {"budgets": self.objective.budget_shares(self.tickers, self._upper > 0,
+                                                            **extra)}
         for name, backend, label in self._fast_paths:
             started = time.perf_counter()
             risky = backend.solve(sigma, self._lower, self._upper, **data)

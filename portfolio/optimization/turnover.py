@@ -25,8 +25,10 @@ import numpy as np
 
 from portfolio.errors import SolverError
 from portfolio.optimization.constraints import MaxWeight, MinWeight, _LinearRow
+from portfolio.optimization.starts import greedy_fill
 
-__all__ = ["TurnoverSet", "closest_within_turnover", "least_turnover", "turnover_set"]
+__all__ = ["TurnoverSet", "closest_within_turnover", "least_turnover", "most_invested",
+           "turnover_set"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +154,59 @@ def closest_within_turnover(feasible: TurnoverSet, w0: np.ndarray, c0: float,
                np.concatenate([b_ub, [budget], distance_bounds]),
                _budget_row(n, extra=n + 1), _bounds(feasible, extra=n + 1))
     return None if x is None else x[: n + 1]
+
+
+def most_invested(feasible: TurnoverSet) -> tuple[float, np.ndarray] | None:
+    """The largest risky weight ``sum(w)`` the set allows (an LP on ``x = [w, c]``).
+
+    Few names listed (a backtest in 2000) can leave group caps unable to hold the invested
+    budget ``1 - cash_floor``: this is what they can hold.
+
+    Parameters
+    ----------
+    feasible : TurnoverSet
+        Bounds and limit rows.
+
+    Returns
+    -------
+    (invested, x) or None
+        The largest invested fraction and a portfolio ``x = [w (n), c]`` reaching it;
+        None when the set is empty.
+    """
+    n = len(feasible.lower)
+    most = _invested_ceiling(feasible)
+    caps = np.all(feasible.rows >= 0, axis=1)
+    filled = greedy_fill(feasible.lower, feasible.upper, feasible.rows[caps],
+                         feasible.bounds[caps])
+    floor = feasible.lower.sum()
+    if filled is not None and filled.sum() >= most - 1e-12 and floor < most:
+        # the caps hold the most the other limits allow: no LP (nor scipy.optimize) needed
+        weights = feasible.lower + (filled - feasible.lower) * (most - floor) / (
+            filled.sum() - floor)
+        if (1.0 - weights.sum() <= feasible.cash_bounds[1]
+                and np.all(feasible.rows @ weights <= feasible.bounds + 1e-9)):
+            return float(weights.sum()), np.append(weights, 1.0 - weights.sum())
+    cost = np.zeros(n + 1)
+    cost[n] = 1.0  # the least cash
+    rows = np.hstack([feasible.rows, np.zeros((len(feasible.bounds), 1))])
+    x = _solve(cost, rows, feasible.bounds, np.ones((1, n + 1)),
+               [*zip(feasible.lower, feasible.upper), feasible.cash_bounds])
+    return None if x is None else (1.0 - float(x[n]), x)
+
+
+def _invested_ceiling(feasible: TurnoverSet) -> float:
+    """An upper bound of ``sum(w)``; a portfolio reaching it invests the most.
+
+    From the cash floor, the caps, and each row that loads every name (``rows[r] >= c > 0``
+    gives ``sum(w) <= bounds[r] / c``, e.g. a cash floor written as a row).
+    """
+    ceiling = min(1.0 - feasible.cash_bounds[0], float(feasible.upper.sum()))
+    if feasible.rows.size:
+        least = feasible.rows.min(axis=1)
+        loads_all = least > 0
+        if loads_all.any():
+            ceiling = min(ceiling, float(np.min(feasible.bounds[loads_all] / least[loads_all])))
+    return ceiling
 
 
 def _move_rows(feasible: TurnoverSet, x0: np.ndarray, extra: int

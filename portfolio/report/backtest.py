@@ -14,12 +14,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from portfolio.backtesting.results import BacktestResult
 from portfolio.backtesting.spec import strategy_slug
 from portfolio.data.output import write_files
-from portfolio.report import Report, Section, fmt_money, fmt_pct, render, to_jsonable
+from portfolio.report import (
+    Cell,
+    Report,
+    Section,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    render,
+    to_jsonable,
+)
 from portfolio.weights import CASH
 
 __all__ = [
@@ -37,12 +47,8 @@ __all__ = [
 ]
 
 
-def _ratio(value: float | None) -> str:
-    if value is None or value != value:  # NaN
-        return "-"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.2f}"
+def _ratio(value: float | None) -> Cell:
+    return fmt_number(value)
 
 
 def _date(value: Any) -> str:
@@ -101,7 +107,7 @@ def backtest_report(result: BacktestResult, files: Sequence[Path | str] = ()) ->
         for name, m in _rows(result)
     )
     trading = tuple(
-        (name, f"{m.final_value:,.0f}", str(m.rebalances), fmt_pct(m.turnover),
+        (name, fmt_number(m.final_value, 0, thousands=True), str(m.rebalances), fmt_pct(m.turnover),
          fmt_pct(m.annual_turnover), fmt_money(m.total_costs), fmt_pct(m.cost_drag),
          str(m.failures))
         for name, m in result.metrics.items()
@@ -211,18 +217,20 @@ def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
 
     def png(figure: Figure) -> bytes:
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight",
+                       pil_kwargs={"compress_level": 3})
         return buffer.getvalue()
 
     plots: dict[str, bytes] = {}
     equity = result.equity
+    dates = equity.index.to_numpy()  # datetime64: no per-date Python conversion
     benchmarks = list(result.benchmarks.columns)
 
     figure = Figure(figsize=(10, 5.5))
     axis = figure.subplots()
     for name in equity.columns:
         style = "--" if name in benchmarks else "-"
-        axis.plot(equity.index, equity[name], style, linewidth=1.2, label=name)
+        axis.plot(dates, equity[name].to_numpy(), style, linewidth=1.2, label=name)
     axis.set_yscale("log")
     axis.set_title("Equity (USD, log scale)")
     axis.grid(True, which="both", alpha=0.3)
@@ -232,10 +240,10 @@ def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
     figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
     for name in equity.columns:
-        path = equity[name]
-        drawdown = path / path.cummax() - 1.0
+        path = equity[name].to_numpy()
+        drawdown = path / np.fmax.accumulate(path) - 1.0
         style = "--" if name in benchmarks else "-"
-        axis.plot(drawdown.index, 100 * drawdown, style, linewidth=1.0, label=name)
+        axis.plot(dates, 100 * drawdown, style, linewidth=1.0, label=name)
     axis.set_title("Drawdown from the running peak (%)")
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=8, loc="lower left")
@@ -250,7 +258,8 @@ def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
             palette = matplotlib.colormaps["tab20"].colors
             colors = ["0.8" if c == CASH else palette[k % len(palette)]
                       for k, c in enumerate(held)]
-            axis.stackplot(weights.index, *(100 * weights[c].clip(lower=0) for c in held),
+            axis.stackplot(weights.index.to_numpy(),
+                           *(100 * weights[c].clip(lower=0).to_numpy() for c in held),
                            labels=held, colors=colors, linewidth=0)
         axis.set_ylim(0, 100)
         axis.set_title(f"{name}: weights at each close (%)")
@@ -293,7 +302,8 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     result : BacktestResult
         From :func:`backtest`.
     folder : str or Path
-        Created (with parents) if missing; existing files of the same names are replaced.
+        Created (with parents) if missing; existing files of the same names are replaced,
+        other files are kept.
 
     Returns
     -------
@@ -304,8 +314,8 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     ------
     InputError
         When the folder cannot be created or written; the folder is then as it was
-        (:func:`portfolio.data.output.write_files`: every file is written in full
-        before any is put in place).
+        (:func:`portfolio.data.output.write_files`: the new folder is written in full
+        beside the old one, then swapped in with directory renames).
     """
     return write_files(folder, backtest_files(result))
 

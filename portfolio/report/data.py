@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from portfolio.data.inventory import DataInventory
-from portfolio.report import Report, Section
+from portfolio.report import Report, Section, cell
 
 
 def _date(value: Any) -> str:
@@ -19,7 +19,7 @@ def inventory_report(inventory: DataInventory) -> Report:
     table = inventory.table
     rows = tuple(
         (t, _date(r["first_date"]), _date(r["last_date"]), str(int(r["rows"])), str(r["source"]),
-         f"{int(r['age_days'])} d")
+         cell(int(r["age_days"]), f"{int(r['age_days'])} d"))
         for t, r in table.iterrows()
     )
     data = {

@@ -9,7 +9,7 @@ import pandas as pd
 
 from portfolio.jobs.frontier import FrontierRun
 from portfolio.optimization.frontier import MarkedPortfolio
-from portfolio.report import Report, Section, fmt_pct
+from portfolio.report import Report, Section, fmt_number, fmt_pct
 from portfolio.report.explain import (
     expected_returns_data,
     expected_returns_section,
@@ -24,7 +24,7 @@ TOP_NAMES = 3  # largest weights listed per point in the table
 
 
 def _ratio(value: float) -> str:
-    return "-" if value != value else f"{value:.2f}"  # NaN when volatility is 0
+    return fmt_number(value)  # NaN (shown "-") when volatility is 0
 
 
 def _largest(weights: pd.Series) -> str:

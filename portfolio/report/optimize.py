@@ -7,7 +7,7 @@ from typing import Any
 
 from portfolio.jobs.optimize import OptimizationRun
 from portfolio.optimization.constraints import LimitCheck
-from portfolio.report import Report, Section, fmt_pct
+from portfolio.report import Cell, Report, Section, fmt_pct
 from portfolio.report.explain import (
     expected_returns_data,
     expected_returns_section,
@@ -18,11 +18,15 @@ from portfolio.report.explain import (
 from portfolio.weights import CASH
 
 
+def bound_cell(row: LimitCheck) -> Cell:
+    """``<= 20.00 %``: the bound as text; 0.2 with the flag ``<=`` in CSV."""
+    return Cell(f"{row.sense} {fmt_pct(row.limit)}", row.limit, row.sense)
+
+
 def limits_section(limits: Sequence[LimitCheck], title: str = "Limits") -> Section:
     """The limit table: name, value, limit, ok/breach."""
     rows = tuple(
-        (row.name, fmt_pct(row.value), f"{row.sense} {fmt_pct(row.limit)}",
-         "ok" if row.ok else "BREACH")
+        (row.name, fmt_pct(row.value), bound_cell(row), "ok" if row.ok else "BREACH")
         for row in limits
     )
     return Section(title, ("limit", "value", "bound", "status"), rows)

@@ -28,9 +28,17 @@ from typing import Any
 
 from portfolio.data.holdings import MEMORY_SOURCE
 from portfolio.jobs.rebalance import DriftCheck, RebalanceRun
-from portfolio.report import Report, Section, fmt_money, fmt_pct
+from portfolio.report import (
+    Cell,
+    Report,
+    Section,
+    cell,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+)
 from portfolio.report.explain import explanation_data, explanation_section
-from portfolio.report.optimize import limits_data, limits_section
+from portfolio.report.optimize import bound_cell, limits_data, limits_section
 from portfolio.weights import CASH
 
 __all__ = ["drift_report", "rebalance_report"]
@@ -42,14 +50,14 @@ SUMMARY_BREACHES = 4
 # --------------------------------------------------------------------------- helpers
 
 
-def _shares(value: float) -> str:
+def _shares(value: float) -> Cell:
     if float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.6f}".rstrip("0")
+        return fmt_number(value, 0, thousands=True)
+    return cell(value, f"{value:,.6f}".rstrip("0"))
 
 
-def _bps(value: float) -> str:
-    return f"{value:.1f} bps"
+def _bps(value: float) -> Cell:
+    return fmt_number(value, 1, suffix=" bps")
 
 
 def _count(number: int, noun: str) -> str:
@@ -148,8 +156,8 @@ def _realised_sentence(run: RebalanceRun) -> str:
     return text + ". A number, not tax advice."
 
 
-def _signed_money(value: float) -> str:
-    return f"{'+' if value >= 0 else '-'}{fmt_money(abs(value))}"
+def _signed_money(value: float) -> Cell:
+    return cell(value, f"{'+' if value >= 0 else '-'}{fmt_money(abs(value))}")
 
 
 def _orders_sentence(run: RebalanceRun) -> str:
@@ -286,7 +294,7 @@ def _limits_section(run: RebalanceRun) -> Section:
     for row in run.before.limits:
         later = after[row.name]
         rows.append((
-            row.name, f"{row.sense} {fmt_pct(row.limit)}",
+            row.name, bound_cell(row),
             fmt_pct(row.value), "ok" if row.ok else "BREACH",
             fmt_pct(later.value), "ok" if later.ok else "BREACH",
         ))

@@ -12,6 +12,9 @@ separators); the JSON ``data`` keeps plain fractions and USD numbers:
 * ``concentration``: {"hhi", "effective_names", "effective_bets", "top5_share", "basis"}.
 * ``limits``: [{name, value, limit, sense, ok}]; ``exposure``: {"hub", "total", "cap",
   "per_holding"}; ``correlation``: {ticker: {ticker: rho}}.
+* ``var_backtest`` (null when the history is too short) and, with a horizon,
+  ``loss_distribution``: see :mod:`portfolio.report.tails`; ``history_notes``: how their
+  back-cast over the whole history treats names listed later.
 """
 
 from __future__ import annotations
@@ -20,8 +23,16 @@ import math
 from typing import Any
 
 from portfolio.analytics.risk import RiskReport
-from portfolio.report import Report, Section, fmt_money, fmt_pct
+from portfolio.report import Cell, Report, Section, cell, fmt_money, fmt_pct
 from portfolio.report.optimize import limits_data, limits_section
+from portfolio.report.tails import (
+    loss_distribution_data,
+    loss_distribution_section,
+    loss_distribution_summary,
+    var_backtest_data,
+    var_backtest_section,
+    var_backtest_summary,
+)
 from portfolio.weights import CASH
 
 __all__ = ["risk_report_document"]
@@ -73,6 +84,9 @@ def _summary(report: RiskReport) -> tuple[str, ...]:
         "portfolio"
         + (f" (cap {fmt_pct(report.exposure_cap)})." if report.exposure_cap is not None else "."),
     ]
+    sentences += var_backtest_summary(report.var_backtest)
+    sentences += loss_distribution_summary(report.loss_distribution)
+    sentences += [f"Note: {note[:1].upper()}{note[1:]}." for note in report.history_notes]
     return tuple(sentences) + tuple(f"Warning: {w}" for w in report.warnings)
 
 
@@ -115,6 +129,11 @@ def _groups(report: RiskReport) -> Section:
                    "Each name counts in its first group; names in no group are in 'other'.")
 
 
+def _level(level: str) -> Cell:
+    """``"95%"`` shown as is, 0.95 in CSV."""
+    return cell(float(level.rstrip("%")) / 100, level)
+
+
 def _tail(report: RiskReport) -> Section:
     with_usd = report.var_usd is not None
     columns = ("method", "confidence", "horizon", "VaR", "CVaR")
@@ -124,7 +143,8 @@ def _tail(report: RiskReport) -> Section:
     for method, levels in report.var.items():
         for level, horizons in levels.items():
             for horizon in horizons:
-                row = (METHOD_NAMES.get(method, method), level, horizon.replace("d", " day"),
+                row = (METHOD_NAMES.get(method, method), _level(level),
+                       cell(int(horizon.rstrip("d")), horizon.replace("d", " day")),
                        fmt_pct(report.var[method][level][horizon]),
                        fmt_pct(report.cvar[method][level][horizon]))
                 if with_usd:
@@ -218,7 +238,11 @@ def _data(report: RiskReport) -> dict[str, Any]:
         },
         "warnings": list(report.warnings),
         "notice": report.notice,
+        "var_backtest": var_backtest_data(report.var_backtest),
+        "history_notes": list(report.history_notes),
     }
+    if report.loss_distribution is not None:
+        data["loss_distribution"] = loss_distribution_data(report.loss_distribution)
     if report.valuation is not None:
         valuation = report.valuation
         data["value"] = {
@@ -235,13 +259,18 @@ def _data(report: RiskReport) -> dict[str, Any]:
 def risk_report_document(report: RiskReport) -> Report:
     """Turn a :class:`~portfolio.analytics.risk.RiskReport` into a :class:`Report`.
 
-    Sections: positions, groups, value at risk, risk measures, concentration, correlation,
-    limits. ``data`` is the JSON object described in the module docstring.
+    Sections: positions, groups, value at risk, VaR backtest, loss distribution (with a
+    horizon), risk measures, concentration, correlation, limits. ``data`` is the JSON
+    object described in the module docstring.
     """
+    checks = ((var_backtest_section(report.var_backtest),) if report.var_backtest else ())
+    if report.loss_distribution is not None:
+        checks += (loss_distribution_section(report.loss_distribution),)
     sections = (
         _positions(report),
         _groups(report),
         _tail(report),
+        *checks,
         _risk_measures(report),
         _concentration(report),
         _correlation(report),

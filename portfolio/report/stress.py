@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from portfolio.analytics.replay import PORTFOLIO
 from portfolio.analytics.stress import ScenarioResult, StressReport
-from portfolio.report import Report, Section, fmt_money, fmt_pct
+from portfolio.report import Cell, Report, Section, fmt_money, fmt_pct
+
+PATH_DECIMALS = 8
+"""Decimals of the daily path returns in JSON (1e-8 of the start value)."""
 
 
 def stress_report_document(report: StressReport) -> Report:
@@ -19,11 +23,16 @@ def stress_report_document(report: StressReport) -> Report:
     Returns
     -------
     Report
-        Sections "Scenarios" (name, kind, window, P&L USD, P&L %, proxied) and "P&L by
-        position (USD)" (tickers x scenarios, plus a total row). JSON data:
-        ``{"scenarios": [{"name", "kind", "description", "window", "pnl", "pnl_pct",
-        "positions", "shocks", "proxied"}], "total_value", "as_of", "data_source"}``, worst
-        scenario first; P&L in USD, ``pnl_pct`` and shocks as fractions.
+        Sections "Scenarios" (name, kind, window, P&L USD, P&L %, proxied), "P&L by
+        position (USD)" (tickers x scenarios, plus a total row) and, with historical
+        replays, "Replays: trough and recovery" (per replay, each position and the
+        portfolio). JSON data: ``{"scenarios": [{"name", "kind", "description", "window",
+        "pnl", "pnl_pct", "positions", "shocks", "proxied", "proxy"}], "total_value",
+        "as_of", "data_source"}``, worst scenario first; P&L in USD, ``pnl_pct`` and
+        shocks as fractions. A replay adds ``"recoveries"`` ({ticker or "portfolio":
+        {"trough", "trough_return", "recovered", "days"}}, ``recovered`` null when not
+        back by ``"until"``) and ``"path"`` ({"dates": [...], ticker or "portfolio":
+        [cumulative return since the start close, one per date, to 8 decimals]}).
     """
     scenarios = report.scenarios
     summary = [
@@ -36,11 +45,13 @@ def stress_report_document(report: StressReport) -> Report:
             f"Worst scenario: {worst.name}, P&L {fmt_money(worst.pnl)} USD "
             f"({fmt_pct(worst.pnl_pct)}): {worst.description}."
         )
+    summary += _recovery_summary(scenarios)
     proxied = sorted({t for s in scenarios for t in s.proxied})
     if proxied:
         summary.append(
-            f"{', '.join(proxied)}: no prices in some windows, replayed as beta to SMH x SMH's "
-            "return (marked in the proxied column)."
+            f"{', '.join(proxied)}: no prices in some windows, replayed as their beta x the "
+            f"daily returns of {_proxies_text(scenarios)}, compounded (marked in the proxied "
+            "column)."
         )
     scenario_rows = tuple(
         (
@@ -69,9 +80,12 @@ def stress_report_document(report: StressReport) -> Report:
             "P&L by position (USD)",
             ("ticker", *(s.name for s in scenarios)),
             position_rows,
-            note="* proxied by beta to SMH." if proxied else "",
+            note=f"* proxied by beta to {_proxies_text(scenarios)}." if proxied else "",
         ),
     )
+    replays = [s for s in scenarios if s.paths is not None]
+    if replays:
+        sections += (_recovery_section(replays),)
     data = {
         "scenarios": [_scenario_data(s) for s in scenarios],
         "total_value": report.total_value,
@@ -82,7 +96,7 @@ def stress_report_document(report: StressReport) -> Report:
 
 
 def _scenario_data(scenario: ScenarioResult) -> dict[str, Any]:
-    return {
+    data = {
         "name": scenario.name,
         "kind": scenario.kind,
         "description": scenario.description,
@@ -92,12 +106,72 @@ def _scenario_data(scenario: ScenarioResult) -> dict[str, Any]:
         "positions": dict(scenario.positions),
         "shocks": dict(scenario.shocks),
         "proxied": list(scenario.proxied),
+        "proxy": scenario.proxy,
     }
+    paths = scenario.paths
+    if paths is not None:
+        data["until"] = paths.until
+        data["recoveries"] = {
+            name: {"trough": r.trough, "trough_return": r.trough_return,
+                   "recovered": r.recovered, "days": r.days}
+            for name, r in paths.recoveries.items()
+        }
+        data["path"] = {"dates": list(paths.returns.index),
+                        **{str(c): paths.returns[c].round(PATH_DECIMALS).tolist()
+                           for c in paths.returns.columns}}
+    return data
 
 
-def _proxied_money(scenario: ScenarioResult, ticker: str) -> str:
-    text = fmt_money(scenario.positions.get(ticker))
-    return f"{text} *" if ticker in scenario.proxied else text
+def _proxies_text(scenarios: tuple[ScenarioResult, ...]) -> str:
+    """``"SMH"`` or ``"SMH (QQQ in dotcom_bust)"``: the proxy of each scenario that used one."""
+    used = {s.name: s.proxy for s in scenarios if s.proxied and s.proxy}
+    if not used:
+        return "the proxy"
+    common = max(set(used.values()), key=list(used.values()).count)
+    others = [f"{proxy} in {name}" for name, proxy in used.items() if proxy != common]
+    return common + (f" ({', '.join(others)})" if others else "")
+
+
+def _recovery_summary(scenarios: tuple[ScenarioResult, ...]) -> list[str]:
+    """One sentence on the replay whose portfolio path fell deepest."""
+    replays = [s for s in scenarios if s.paths is not None]
+    if not replays:
+        return []
+    deepest = min(replays, key=lambda s: s.paths.recoveries[PORTFOLIO].trough_return)
+    paths = deepest.paths
+    whole = paths.recoveries[PORTFOLIO]
+    back = (f"is back at its start level after {whole.text(paths.until)}"
+            if whole.recovered is not None else f"is {whole.text(paths.until)}")
+    return [
+        f"Deepest replay: {deepest.name}, the portfolio falls {fmt_pct(-whole.trough_return)} "
+        f"to {whole.trough.date()} and {back}."
+    ]
+
+
+def _recovery_section(replays: list[ScenarioResult]) -> Section:
+    rows = []
+    for scenario in replays:
+        paths = scenario.paths
+        for name, recovery in paths.recoveries.items():
+            end = float(paths.returns[name].iloc[-1])
+            marked = f"{name} *" if name in scenario.proxied else name
+            rows.append((scenario.name, marked, fmt_pct(end), str(recovery.trough.date()),
+                         fmt_pct(recovery.trough_return), recovery.text(paths.until)))
+    return Section(
+        "Replays: trough and recovery",
+        ("scenario", "position", "return at end", "trough", "trough return", "recovery"),
+        tuple(rows),
+        note="Returns from the window's start close; trough: the lowest close inside the "
+             "window; recovery: trading days from the trough to the first close back at the "
+             "start level, searched up to the last price. * proxied.",
+    )
+
+
+def _proxied_money(scenario: ScenarioResult, ticker: str) -> Cell:
+    amount = fmt_money(scenario.positions.get(ticker))
+    if ticker not in scenario.proxied:
+        return amount
+    return Cell(f"{amount} *", amount.value, "*")
 
 
 def _window_text(window: Any) -> str:

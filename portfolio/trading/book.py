@@ -16,14 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from portfolio.analytics.valuation import checked_total
 from portfolio.errors import DataError, InputError
 from portfolio.trading.costs import TradingCosts, is_real
 from portfolio.weights import CASH, parse_weights
 
-__all__ = ["DUST_RELATIVE", "MAX_PORTFOLIO_VALUE", "Book", "align_book", "names", "numeric_series",
-           "real_number", "reference_value", "sell_out_trades"]
-
-MAX_PORTFOLIO_VALUE = 1e15  # USD, about ten times every listed share in the world
+__all__ = ["DUST_RELATIVE", "Book", "align_book", "names", "numeric_series", "real_number",
+           "reference_value", "sell_out_trades"]
 
 
 DUST_RELATIVE = 1e-12  # trades below this fraction of value are float noise, not orders
@@ -148,7 +147,7 @@ def align_book(
         weight=ticker_weights.reindex(universe, fill_value=0.0).to_numpy(dtype=float),
         cash_weight=float(weights[CASH]) / total,
         cash=cash,
-        value=_portfolio_value(held_aligned, price, cash),
+        value=_portfolio_value(universe, held_aligned, price, cash),
         costs=costs,
         floor=floor,
     )
@@ -216,25 +215,17 @@ def _universe_prices(prices: pd.Series, universe: list[str], targets: pd.Index,
     return price.to_numpy(dtype=float)
 
 
-def _portfolio_value(held: np.ndarray, price: np.ndarray, cash: float) -> float:
-    """Holdings at their prices plus cash, USD, checked to be > 0 and plausible."""
-    value = float(np.sum(held * price)) + cash
-    if not value <= MAX_PORTFOLIO_VALUE:  # also catches inf and NaN
-        raise InputError(
-            f"the portfolio is worth {value:.3g} USD",
-            "holdings and cash",
-            f"more than {MAX_PORTFOLIO_VALUE:.0e} USD cannot be a real portfolio "
-            "(share counts times prices, plus cash)",
-            "check the share counts and the cash for a units error",
-        )
-    if value <= 0:
-        raise InputError(
-            "the portfolio has zero value",
-            "holdings and cash",
-            "weights are fractions of total value, which must be > 0",
-            "add cash or holdings",
-        )
-    return value
+def _portfolio_value(tickers: list[str], held: np.ndarray, price: np.ndarray,
+                     cash: float) -> float:
+    """Holdings at their prices plus cash, USD, checked to be > 0 and plausible.
+
+    The check is :func:`portfolio.analytics.valuation.checked_total`, shared with every job
+    that values holdings.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the check
+        values = dict(zip(tickers, held * price, strict=True))
+    return checked_total(values, cash, "holdings", shares=dict(zip(tickers, held, strict=True)),
+                         prices=dict(zip(tickers, price, strict=True)))
 
 
 def reference_value(book: Book) -> float:
