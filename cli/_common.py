@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 class LazyChoice(click.Choice):
@@ -200,7 +200,10 @@ def output_options(function: Callable) -> Callable:
                            help="Write to this file (atomically) instead of stdout.")(command)
     command = table_option(command)
     return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                        show_default=True, help="Output format.")(command)
+                        show_default=True,
+                        help="Output format (html: one self-contained page with interactive "
+                             "charts; write it with -o FILE.html and open it in a browser)."
+                        )(command)
 
 
 TABLE_KEY = "portfolio.table"

@@ -20,14 +20,16 @@ from ._common import (
 @click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None,
               callback=check_output_dir,
-              help="Folder for metrics, CSVs, plots, report.md and manifest.json "
+              help="Folder for metrics, CSVs, plots, report.md, report.html and manifest.json "
                    "(default ./backtest-output/<config name>).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Format of the metrics printed on stdout.")
+@click.option("--html/--no-html", "with_html", default=True, show_default=True,
+              help="Write report.html, the interactive tearsheet (self-contained, a few MB).")
 @table_option
 @tickers_option
 @global_options
-def backtest(config_file, output_dir, fmt, tickers):
+def backtest(config_file, output_dir, fmt, with_html, tickers):
     """Run the walk-forward backtest described by CONFIG (a config/backtests/*.toml file).
 
     The universe, groups and limits come from the file's base_config (not --config).
@@ -55,6 +57,6 @@ def backtest(config_file, output_dir, fmt, tickers):
     for note in result.notes:
         notice(f"Note: {note}")
     folder = Path(output_dir) if output_dir else Path("backtest-output") / Path(config_file).stem
-    files = write_backtest_outputs(result, folder)
+    files = write_backtest_outputs(result, folder, html=with_html)
     emit(backtest_report(result, files), fmt, None)
     notice(f"Wrote {len(files)} files to {folder}")

@@ -57,4 +57,9 @@ def risk(holdings_path, weights_path, horizon, paths, seed, drift, plot, fmt, ou
     if plot:
         write_atomic(plot, loss_distribution_png(report.loss_distribution))
         notice(f"Wrote {plot}")
-    emit(risk_report_document(report), fmt, output)
+    graph = None
+    if fmt == "html":  # the deal graph is drawn only in the HTML page
+        from portfolio.config import load_ecosystem
+
+        graph = load_ecosystem(config.ecosystem.file)
+    emit(risk_report_document(report, graph), fmt, output)

@@ -1,7 +1,7 @@
-"""Presentation: results become a :class:`Report`, rendered as a table, JSON, CSV or Markdown.
+"""Presentation: results become a :class:`Report`, rendered as text, JSON, CSV, Markdown, HTML.
 
-A Report holds a title, summary sentences, sections (tables) and the JSON data. No
-computation happens here.
+A Report (:mod:`portfolio.report.document`) holds a title, summary sentences, sections
+(tables), charts (HTML only) and the JSON data. No computation happens here.
 
 Feature modules (``portfolio.report.optimize``, ``.risk``, ...) turn one result type into
 a Report; the renderers below are shared.
@@ -19,127 +19,26 @@ import csv
 import io
 import json
 import math
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FORMATS", "Cell", "Report", "Section", "cell", "fmt_money", "fmt_number", "fmt_pct",
-           "render",
-           "section_names", "to_jsonable"]
+from portfolio.report.document import (
+    NUMBER_CELL,
+    Cell,
+    Chart,
+    Report,
+    Section,
+    cell,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    section_names,
+    to_jsonable,
+)
 
-FORMATS = ("table", "json", "csv", "markdown")
+__all__ = ["FORMATS", "Cell", "Chart", "Report", "Section", "cell", "fmt_money", "fmt_number",
+           "fmt_pct", "render", "section_names", "to_jsonable"]
 
-
-class Cell(str):
-    """Display text that remembers the raw value it shows (see the module docstring).
-
-    ``Cell("20.00 %", 0.2)`` prints as ``20.00 %``; :attr:`value` is 0.2 and :attr:`flag`
-    a short marker shown beside the number (``"*"``, ``"<="``) or ``""``. An f-string or
-    ``+`` turns a Cell back into a plain ``str``.
-    """
-
-    value: Any
-    flag: str
-
-    def __new__(cls, text: str, value: Any, flag: str = "") -> Cell:
-        """``text`` shown, ``value`` raw, ``flag`` a marker beside it."""
-        made = super().__new__(cls, text)
-        made.value = value
-        made.flag = flag
-        return made
-
-
-def cell(value: Any, text: str | None = None, flag: str = "") -> Cell:
-    """A :class:`Cell` showing ``text`` (default ``str(value)``) for the raw ``value``."""
-    return Cell(str(value) if text is None else text, value, flag)
-
-
-@dataclass(frozen=True)
-class Section:
-    """A titled table.
-
-    Attributes
-    ----------
-    title : str
-        Heading.
-    columns : tuple of str
-        Column headers.
-    rows : tuple of tuple
-        Cells, already formatted as strings for display.
-    note : str
-        Optional sentence under the table.
-    """
-
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Report:
-    """A rendered-agnostic result.
-
-    Attributes
-    ----------
-    title : str
-        Heading of the whole report.
-    summary : tuple of str
-        A few sentences shown first.
-    sections : tuple of Section
-        Tables.
-    data : dict
-        Machine-readable content (the JSON object).
-    """
-
-    title: str
-    summary: tuple[str, ...] = ()
-    sections: tuple[Section, ...] = ()
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-def fmt_pct(value: float | None, digits: int = 2) -> Cell:
-    """Format a fraction as a percent (``0.1234`` -> ``"12.34 %"``; raw value 0.1234)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Cell("-", None)
-    return Cell(f"{100 * value:.{digits}f} %", float(value))
-
-
-def fmt_number(value: float | None, digits: int = 2, *, thousands: bool = False,
-               suffix: str = "") -> Cell:
-    """Format a number (``1.234`` -> ``"1.23"``; with ``thousands`` ``"1,234"``).
-
-    NaN and None show ``-`` (empty in CSV); infinities ``inf`` / ``-inf``.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Cell("-", None)
-    if isinstance(value, float) and math.isinf(value):
-        return Cell("inf" if value > 0 else "-inf", value)
-    text = f"{value:,.{digits}f}" if thousands else f"{value:.{digits}f}"
-    return Cell(text + suffix, value)
-
-
-def fmt_money(value: float | None) -> Cell:
-    """Format USD with thousands separators (raw value: the amount)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Cell("-", None)
-    return Cell(f"{value:,.2f}", float(value))
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy / pandas scalars and containers to plain JSON types (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        is_date = type(value).__name__ in ("Timestamp", "date")
-        return value.isoformat()[:10] if is_date else value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 def render(report: Report, fmt: str, width: int | None = None, *, table: str | None = None,
@@ -151,7 +50,8 @@ def render(report: Report, fmt: str, width: int | None = None, *, table: str | N
     report : Report
     fmt : str
         ``table`` (rich, ``width`` columns, ANSI colours with ``color``), ``json``,
-        ``csv`` (one section: the first, or ``table``) or ``markdown``.
+        ``csv`` (one section: the first, or ``table``), ``markdown`` or ``html`` (one
+        self-contained page with the charts; see :mod:`portfolio.report.html`).
     width : int, optional
         Terminal width for ``table`` (default 110).
     table : str, optional
@@ -168,18 +68,13 @@ def render(report: Report, fmt: str, width: int | None = None, *, table: str | N
         return json.dumps(to_jsonable(report.data), indent=2) + "\n"
     if fmt == "markdown":
         return _markdown(report)
+    if fmt == "html":
+        from portfolio.report.html import html_page
+
+        return html_page(report)
     if fmt == "csv":
         return _csv(_chosen_section(report, table))
     return _rich(report, width, color)
-
-
-def section_names(report: Report) -> tuple[str, ...]:
-    """The names ``--table`` accepts: each section's title in lower case, words joined by -."""
-    return tuple(_slug(section.title) for section in report.sections)
-
-
-def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
 def _chosen_section(report: Report, name: str | None) -> Section | None:
@@ -242,9 +137,6 @@ def _raw(value: Any) -> Any:
     return value
 
 
-_NUMBER = re.compile(r"^[\s\d.,%+\-<=>*]*$|^(yes|no|ok|BREACH|inf|-inf)$")
-"""A cell that reads as a number (right-aligned); anything else is text (left-aligned)."""
-
 STATUS_STYLES = {"BREACH": "bold red", "ok": "green"}
 """Colours of status cells on a terminal."""
 
@@ -265,7 +157,7 @@ def _rich(report: Report, width: int | None, color: bool) -> str:
         table = Table(title=escape(section.title), title_justify="left",
                       caption=escape(section.note) or None, caption_justify="left")
         for i, column in enumerate(section.columns):
-            numeric = i > 0 and all(_NUMBER.match(row[i]) for row in section.rows)
+            numeric = i > 0 and all(NUMBER_CELL.match(row[i]) for row in section.rows)
             table.add_column(column, justify="right" if numeric else "left",
                              overflow="fold")
         for row in section.rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -289,13 +290,15 @@ def backtest_markdown(result: BacktestResult, images: Sequence[str] = ()) -> str
     return "\n".join(lines)
 
 
-def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[Path]:
+def write_backtest_outputs(result: BacktestResult, folder: str | Path, *,
+                           html: bool = True) -> list[Path]:
     """Write the output folder of a backtest (all files or none).
 
     Files: ``metrics.json`` (see :func:`metrics_json`), ``equity.csv``,
     ``weights.csv``, ``trades.csv``, ``equity.png``, ``drawdowns.png``,
     ``weights_<strategy>.png`` (one per strategy), ``report.md`` (metrics tables and the
-    plots by relative path) and ``manifest.json``.
+    plots by relative path), ``report.html`` (the interactive tearsheet, see
+    :func:`backtest_html`) and ``manifest.json``.
 
     Parameters
     ----------
@@ -304,6 +307,8 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
     folder : str or Path
         Created (with parents) if missing; existing files of the same names are replaced,
         other files are kept.
+    html : bool
+        Write ``report.html`` (a few MB; False leaves it out).
 
     Returns
     -------
@@ -317,11 +322,26 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path) -> list[P
         (:func:`portfolio.data.output.write_files`: the new folder is written in full
         beside the old one, then swapped in with directory renames).
     """
-    return write_files(folder, backtest_files(result))
+    return write_files(folder, backtest_files(result, html=html))
 
 
-def backtest_files(result: BacktestResult) -> dict[str, str | bytes]:
-    """The output folder's files by name, rendered in memory (no file is touched)."""
+def backtest_html(result: BacktestResult) -> str:
+    """``report.html``: the tearsheet in one self-contained page.
+
+    The metrics tables with every chart of
+    :func:`portfolio.report.backtest_charts.backtest_charts`.
+    """
+    from portfolio.report.backtest_charts import backtest_charts
+
+    report = backtest_report(result)
+    return render(replace(report, charts=backtest_charts(result)), "html")
+
+
+def backtest_files(result: BacktestResult, *, html: bool = True) -> dict[str, str | bytes]:
+    """The output folder's files by name, rendered in memory (no file is touched).
+
+    ``html=False`` leaves ``report.html`` out.
+    """
     plots = backtest_plots(result)
     return {
         "metrics.json": metrics_json(result),
@@ -330,5 +350,6 @@ def backtest_files(result: BacktestResult) -> dict[str, str | bytes]:
         "trades.csv": trades_csv(result),
         **plots,
         "report.md": backtest_markdown(result, tuple(plots)),
+        **({"report.html": backtest_html(result)} if html else {}),
         "manifest.json": manifest_json(result),
     }

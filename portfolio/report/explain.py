@@ -6,10 +6,10 @@ from typing import Any
 
 from portfolio.estimate.expected import ExpectedReturnModel
 from portfolio.optimization.explain import Explanation
-from portfolio.report import Section, fmt_money, fmt_pct
+from portfolio.report import Chart, Section, fmt_money, fmt_pct
 
-__all__ = ["expected_returns_data", "expected_returns_section", "explanation_data",
-           "explanation_section", "explanation_summary"]
+__all__ = ["expected_returns_data", "expected_returns_section", "explanation_charts",
+           "explanation_data", "explanation_section", "explanation_summary"]
 
 
 def explanation_section(explanation: Explanation, title: str = "Weights and why") -> Section:
@@ -83,3 +83,20 @@ def expected_returns_section(model: ExpectedReturnModel | None) -> Section | Non
         f"(confidence {v.confidence:g})" for v in model.views)
     note = f"Annual expected returns. Views: {views}." if views else "Annual expected returns."
     return Section("Expected returns", columns, rows, note)
+
+
+def explanation_charts(explanation: Explanation) -> tuple[Chart, ...]:
+    """Weight beside share of risk, per name and per group (HTML charts)."""
+    import pandas as pd
+
+    from portfolio.report.charts import group_colours, weight_risk_chart
+
+    names = pd.DataFrame([(n.ticker, n.weight, n.risk_share) for n in explanation.names],
+                         columns=["label", "weight", "risk"]).set_index("label")
+    groups = pd.DataFrame([(g.group, g.weight, g.risk_share) for g in explanation.groups],
+                          columns=["label", "weight", "risk"]).set_index("label")
+    return (
+        weight_risk_chart(names["weight"], names["risk"], "Risk contributions by name"),
+        weight_risk_chart(groups["weight"], groups["risk"], "Risk contributions by group",
+                          group_colours(list(groups.index))),
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 
 from portfolio.jobs.frontier import FrontierRun
 from portfolio.optimization.frontier import MarkedPortfolio
-from portfolio.report import Report, Section, fmt_number, fmt_pct
+from portfolio.report import Chart, Report, Section, fmt_number, fmt_pct
 from portfolio.report.explain import (
     expected_returns_data,
     expected_returns_section,
@@ -107,7 +107,23 @@ def frontier_report(run: FrontierRun) -> Report:
     returns = expected_returns_section(run.expected_model)
     if returns is not None:
         sections.append(returns)
-    return Report("Efficient frontier", tuple(summary), tuple(sections), data)
+    return Report("Efficient frontier", tuple(summary), tuple(sections), data,
+                  _frontier_charts(run, data))
+
+
+def _frontier_charts(run: FrontierRun, data: dict[str, Any]) -> tuple[Chart, ...]:
+    """The frontier chart, then the optimum's weights, risk contributions and limits."""
+    from portfolio.report.charts import frontier_chart
+    from portfolio.report.optimize import allocation_charts
+
+    styles = {"optimum": ("star-diamond", "#d55e00"), "current": ("diamond", "#009e73")}
+    marked = [(m.label, m.volatility, m.expected_return, *styles[key])
+              for key, m in (("optimum", run.optimum), ("current", run.current))
+              if m is not None]
+    frontier = run.frontier
+    chart = frontier_chart(frontier.points, frontier.assets, marked, frontier.risk_free_rate)
+    optimum = data["optimum"]["weights"] if data["optimum"] else {}
+    return (chart, *allocation_charts(optimum, run.explanation, ()))
 
 
 def frontier_png(run: FrontierRun) -> bytes:

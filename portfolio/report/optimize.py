@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+
 from portfolio.jobs.optimize import OptimizationRun
 from portfolio.optimization.constraints import LimitCheck
-from portfolio.report import Cell, Report, Section, fmt_pct
+from portfolio.optimization.explain import Explanation
+from portfolio.report import Cell, Chart, Report, Section, fmt_pct
 from portfolio.report.explain import (
     expected_returns_data,
     expected_returns_section,
+    explanation_charts,
     explanation_data,
     explanation_section,
     explanation_summary,
@@ -86,4 +90,16 @@ def optimization_report(run: OptimizationRun) -> Report:
     returns = expected_returns_section(run.expected_model)
     if returns is not None:
         sections.append(returns)
-    return Report("Optimal allocation", tuple(summary), tuple(sections), data)
+    return Report("Optimal allocation", tuple(summary), tuple(sections), data,
+                  allocation_charts(data["weights"], run.explanation, data["limits"]))
+
+
+def allocation_charts(weights: dict[str, float], explanation: Explanation | None,
+                      limits: Sequence[dict[str, Any]]) -> tuple[Chart, ...]:
+    """Weights, risk contributions (name, group) and limit usage (HTML charts)."""
+    from portfolio.report.charts import bar_chart, limit_usage_chart
+
+    charts = [bar_chart(pd.Series(weights), "Weights", note="Fractions of the portfolio.")]
+    if explanation is not None:
+        charts += explanation_charts(explanation)
+    return (*charts, *([limit_usage_chart(limits)] if limits else []))

@@ -30,6 +30,7 @@ from portfolio.data.holdings import MEMORY_SOURCE
 from portfolio.jobs.rebalance import DriftCheck, RebalanceRun
 from portfolio.report import (
     Cell,
+    Chart,
     Report,
     Section,
     cell,
@@ -404,7 +405,40 @@ def rebalance_report(run: RebalanceRun) -> Report:
     notes = _notes_section(run)
     if notes is not None:
         sections.append(notes)
-    return Report("Rebalancing", _summary(run), tuple(sections), _data(run))
+    return Report("Rebalancing", _summary(run), tuple(sections), _data(run),
+                  rebalance_charts(run))
+
+
+def rebalance_charts(run: RebalanceRun) -> tuple[Chart, ...]:
+    """Orders, weights and groups before / after, risk shares and limit usage (HTML)."""
+    import pandas as pd
+
+    from portfolio.report import charts
+
+    sides = {"before": "#9e9e9e", "after": "#0072b2", "target": "#e69f00"}
+    tickers = _weight_tickers(run)
+    weights = pd.DataFrame({"before": run.before.weights, "after": run.after.weights,
+                            "target": run.target}).reindex(tickers).fillna(0.0)
+    groups = pd.DataFrame({"before": run.before.group_risk["weight"],
+                           "after": run.after.group_risk["weight"]}).fillna(0.0)
+    risk = pd.DataFrame({"before": run.before.risk_contributions_pct,
+                         "after": run.after.risk_contributions_pct}).fillna(0.0)
+    risk = risk.reindex([t for t in tickers if t in risk.index])
+    made = []
+    if run.orders:
+        signed = pd.Series({o.ticker: (o.notional if o.side == "buy" else -o.notional)
+                            for o in run.orders})
+        made.append(charts.bar_chart(signed, "Orders (USD; buys up, sells down)",
+                                     percent=False))
+    made += [
+        charts.grouped_bars(weights, sides, "Weights before and after the orders, and the "
+                            "target"),
+        charts.grouped_bars(groups, sides, "Group weights before and after"),
+        charts.grouped_bars(risk, sides, "Share of the portfolio's risk before and after"),
+        charts.limit_usage_chart(limits_data(run.before.limits), "Limit usage before"),
+        charts.limit_usage_chart(limits_data(run.after.limits), "Limit usage after"),
+    ]
+    return tuple(made)
 
 
 def drift_report(check: DriftCheck) -> Report:

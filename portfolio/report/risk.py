@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from portfolio.analytics.exposure import DealGraph
 from portfolio.analytics.risk import RiskReport
-from portfolio.report import Cell, Report, Section, cell, fmt_money, fmt_pct
+from portfolio.report import Cell, Chart, Report, Section, cell, fmt_money, fmt_pct
 from portfolio.report.optimize import limits_data, limits_section
 from portfolio.report.tails import (
     loss_distribution_data,
@@ -256,12 +257,51 @@ def _data(report: RiskReport) -> dict[str, Any]:
     return data
 
 
-def risk_report_document(report: RiskReport) -> Report:
+def risk_charts(report: RiskReport, graph: DealGraph | None = None) -> tuple[Chart, ...]:
+    """The HTML charts of a risk report.
+
+    Weights, risk contributions (name, group), the back-cast return distribution with
+    VaR / CVaR, the clustered correlation, the deal graph (when given) and limit usage.
+    """
+    import pandas as pd
+
+    from portfolio.report import charts
+
+    held = report.weights.drop(CASH, errors="ignore")
+    held = held[held.abs() > 1e-12]
+    groups = report.group_risk
+    made = [
+        charts.bar_chart(report.weights, "Weights", note="Fractions of the portfolio value."),
+        charts.weight_risk_chart(held, report.risk_contributions_pct,
+                                 "Risk contributions by name"),
+        charts.weight_risk_chart(groups["weight"], groups["risk_share"],
+                                 "Risk contributions by group",
+                                 charts.group_colours(list(groups.index))),
+        charts.distribution_chart({"today's weights": report.backcast},
+                                  {"today's weights": "#0072b2"},
+                                  "Daily returns of today's weights over the lookback"),
+    ]
+    if len(report.correlation) > 1:
+        made.append(charts.correlation_heatmap(report.correlation))
+    if graph is not None:
+        hub = report.exposure_hub
+        deals = [(d.source, d.target, d.annual_flow_bn, d.kind)
+                 for d in graph.transmitting_deals()]
+        made.append(charts.deal_graph_chart(
+            deals, hub, report.exposure.exposures.to_dict(),
+            pd.Series(report.exposure.per_holding).to_dict(),
+            members=sorted(graph.hub_members(hub) - {hub})))
+    made.append(charts.limit_usage_chart(limits_data(report.limits)))
+    return tuple(made)
+
+
+def risk_report_document(report: RiskReport, graph: DealGraph | None = None) -> Report:
     """Turn a :class:`~portfolio.analytics.risk.RiskReport` into a :class:`Report`.
 
     Sections: positions, groups, value at risk, VaR backtest, loss distribution (with a
     horizon), risk measures, concentration, correlation, limits. ``data`` is the JSON
-    object described in the module docstring.
+    object described in the module docstring. Charts: :func:`risk_charts` (the deal graph
+    needs ``graph``).
     """
     checks = ((var_backtest_section(report.var_backtest),) if report.var_backtest else ())
     if report.loss_distribution is not None:
@@ -276,4 +316,5 @@ def risk_report_document(report: RiskReport) -> Report:
         _correlation(report),
         limits_section(report.limits),
     )
-    return Report("Portfolio risk", _summary(report), sections, _data(report))
+    return Report("Portfolio risk", _summary(report), sections, _data(report),
+                  risk_charts(report, graph))

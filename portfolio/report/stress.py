@@ -6,7 +6,7 @@ from typing import Any
 
 from portfolio.analytics.replay import PORTFOLIO
 from portfolio.analytics.stress import ScenarioResult, StressReport
-from portfolio.report import Cell, Report, Section, fmt_money, fmt_pct
+from portfolio.report import Cell, Chart, Report, Section, fmt_money, fmt_pct
 
 PATH_DECIMALS = 8
 """Decimals of the daily path returns in JSON (1e-8 of the start value)."""
@@ -92,7 +92,32 @@ def stress_report_document(report: StressReport) -> Report:
         "as_of": report.as_of,
         "data_source": report.data_source,
     }
-    return Report("Stress scenarios", tuple(summary), sections, data)
+    return Report("Stress scenarios", tuple(summary), sections, data, stress_charts(report))
+
+
+def stress_charts(report: StressReport) -> tuple[Chart, ...]:
+    """P&L per scenario, P&L per scenario and position, and each replay's paths."""
+    import pandas as pd
+
+    from portfolio.report.charts import path_chart, pnl_heatmap, scenario_chart
+
+    scenarios = report.scenarios
+    if not scenarios:
+        return ()
+    pnl = pd.Series({s.name: s.pnl_pct for s in scenarios})
+    positions = pd.DataFrame({s.name: pd.Series(dict(s.positions), dtype=float)
+                              for s in scenarios}).T
+    charts = [scenario_chart(pnl, "P&L by scenario",
+                             "Fractions of the whole portfolio, cash included; worst first."),
+              pnl_heatmap(positions, "P&L by scenario and position")]
+    for scenario in scenarios:
+        if scenario.paths is not None:
+            start, end = (w.date() for w in scenario.window) if scenario.window else ("", "")
+            charts.append(path_chart(
+                scenario.paths.returns, f"{scenario.name}: cumulative return, {start} to {end}",
+                "Each position's price path since the start close and the portfolio's "
+                "(today's positions, cash included); hover to read a date."))
+    return tuple(charts)
 
 
 def _scenario_data(scenario: ScenarioResult) -> dict[str, Any]:
