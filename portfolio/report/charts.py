@@ -75,7 +75,7 @@ def _numbers(values: Any, digits: int = 6) -> list[float | None]:
 
 
 def _dates(index: pd.Index) -> list[str]:
-    return [d.strftime("%Y-%m-%d") for d in pd.DatetimeIndex(index)]
+    return np.datetime_as_string(pd.DatetimeIndex(index).to_numpy(), unit="D").tolist()
 
 
 def _thin(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:

@@ -91,8 +91,16 @@ def plotly_js() -> str:
 
 
 def _script_json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element (no ``</`` closes it early)."""
-    return json.dumps(to_jsonable(value), separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe inside a ``<script>`` element (no ``</`` closes it early).
+
+    Chart figures hold plain numbers already (fast path); anything else (numpy scalars,
+    dates, NaN) goes through :func:`to_jsonable` (NaN becomes null).
+    """
+    try:
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False, default=to_jsonable)
+    except ValueError:  # a NaN or an infinity somewhere
+        text = json.dumps(to_jsonable(value), separators=(",", ":"))
+    return text.replace("</", "<\\/")
 
 
 def _cell(text: str, numeric: bool) -> str:
