@@ -158,6 +158,21 @@ def test_options_that_contradict_each_other_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_scatter_gives_each_strategy_its_palette_colour(tmp_path):
+    from matplotlib.colors import to_hex
+
+    from portfolio.report.palette import strategy_colours
+    from portfolio.report.sweep import scatter_figure
+
+    result = _sweep(tmp_path)
+    axis = scatter_figure(result, "sharpe").axes[0]
+    colours = strategy_colours(result.config.strategies)
+    drawn = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in axis.collections}
+    assert drawn == {name: colours[name] for name in result.config.strategies}
+    assert [t.get_text() for t in axis.get_legend().get_texts()] == list(
+        result.config.strategies)
+
+
 def test_no_cluster_overrides_the_files_scheduler(tmp_path):
     result = _sweep(tmp_path, GRID + '[sweep]\nscheduler = "tcp://127.0.0.1:1"\n')
     assert result.config.scheduler == "tcp://127.0.0.1:1"

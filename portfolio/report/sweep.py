@@ -7,7 +7,6 @@ imported inside the plotting function. Files are written by :mod:`portfolio.data
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,18 +18,23 @@ import pandas as pd
 from portfolio.backtesting.spec import strategy_slug
 from portfolio.data.output import write_files
 from portfolio.report import Report, Section, fmt_number, fmt_pct, render, to_jsonable
+from portfolio.report.figures import figure_png, legend_beside
+from portfolio.report.palette import strategy_colours
 from portfolio.sweeps.results import RankedRow, SweepResult
 from portfolio.sweeps.spec import METRICS
 
 __all__ = [
+    "heatmap_figure",
     "heatmap_name",
     "results_csv",
+    "scatter_figure",
     "sweep_files",
     "sweep_plots",
     "sweep_report",
     "write_sweep_outputs",
 ]
 
+DPI = 110
 PERCENT_METRICS = ("cagr", "volatility", "max_drawdown", "turnover", "annual_turnover",
                    "cost_drag", "tracking_error")
 TITLES = {"cagr": "CAGR", "volatility": "volatility", "sharpe": "Sharpe", "sortino": "Sortino",
@@ -188,25 +192,34 @@ def _grid(result: SweepResult, strategy: str, metric: str) -> pd.DataFrame | Non
 
 
 def sweep_plots(result: SweepResult, metric: str | None = None) -> dict[str, bytes]:
-    """PNG bytes by file name: ``scatter.png`` and ``heatmap_<strategy>.png`` per strategy.
-
-    Length: one figure after the other, each a few drawing calls; splitting them apart
-    would only pass the same four values around.
-    """
-    from matplotlib.figure import Figure
-
+    """PNG bytes by file name: ``scatter.png`` and ``heatmap_<strategy>.png`` per strategy."""
     metric = metric or result.config.rank_by
+    plots = {"scatter.png": figure_png(scatter_figure(result, metric), DPI)}
+    for strategy in result.config.strategies:
+        figure = heatmap_figure(result, strategy, metric)
+        if figure is not None:
+            plots[heatmap_name(strategy)] = figure_png(figure, DPI)
+    return plots
 
-    def png(figure: Figure) -> bytes:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        return buffer.getvalue()
 
+def scatter_figure(result: SweepResult, metric: str) -> Any:
+    """Every variant on the ``[report] scatter`` metrics.
+
+    One strategy: points coloured by ``metric`` (with a colour bar). Several: each in its
+    :func:`~portfolio.report.palette.strategy_colours` colour, the legend right of the axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure  # matplotlib loads only when a PNG is drawn
+
+    strategies = result.config.strategies
+    colours = strategy_colours(strategies)
     x_metric, y_metric = result.config.scatter
-    plots: dict[str, bytes] = {}
     figure = Figure(figsize=(8, 5.5))
     axis = figure.subplots()
-    for strategy in result.config.strategies:
+    for strategy in strategies:
         points = [(row.metrics.get(x_metric), row.metrics.get(y_metric),
                    row.metrics.get(metric)) for row in result.ranked(metric)
                   if row.strategy == strategy]
@@ -218,40 +231,50 @@ def sweep_plots(result: SweepResult, metric: str | None = None) -> dict[str, byt
         scale = 100.0
         drawn = axis.scatter(x * (scale if x_metric in PERCENT_METRICS else 1),
                              y * (scale if y_metric in PERCENT_METRICS else 1),
-                             c=colour if len(result.config.strategies) == 1 else None,
+                             c=colour if len(strategies) == 1 else colours[strategy],
                              s=28, alpha=0.85, label=strategy)
-        if len(result.config.strategies) == 1:
+        if len(strategies) == 1:
             figure.colorbar(drawn, ax=axis, label=TITLES[metric])
     axis.set_xlabel(TITLES[x_metric] + (" (%)" if x_metric in PERCENT_METRICS else ""))
     axis.set_ylabel(TITLES[y_metric] + (" (%)" if y_metric in PERCENT_METRICS else ""))
     axis.set_title(f"{len(result.variants)} variants: {TITLES[y_metric]} vs "
                    f"{TITLES[x_metric]}")
     axis.grid(True, alpha=0.3)
-    if len(result.config.strategies) > 1:
-        axis.legend(fontsize=8)
-    plots["scatter.png"] = png(figure)
-    for strategy in result.config.strategies:
-        grid = _grid(result, strategy, metric)
-        if grid is None:
-            continue
-        figure = Figure(figsize=(1.3 * len(grid.columns) + 3, 0.55 * len(grid.index) + 2.2))
-        axis = figure.subplots()
-        image = axis.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
-        axis.set_xticks(range(len(grid.columns)), list(grid.columns))
-        axis.set_yticks(range(len(grid.index)), list(grid.index))
-        low, high = image.get_clim()
-        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
-            if np.isfinite(value):
-                light = high > low and (value - low) / (high - low) > 0.6
-                axis.text(j, i, _cell(metric, value), ha="center", va="center",
-                          color="black" if light else "white", fontsize=8)
-        rows_key, columns_key = result.config.heatmap
-        axis.set_xlabel(columns_key)
-        axis.set_ylabel(rows_key)
-        axis.set_title(f"{strategy}: {TITLES[metric]} (best over the other parameters)")
-        figure.colorbar(image, ax=axis, label=TITLES[metric])
-        plots[heatmap_name(strategy)] = png(figure)
-    return plots
+    if len(strategies) > 1:
+        legend_beside(axis)
+    return figure
+
+
+def heatmap_figure(result: SweepResult, strategy: str, metric: str) -> Any:
+    """A strategy's ``metric`` over the two ``[report] heatmap`` parameters.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when the sweep has no heatmap (fewer than two parameters vary).
+    """
+    from matplotlib.figure import Figure
+
+    grid = _grid(result, strategy, metric)
+    if grid is None:
+        return None
+    figure = Figure(figsize=(1.3 * len(grid.columns) + 3, 0.55 * len(grid.index) + 2.2))
+    axis = figure.subplots()
+    image = axis.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+    axis.set_xticks(range(len(grid.columns)), list(grid.columns))
+    axis.set_yticks(range(len(grid.index)), list(grid.index))
+    low, high = image.get_clim()
+    for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+        if np.isfinite(value):
+            light = high > low and (value - low) / (high - low) > 0.6
+            axis.text(j, i, _cell(metric, value), ha="center", va="center",
+                      color="black" if light else "white", fontsize=8)
+    rows_key, columns_key = result.config.heatmap
+    axis.set_xlabel(columns_key)
+    axis.set_ylabel(rows_key)
+    axis.set_title(f"{strategy}: {TITLES[metric]} (best over the other parameters)")
+    figure.colorbar(image, ax=axis, label=TITLES[metric])
+    return figure
 
 
 def sweep_markdown(result: SweepResult, metric: str | None, images: Sequence[str]) -> str:

@@ -14,7 +14,6 @@ Presentation only. JSON keys (fractions unless stated):
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
@@ -24,6 +23,7 @@ from portfolio.analytics.bootstrap import LossDistribution
 from portfolio.analytics.inputs import horizon_label
 from portfolio.analytics.var_backtest import TEST_LEVEL, VaRBacktest
 from portfolio.report import Cell, Section, fmt_number, fmt_pct
+from portfolio.report.figures import figure_png
 
 __all__ = [
     "loss_distribution_data",
@@ -179,6 +179,4 @@ def loss_distribution_png(result: LossDistribution, title: str = "") -> bytes:
         axes.grid(alpha=0.3)
     figure.suptitle(title or f"Monte Carlo loss distribution over {horizon} "
                     f"({result.paths:,} paths, seed {result.seed})")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(figure)
