@@ -8,7 +8,6 @@ importing this module stays light. Files are written by :mod:`portfolio.data.out
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -31,21 +30,31 @@ from portfolio.report import (
     render,
     to_jsonable,
 )
-from portfolio.weights import CASH
+from portfolio.report.figures import figure_png, legend_beside
+from portfolio.report.palette import stack_order, strategy_colours, ticker_colour
 
 __all__ = [
     "backtest_files",
     "backtest_markdown",
     "backtest_plots",
     "backtest_report",
+    "drawdowns_figure",
     "equity_csv",
+    "equity_figure",
+    "log_ticks",
     "manifest_json",
     "metrics_json",
+    "short_usd",
     "trades_csv",
     "weights_csv",
+    "weights_figure",
     "weights_plot_name",
     "write_backtest_outputs",
 ]
+
+DPI = 110
+LOG_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+                 tuple(float(m) for m in range(1, 10)))
 
 
 def _ratio(value: float | None) -> Cell:
@@ -213,60 +222,141 @@ def weights_plot_name(strategy: str) -> str:
 
 def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
     """PNG bytes by file name: equity curves, drawdowns and weights per strategy."""
-    import matplotlib  # loads only when PNGs are drawn; Figure needs no global backend
-    from matplotlib.figure import Figure
+    plots = {"equity.png": figure_png(equity_figure(result), DPI),
+             "drawdowns.png": figure_png(drawdowns_figure(result), DPI)}
+    for name in result.strategies:
+        plots[weights_plot_name(name)] = figure_png(weights_figure(result, name), DPI)
+    return plots
 
-    def png(figure: Figure) -> bytes:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight",
-                       pil_kwargs={"compress_level": 3})
-        return buffer.getvalue()
 
-    plots: dict[str, bytes] = {}
-    equity = result.equity
-    dates = equity.index.to_numpy()  # datetime64: no per-date Python conversion
+def _lines(result: BacktestResult, axis: Any, values: pd.DataFrame, width: float) -> None:
+    """One line per strategy and benchmark (dashed), in the palette's strategy colours."""
     benchmarks = list(result.benchmarks.columns)
+    colours = strategy_colours(list(result.strategies), benchmarks)
+    dates = values.index.to_numpy()  # datetime64: no per-date Python conversion
+    for name in values.columns:
+        axis.plot(dates, values[name].to_numpy(), "--" if name in benchmarks else "-",
+                  color=colours[name], linewidth=width, label=name)
+
+
+def equity_figure(result: BacktestResult) -> Any:
+    """Equity curves of the strategies and benchmarks on a log scale, in USD.
+
+    Ticks at 1-2-5 steps (or finer when the range is narrow) labelled ``50k``, ``100k``,
+    ``1M``; the legend sits right of the axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure  # matplotlib loads only when a PNG is drawn
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     figure = Figure(figsize=(10, 5.5))
     axis = figure.subplots()
-    for name in equity.columns:
-        style = "--" if name in benchmarks else "-"
-        axis.plot(dates, equity[name].to_numpy(), style, linewidth=1.2, label=name)
+    _lines(result, axis, result.equity, 1.2)
     axis.set_yscale("log")
-    axis.set_title("Equity (USD, log scale)")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=8, loc="upper left")
-    plots["equity.png"] = png(figure)
+    axis.yaxis.set_major_locator(FixedLocator(log_ticks(*axis.get_ylim())))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: short_usd(value)))
+    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.set_ylabel("value (USD, log scale)")
+    axis.set_title("Equity")
+    axis.grid(True, which="major", alpha=0.35)
+    axis.grid(True, which="minor", alpha=0.12)
+    legend_beside(axis)
+    return figure
 
+
+def drawdowns_figure(result: BacktestResult) -> Any:
+    """Drawdown from the running peak of every strategy and benchmark, in percent.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The legend sits right of the axes, clear of the troughs.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    equity = result.equity
+    drawdowns = equity / np.fmax.accumulate(equity.to_numpy(), axis=0) - 1.0
     figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
-    for name in equity.columns:
-        path = equity[name].to_numpy()
-        drawdown = path / np.fmax.accumulate(path) - 1.0
-        style = "--" if name in benchmarks else "-"
-        axis.plot(dates, 100 * drawdown, style, linewidth=1.0, label=name)
-    axis.set_title("Drawdown from the running peak (%)")
+    _lines(result, axis, drawdowns, 1.0)
+    axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axis.set_ylabel("below the running peak")
+    axis.set_title("Drawdown from the running peak")
     axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=8, loc="lower left")
-    plots["drawdowns.png"] = png(figure)
+    legend_beside(axis)
+    return figure
 
-    for name, strategy in result.strategies.items():
-        weights = strategy.daily_weights
-        held = [c for c in weights.columns if (weights[c].abs() > 1e-9).any()]
-        figure = Figure(figsize=(10, 4.5))
-        axis = figure.subplots()
-        if held:
-            palette = matplotlib.colormaps["tab20"].colors
-            colors = ["0.8" if c == CASH else palette[k % len(palette)]
-                      for k, c in enumerate(held)]
-            axis.stackplot(weights.index.to_numpy(),
-                           *(100 * weights[c].clip(lower=0).to_numpy() for c in held),
-                           labels=held, colors=colors, linewidth=0)
-        axis.set_ylim(0, 100)
-        axis.set_title(f"{name}: weights at each close (%)")
-        axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-        plots[weights_plot_name(name)] = png(figure)
-    return plots
+
+def weights_figure(result: BacktestResult, strategy: str) -> Any:
+    """A strategy's weights at each close, stacked to 100 %.
+
+    Every ticker wears its :func:`~portfolio.report.palette.ticker_colour` and takes its
+    place in :func:`~portfolio.report.palette.stack_order` of the universe (cash light
+    grey on top), so a name looks the same in every strategy's chart. The legend, right of
+    the axes, lists the names top of the stack first.
+
+    Parameters
+    ----------
+    result : BacktestResult
+        The backtest.
+    strategy : str
+        A key of ``result.strategies``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    weights = result.strategies[strategy].daily_weights
+    held = stack_order([c for c in weights.columns if (weights[c].abs() > 1e-9).any()],
+                       (*result.config.tickers, *weights.columns))
+    figure = Figure(figsize=(10, 4.5))
+    axis = figure.subplots()
+    if held:
+        layers = axis.stackplot(weights.index.to_numpy(),
+                                *(weights[c].clip(lower=0).to_numpy() for c in held),
+                                labels=held, colors=[ticker_colour(c) for c in held],
+                                linewidth=0)
+        legend_beside(axis, layers[::-1], held[::-1], fontsize=7)
+    axis.set_ylim(0, 1)
+    axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axis.set_title(f"{strategy}: weights at each close")
+    return figure
+
+
+def log_ticks(low: float, high: float, least: int = 4) -> list[float]:
+    """Tick values for a log axis from ``low`` to ``high``: 1-2-5 steps, finer if needed.
+
+    The first mantissa set of (1), (1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 2, ..., 9) that
+    gives at least ``least`` ticks in the range; a narrower range gets evenly spaced
+    round values (1, 2, 2.5 or 5 times a power of ten).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if not (np.isfinite(low) and np.isfinite(high) and 0 < low < high):
+        return []
+    decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
+    for mantissas in LOG_MANTISSAS:
+        ticks = [m * 10.0 ** d for d in decades for m in mantissas]
+        ticks = [t for t in ticks if low <= t <= high]
+        if len(ticks) >= least:
+            return ticks
+    even = MaxNLocator(least + 2, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return [float(t) for t in even if low <= t <= high]
+
+
+def short_usd(value: float) -> str:
+    """A tick label in USD: ``950``, ``50k``, ``1.5M``, ``2B``."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.4g}{suffix}"
+    return f"{value:.4g}"
 
 
 def backtest_markdown(result: BacktestResult, images: Sequence[str] = ()) -> str:
