@@ -1,4 +1,4 @@
-"""Helpers shared by the PNG charts: PNG bytes, legends beside the axes.
+"""Helpers shared by the PNG charts: PNG bytes, legends beside the axes, labels apart.
 
 matplotlib is not imported at module level: every function takes the Figure or Axes it
 works on (or imports inside), so importing this module stays light. Colours come from
@@ -11,7 +11,16 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["figure_png", "legend_beside"]
+__all__ = ["figure_png", "label_box", "legend_beside", "place_labels"]
+
+LABEL_DIRECTIONS = ((1, 1, "left", "bottom"), (1, -1, "left", "top"),
+                    (-1, 1, "right", "bottom"), (-1, -1, "right", "top"),
+                    (0, 1.5, "center", "bottom"), (0, -1.5, "center", "top"),
+                    (1.5, 0, "left", "center"), (-1.5, 0, "right", "center"))
+"""Directions tried around a point (x, y multiples of the distance, text alignment)."""
+
+LABEL_DISTANCES = (3.5, 10.0, 18.0)
+"""Distances tried, in points; labels beyond the first are tied to their point by a line."""
 
 
 def figure_png(figure: Any, dpi: float | None = None) -> bytes:
@@ -56,3 +65,139 @@ def legend_beside(axes: Any, handles: Sequence[Any] | None = None,
         handles, labels = axes.get_legend_handles_labels()
     return axes.legend(handles, labels, fontsize=fontsize, loc="upper left",
                        bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def place_labels(axes: Any, points: Sequence[tuple[float, float]], texts: Sequence[str], *,
+                 obstacles: Sequence[tuple[float, float]] = (), colour: str = "0.2",
+                 fontsize: float = 7) -> list[Any]:
+    """Label points so that no two labels overlap (deterministic, greedy).
+
+    Each label, in the order given, takes the first position around its point (right-up,
+    right-down, left-up, left-down, above, below, right, left; then the same farther out,
+    with a thin line to the point) where its text overlaps no label placed before, no
+    marker and no line to another label, its own line crosses no label, and it stays
+    inside the axes. When every position collides, the one with the least overlapping
+    area is kept (then the one crossing the fewest lines). Call it after everything else
+    is drawn and the axis limits are final: positions are checked in display coordinates.
+
+    Parameters
+    ----------
+    axes : matplotlib.axes.Axes
+        Axes with a canvas that can render (e.g. ``FigureCanvasAgg(figure)``).
+    points : sequence of (x, y)
+        The labelled points, in data coordinates.
+    texts : sequence of str
+        Label text per point.
+    obstacles : sequence of (x, y)
+        Other markers (data coordinates) that labels keep clear of.
+    colour : str
+        Colour of the text and of the lines to far labels.
+    fontsize : float
+        Font size in points.
+
+    Returns
+    -------
+    list of matplotlib.text.Annotation
+        The labels, in the order of ``points``; :func:`label_box` gives a label's text box.
+    """
+    from matplotlib.transforms import Bbox
+
+    renderer = axes.figure.canvas.get_renderer()
+    radius = 3.0 * axes.figure.dpi / 72.0  # a marker's half-width in pixels
+    anchors = axes.transData.transform(points) if len(points) else []
+    markers = [Bbox.from_bounds(x - radius, y - radius, 2 * radius, 2 * radius)
+               for x, y in axes.transData.transform([*points, *obstacles])]
+    taken = _Taken(markers, axes.get_window_extent(renderer))
+    labels = []
+    for point, anchor, text in zip(points, anchors, texts):
+        best, best_cost, best_leader = None, (float("inf"), 0), None
+        for distance, (dx, dy, ha, va) in _positions():
+            far = distance > LABEL_DISTANCES[0]
+            label = axes.annotate(text, point, xytext=(dx * distance, dy * distance),
+                                  textcoords="offset points", ha=ha, va=va,
+                                  fontsize=fontsize, color=colour,
+                                  arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.6,
+                                              "shrinkA": 0, "shrinkB": 2} if far else None)
+            box = label_box(label, renderer)
+            leader = (tuple(anchor), (box.x0 + box.width / 2, box.y0 + box.height / 2))
+            cost = taken.cost(box, leader if far else None)
+            if cost < best_cost:
+                if best is not None:
+                    best.remove()
+                best, best_cost, best_leader = label, cost, leader if far else None
+            else:
+                label.remove()
+            if best_cost == (0.0, 0):
+                break
+        taken.add(label_box(best, renderer), best_leader)
+        labels.append(best)
+    return labels
+
+
+def label_box(label: Any, renderer: Any) -> Any:
+    """The box of an annotation's text in display coordinates (its leader line left out)."""
+    from matplotlib.text import Text
+
+    label.get_window_extent(renderer)  # places the text where the annotation puts it
+    return Text.get_window_extent(label, renderer)
+
+
+def _positions() -> list[tuple[float, tuple[float, float, str, str]]]:
+    """(distance, direction) pairs in the order tried: every direction, nearest first."""
+    return [(distance, direction) for distance in LABEL_DISTANCES
+            for direction in LABEL_DIRECTIONS]
+
+
+class _Taken:
+    """What a new label must keep clear of: markers, labels and their leader lines."""
+
+    def __init__(self, markers: list[Any], frame: Any) -> None:
+        self.markers, self.frame = markers, frame
+        self.boxes: list[Any] = []
+        self.leaders: list[tuple[tuple[float, float], tuple[float, float]]] = []
+
+    def add(self, box: Any, leader: tuple[tuple[float, float], tuple[float, float]] | None
+            ) -> None:
+        self.boxes.append(box)
+        if leader is not None:
+            self.leaders.append(leader)
+
+    def cost(self, box: Any, leader: tuple[tuple[float, float], tuple[float, float]] | None
+             ) -> tuple[float, int]:
+        """(Area overlapping labels, markers or outside the axes in pixels², lines crossed).
+
+        Compared in that order: a line through a label reads better than text on text.
+        """
+        crossings = sum(_crosses(line, box) for line in self.leaders)
+        if leader is not None:
+            crossings += sum(_crosses(leader, other) for other in self.boxes)
+        area = (_overlap(box, self.boxes) + _overlap(box, self.markers)
+                + box.width * box.height - _overlap(box, [self.frame]))
+        return area, crossings
+
+
+def _overlap(box: Any, others: Sequence[Any]) -> float:
+    """Area of ``box`` that overlaps each of ``others``, summed (pixels²)."""
+    total = 0.0
+    for other in others:
+        width = min(box.x1, other.x1) - max(box.x0, other.x0)
+        height = min(box.y1, other.y1) - max(box.y0, other.y0)
+        total += max(width, 0.0) * max(height, 0.0)
+    return total
+
+
+def _crosses(segment: tuple[tuple[float, float], tuple[float, float]], box: Any) -> bool:
+    """Whether a line segment passes through a box (Liang-Barsky clipping)."""
+    (x0, y0), (x1, y1) = segment
+    low, high = 0.0, 1.0
+    for delta, start, lower, upper in ((x1 - x0, x0, box.x0, box.x1),
+                                       (y1 - y0, y0, box.y0, box.y1)):
+        if delta == 0.0:
+            if not lower < start < upper:
+                return False
+            continue
+        t0, t1 = sorted(((lower - start) / delta, (upper - start) / delta))
+        low, high = max(low, t0), min(high, t1)
+        if low >= high:
+            return False
+    return True

@@ -1,10 +1,15 @@
-"""Report and chart of an efficient-frontier run (presentation only)."""
+"""Report and chart of an efficient-frontier run (presentation only).
+
+:func:`frontier_marks` computes what the charts add to the frontier (the highest-Sharpe
+point and the capital market line), so the PNG here and the HTML chart draw the same.
+"""
 
 from __future__ import annotations
 
-import io
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from portfolio.jobs.frontier import FrontierRun
@@ -16,11 +21,70 @@ from portfolio.report.explain import (
     explanation_data,
     explanation_section,
 )
+from portfolio.report.figures import figure_png, legend_beside, place_labels
+from portfolio.report.palette import ticker_colour
 from portfolio.weights import CASH
 
-__all__ = ["frontier_png", "frontier_report"]
+__all__ = ["FrontierMarks", "frontier_figure", "frontier_marks", "frontier_png",
+           "frontier_report"]
 
 TOP_NAMES = 3  # largest weights listed per point in the table
+LINE_REACH = 1.25  # the capital market line runs at least this far past the max-Sharpe point
+
+
+@dataclass(frozen=True)
+class FrontierMarks:
+    """The frontier point with the highest Sharpe ratio and the capital market line.
+
+    Attributes
+    ----------
+    max_sharpe_point : int
+        Position of the point in ``frontier.points`` (0 = minimum variance).
+    max_sharpe_volatility, max_sharpe_return : float
+        Its annual volatility and expected return (fractions).
+    max_sharpe : float
+        Its Sharpe ratio, ``(max_sharpe_return - risk_free_rate) / max_sharpe_volatility``.
+    risk_free_rate : float
+        Annual risk-free rate of the frontier (fraction).
+    capital_market_line : ((float, float), (float, float))
+        Two (volatility, expected return) end points of the line from the risk-free rate
+        through the max-Sharpe point: ``(0, risk_free_rate)`` and a point at the frontier's
+        largest volatility (at least ``LINE_REACH`` times the max-Sharpe volatility).
+    """
+
+    max_sharpe_point: int
+    max_sharpe_volatility: float
+    max_sharpe_return: float
+    max_sharpe: float
+    risk_free_rate: float
+    capital_market_line: tuple[tuple[float, float], tuple[float, float]]
+
+
+def frontier_marks(run: FrontierRun) -> FrontierMarks | None:
+    """The max-Sharpe point and the capital market line of a frontier run (pure).
+
+    Parameters
+    ----------
+    run : FrontierRun
+        From :func:`portfolio.jobs.frontier.frontier_from_config`.
+
+    Returns
+    -------
+    FrontierMarks or None
+        None when no point has a Sharpe ratio (every volatility is zero). Ties go to the
+        first (least risky) point.
+    """
+    frontier = run.frontier
+    sharpe = frontier.points["sharpe"].to_numpy(dtype=float)
+    if not np.isfinite(sharpe).any():
+        return None
+    best = int(np.where(np.isfinite(sharpe), sharpe, -np.inf).argmax())
+    volatility = float(frontier.points["volatility"].iloc[best])
+    expected = float(frontier.points["expected_return"].iloc[best])
+    rf = float(frontier.risk_free_rate)
+    reach = max(float(frontier.points["volatility"].max()), LINE_REACH * volatility)
+    line = ((0.0, rf), (reach, rf + float(sharpe[best]) * reach))
+    return FrontierMarks(best, volatility, expected, float(sharpe[best]), rf, line)
 
 
 def _ratio(value: float) -> str:
@@ -65,7 +129,8 @@ def frontier_report(run: FrontierRun) -> Report:
         for m in marked
     )
     columns = ("point", "volatility", "expected return", "sharpe", "largest weights")
-    best = int(table["sharpe"].fillna(float("-inf")).to_numpy().argmax())
+    marks = frontier_marks(run)
+    best = 0 if marks is None else marks.max_sharpe_point
     summary = [
         f"{len(table)} minimum-variance portfolios under the config's limits, "
         f"{run.covariance_method} covariance and {run.expected_returns_method} expected returns, "
@@ -127,40 +192,66 @@ def _frontier_charts(run: FrontierRun, data: dict[str, Any]) -> tuple[Chart, ...
 
 
 def frontier_png(run: FrontierRun) -> bytes:
-    """The frontier as PNG bytes: the curve, each single name, the optimum and the holdings.
+    """:func:`frontier_figure` as PNG bytes."""
+    return figure_png(frontier_figure(run))
 
-    Axes: annual volatility (x) and annual expected return (y), in percent.
+
+def frontier_figure(run: FrontierRun) -> Any:
+    """The frontier chart: the curve, the capital market line, the single names, the marks.
+
+    Axes: annual volatility (x) and annual expected return (y), in percent. Single names
+    wear their :func:`~portfolio.report.palette.ticker_colour` and labels placed so none
+    overlaps another (:func:`~portfolio.report.figures.place_labels`); the legend sits to
+    the right of the axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With an Agg canvas (labels were placed by measuring text).
     """
-    from matplotlib.figure import Figure  # matplotlib loads only when a PNG is drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # loads only for a PNG
+    from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
     frontier = run.frontier
     table, assets = frontier.points, frontier.assets
     figure = Figure(figsize=(8, 5.5), dpi=120)
+    FigureCanvasAgg(figure)
     axes = figure.subplots()
-    axes.plot(table["volatility"], table["expected_return"], "-o", color="tab:blue",
-              markersize=3, label="efficient frontier (under the limits)")
-    axes.scatter(assets["volatility"], assets["expected_return"], s=12, color="0.6",
-                 label="single names")
-    for ticker, row in assets.iterrows():
-        axes.annotate(str(ticker), (row["volatility"], row["expected_return"]), fontsize=7,
-                      color="0.4", xytext=(3, 2), textcoords="offset points")
-    markers = ((run.optimum, "*", "tab:red", 160), (run.current, "D", "tab:green", 60))
-    for marked, symbol, color, size in markers:
-        if marked is not None:
-            label = marked.label
-            if marked.breaches:
-                label += f" (breaches {len(marked.breaches)} limit rows)"
-            axes.scatter([marked.volatility], [marked.expected_return], marker=symbol, s=size,
-                         color=color, zorder=5, label=label)
+    axes.plot(table["volatility"], table["expected_return"], "-o", color="#0072b2",
+              markersize=3, label="efficient frontier (under the limits)", zorder=3)
+    marks = frontier_marks(run)
+    if marks is not None:
+        (x0, y0), (x1, y1) = marks.capital_market_line
+        axes.plot([x0, x1], [y0, y1], "--", color="0.45", linewidth=1.0, zorder=2,
+                  label=f"capital market line (risk-free {fmt_pct(marks.risk_free_rate)})")
+        axes.scatter([marks.max_sharpe_volatility], [marks.max_sharpe_return], s=70,
+                     facecolor="white", edgecolor="black", linewidth=1.5, zorder=6,
+                     label=f"max Sharpe {_ratio(marks.max_sharpe)} "
+                           f"(point {marks.max_sharpe_point + 1})")
+    axes.scatter(assets["volatility"], assets["expected_return"], s=24, zorder=4,
+                 color=[ticker_colour(str(t)) for t in assets.index], edgecolor="0.3",
+                 linewidth=0.4)
+    axes.scatter([], [], s=24, color="0.7", edgecolor="0.3", linewidth=0.4,
+                 label="single names (one colour per ticker)")  # legend entry only
+    marked = [m for m in (run.optimum, run.current) if m is not None]
+    for portfolio, symbol, colour, size in zip(marked, "*D", ("#d55e00", "black"), (160, 50)):
+        label = portfolio.label + (f" (breaches {len(portfolio.breaches)} limit rows)"
+                                   if portfolio.breaches else "")
+        axes.scatter([portfolio.volatility], [portfolio.expected_return], marker=symbol,
+                     s=size, color=colour, zorder=5, label=label)
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel("annual volatility")
     axes.set_ylabel("annual expected return")
     axes.set_title(f"Efficient frontier, prices up to {run.as_of.date()}")
     axes.set_xlim(left=0)
+    axes.set_xlim(axes.get_xlim())  # final limits before labels are measured
+    axes.set_ylim(axes.get_ylim())
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="best")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    legend_beside(axes)
+    obstacles = [*zip(table["volatility"], table["expected_return"]),
+                 *((m.volatility, m.expected_return) for m in marked)]
+    place_labels(axes, list(zip(assets["volatility"], assets["expected_return"])),
+                 [str(t) for t in assets.index], obstacles=obstacles)
+    return figure
