@@ -16,14 +16,8 @@ from test_backtest import EQUAL, HOLD, MINVAR, TICKERS, run, synthetic_prices, w
 
 from portfolio.jobs.frontier import FrontierRun
 from portfolio.optimization.frontier import Frontier, MarkedPortfolio
-from portfolio.report.backtest import (
-    drawdowns_figure,
-    equity_figure,
-    log_ticks,
-    short_usd,
-    weights_figure,
-)
-from portfolio.report.figures import label_box, place_labels
+from portfolio.report.backtest import drawdowns_figure, equity_figure, weights_figure
+from portfolio.report.figures import label_box, log_ticks, place_labels, short_usd
 from portfolio.report.frontier import frontier_figure, frontier_marks
 from portfolio.report.palette import CASH_COLOUR, stack_order, strategy_colours, ticker_colour
 from portfolio.weights import CASH
@@ -114,6 +108,9 @@ def test_log_ticks_step_1_2_5_and_get_finer_for_a_narrow_range():
     assert log_ticks(95e3, 135e3) == [100e3, 110e3, 120e3, 130e3]
     narrow = log_ticks(100e3, 104e3)
     assert len(narrow) >= 4 and all(100e3 <= t <= 104e3 for t in narrow)
+    assert narrow == pytest.approx([100e3, 101e3, 102e3, 103e3, 104e3])
+    assert log_ticks(100e3, 100.5e3) == pytest.approx([100e3, 100.1e3, 100.2e3, 100.3e3,
+                                                       100.4e3, 100.5e3])
     assert log_ticks(0.0, 1.0) == []
 
 

@@ -30,7 +30,7 @@ from portfolio.report import (
     render,
     to_jsonable,
 )
-from portfolio.report.figures import figure_png, legend_beside
+from portfolio.report.figures import figure_png, legend_beside, log_ticks, short_usd
 from portfolio.report.palette import stack_order, strategy_colours, ticker_colour
 
 __all__ = [
@@ -41,10 +41,8 @@ __all__ = [
     "drawdowns_figure",
     "equity_csv",
     "equity_figure",
-    "log_ticks",
     "manifest_json",
     "metrics_json",
-    "short_usd",
     "trades_csv",
     "weights_csv",
     "weights_figure",
@@ -53,8 +51,6 @@ __all__ = [
 ]
 
 DPI = 110
-LOG_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
-                 tuple(float(m) for m in range(1, 10)))
 
 
 def _ratio(value: float | None) -> Cell:
@@ -328,35 +324,6 @@ def weights_figure(result: BacktestResult, strategy: str) -> Any:
     axis.yaxis.set_major_formatter(PercentFormatter(1.0))
     axis.set_title(f"{strategy}: weights at each close")
     return figure
-
-
-def log_ticks(low: float, high: float, least: int = 4) -> list[float]:
-    """Tick values for a log axis from ``low`` to ``high``: 1-2-5 steps, finer if needed.
-
-    The first mantissa set of (1), (1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 2, ..., 9) that
-    gives at least ``least`` ticks in the range; a narrower range gets evenly spaced
-    round values (1, 2, 2.5 or 5 times a power of ten).
-    """
-    from matplotlib.ticker import MaxNLocator
-
-    if not (np.isfinite(low) and np.isfinite(high) and 0 < low < high):
-        return []
-    decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
-    for mantissas in LOG_MANTISSAS:
-        ticks = [m * 10.0 ** d for d in decades for m in mantissas]
-        ticks = [t for t in ticks if low <= t <= high]
-        if len(ticks) >= least:
-            return ticks
-    even = MaxNLocator(least + 2, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
-    return [float(t) for t in even if low <= t <= high]
-
-
-def short_usd(value: float) -> str:
-    """A tick label in USD: ``950``, ``50k``, ``1.5M``, ``2B``."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.4g}{suffix}"
-    return f"{value:.4g}"
 
 
 def backtest_markdown(result: BacktestResult, images: Sequence[str] = ()) -> str:

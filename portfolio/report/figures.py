@@ -1,17 +1,26 @@
-"""Helpers shared by the PNG charts: PNG bytes, legends beside the axes, labels apart.
+"""Chart helpers: PNG bytes, legends beside the axes, labels apart, log-axis ticks.
 
 matplotlib is not imported at module level: every function takes the Figure or Axes it
-works on (or imports inside), so importing this module stays light. Colours come from
+works on (or imports inside), so importing this module stays light; :func:`log_ticks` and
+:func:`short_usd` are plain Python, usable by any chart format. Colours come from
 :mod:`portfolio.report.palette`.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["figure_png", "label_box", "legend_beside", "place_labels"]
+__all__ = ["figure_png", "label_box", "legend_beside", "log_ticks", "place_labels", "short_usd"]
+
+LOG_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+                 tuple(float(m) for m in range(1, 10)))
+"""Tick mantissas for a log axis, coarsest first (:func:`log_ticks`)."""
+
+EVEN_STEPS = (10.0, 5.0, 2.5, 2.0, 1.0)
+"""Round steps (times a power of ten) for a range narrower than the finest mantissas."""
 
 LABEL_DIRECTIONS = ((1, 1, "left", "bottom"), (1, -1, "left", "top"),
                     (-1, 1, "right", "bottom"), (-1, -1, "right", "top"),
@@ -65,6 +74,47 @@ def legend_beside(axes: Any, handles: Sequence[Any] | None = None,
         handles, labels = axes.get_legend_handles_labels()
     return axes.legend(handles, labels, fontsize=fontsize, loc="upper left",
                        bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
+
+
+def log_ticks(low: float, high: float, least: int = 4) -> list[float]:
+    """Tick values for a log axis from ``low`` to ``high``: 1-2-5 steps, finer if needed.
+
+    Parameters
+    ----------
+    low, high : float
+        The axis range (``0 < low < high``; anything else gives no ticks).
+    least : int
+        Fewest ticks wanted inside the range.
+
+    Returns
+    -------
+    list of float
+        The ticks of the first mantissa set of :data:`LOG_MANTISSAS` ((1), (1, 2, 5),
+        (1, 1.5, 2, 3, 5, 7), (1, ..., 9) times powers of ten) with at least ``least``
+        inside the range; for a narrower range, multiples of the largest round step
+        (:data:`EVEN_STEPS`) that gives ``least``.
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+        return []
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for mantissas in LOG_MANTISSAS:
+        ticks = [m * 10.0**d for d in decades for m in mantissas if low <= m * 10.0**d <= high]
+        if len(ticks) >= least:
+            return ticks
+    power = 10.0 ** math.floor(math.log10((high - low) / (least + 1)))
+    for step in (s * power for s in EVEN_STEPS):
+        first, last = math.ceil(low / step), math.floor(high / step)
+        if last - first + 1 >= least:
+            break
+    return [k * step for k in range(first, last + 1)]
+
+
+def short_usd(value: float) -> str:
+    """A tick label in USD: ``950``, ``50k``, ``1.5M``, ``2B``."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.4g}{suffix}"
+    return f"{value:.4g}"
 
 
 def place_labels(axes: Any, points: Sequence[tuple[float, float]], texts: Sequence[str], *,

@@ -30,6 +30,9 @@ __all__ = ["FrontierMarks", "frontier_figure", "frontier_marks", "frontier_png",
 
 TOP_NAMES = 3  # largest weights listed per point in the table
 LINE_REACH = 1.25  # the capital market line runs at least this far past the max-Sharpe point
+MARK_COLOURS = {"optimum": "#d55e00", "current": "#009e73", "max_sharpe": "#e69f00",
+                "frontier": "#0072b2", "capital_market_line": "#7f7f7f"}
+"""Colours of the frontier chart's marks, the same in the PNG and the HTML chart."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,8 @@ def _frontier_charts(run: FrontierRun, data: dict[str, Any]) -> tuple[Chart, ...
     from portfolio.report.charts import frontier_chart
     from portfolio.report.optimize import allocation_charts
 
-    styles = {"optimum": ("star-diamond", "#d55e00"), "current": ("diamond", "#009e73")}
+    styles = {"optimum": ("star-diamond", MARK_COLOURS["optimum"]),
+              "current": ("diamond", MARK_COLOURS["current"])}
     marked = [(m.label, m.volatility, m.expected_return, *styles[key])
               for key, m in (("optimum", run.optimum), ("current", run.current))
               if m is not None]
@@ -218,28 +222,33 @@ def frontier_figure(run: FrontierRun) -> Any:
     figure = Figure(figsize=(8, 5.5), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    axes.plot(table["volatility"], table["expected_return"], "-o", color="#0072b2",
-              markersize=3, label="efficient frontier (under the limits)", zorder=3)
+    axes.plot(table["volatility"], table["expected_return"], "-o",
+              color=MARK_COLOURS["frontier"], markersize=3,
+              label="efficient frontier (under the limits)", zorder=3)
     marks = frontier_marks(run)
     if marks is not None:
         (x0, y0), (x1, y1) = marks.capital_market_line
-        axes.plot([x0, x1], [y0, y1], "--", color="0.45", linewidth=1.0, zorder=2,
+        axes.plot([x0, x1], [y0, y1], "--", color=MARK_COLOURS["capital_market_line"],
+                  linewidth=1.0, zorder=2,
                   label=f"capital market line (risk-free {fmt_pct(marks.risk_free_rate)})")
-        axes.scatter([marks.max_sharpe_volatility], [marks.max_sharpe_return], s=70,
-                     facecolor="white", edgecolor="black", linewidth=1.5, zorder=6,
-                     label=f"max Sharpe {_ratio(marks.max_sharpe)} "
-                           f"(point {marks.max_sharpe_point + 1})")
+        axes.scatter([marks.max_sharpe_volatility], [marks.max_sharpe_return], s=60,
+                     color=MARK_COLOURS["max_sharpe"], edgecolor="black", linewidth=1.0,
+                     zorder=5, label=f"max Sharpe {_ratio(marks.max_sharpe)} "
+                                     f"(point {marks.max_sharpe_point + 1})")
     axes.scatter(assets["volatility"], assets["expected_return"], s=24, zorder=4,
                  color=[ticker_colour(str(t)) for t in assets.index], edgecolor="0.3",
                  linewidth=0.4)
     axes.scatter([], [], s=24, color="0.7", edgecolor="0.3", linewidth=0.4,
                  label="single names (one colour per ticker)")  # legend entry only
-    marked = [m for m in (run.optimum, run.current) if m is not None]
-    for portfolio, symbol, colour, size in zip(marked, "*D", ("#d55e00", "black"), (160, 50)):
+    marked = [(key, m) for key, m in (("optimum", run.optimum), ("current", run.current))
+              if m is not None]
+    for key, portfolio in marked:
         label = portfolio.label + (f" (breaches {len(portfolio.breaches)} limit rows)"
                                    if portfolio.breaches else "")
-        axes.scatter([portfolio.volatility], [portfolio.expected_return], marker=symbol,
-                     s=size, color=colour, zorder=5, label=label)
+        axes.scatter([portfolio.volatility], [portfolio.expected_return],
+                     marker="*" if key == "optimum" else "D", s=160 if key == "optimum" else 50,
+                     color=MARK_COLOURS[key], edgecolor="black", linewidth=0.5, zorder=6,
+                     label=label)
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel("annual volatility")
@@ -251,7 +260,7 @@ def frontier_figure(run: FrontierRun) -> Any:
     axes.grid(alpha=0.3)
     legend_beside(axes)
     obstacles = [*zip(table["volatility"], table["expected_return"]),
-                 *((m.volatility, m.expected_return) for m in marked)]
+                 *((m.volatility, m.expected_return) for _, m in marked)]
     place_labels(axes, list(zip(assets["volatility"], assets["expected_return"])),
                  [str(t) for t in assets.index], obstacles=obstacles)
     return figure
