@@ -311,7 +311,7 @@ def weights_figure(result: BacktestResult, strategy: str) -> Any:
 
     weights = result.strategies[strategy].daily_weights
     held = stack_order([c for c in weights.columns if (weights[c].abs() > 1e-9).any()],
-                       (*result.config.tickers, *weights.columns))
+                       result.config.tickers)  # the HTML stack's order too
     figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
     if held:
