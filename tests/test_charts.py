@@ -18,7 +18,6 @@ from portfolio.report.charts import (
     distribution_chart,
     group_weights,
     limit_usage_chart,
-    log_ticks,
     monthly_heatmap,
     stacked_area,
 )
@@ -72,11 +71,6 @@ def test_two_strategies_stack_the_same_names_in_the_same_order_and_colour():
         # legend from the top of the stack down, as drawn
         ranks = [t["legendrank"] for t in traces]
         assert ranks == sorted(ranks, reverse=True)
-
-
-def test_log_ticks_label_one_two_five_within_the_range():
-    assert log_ticks(80_000, 1_900_000) == [100_000, 200_000, 500_000, 1_000_000, 2_000_000]
-    assert log_ticks(0, 10) == []
 
 
 def test_monthly_heatmap_compounds_the_daily_returns_of_each_month():

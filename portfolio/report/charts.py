@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from portfolio.report import Chart
-from portfolio.report.palette import CASH_COLOUR, group_colour, stack_order, ticker_colour
+from portfolio.report.figures import log_ticks, short_usd
+from portfolio.report.palette import (
+    CASH_COLOUR,
+    FRONTIER_COLOURS,
+    group_colour,
+    stack_order,
+    ticker_colour,
+)
 
 __all__ = [
     "bar_chart",
@@ -83,27 +90,6 @@ def _thin(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     return frame if step == 1 else frame.iloc[::step]
 
 
-def log_ticks(low: float, high: float) -> list[float]:
-    """Tick values 1-2-5 x 10^k covering ``[low, high]`` (both > 0), for a log axis."""
-    if not (low > 0 and high > 0):
-        return []
-    ticks = []
-    for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
-        for mantissa in (1, 2, 5):
-            value = mantissa * 10.0**power
-            if low / 1.5 <= value <= high * 1.5:
-                ticks.append(value)
-    return ticks
-
-
-def _money_text(value: float) -> str:
-    if value >= 1e6:
-        return f"{value / 1e6:g}M"
-    if value >= 1e3:
-        return f"{value / 1e3:g}k"
-    return f"{value:g}"
-
-
 def equity_chart(equity: pd.DataFrame, colours: Mapping[str, str],
                  dashed: Sequence[str] = ()) -> Chart:
     """Value of each strategy and benchmark (USD, log axis labelled 1-2-5).
@@ -128,7 +114,7 @@ def equity_chart(equity: pd.DataFrame, colours: Mapping[str, str],
     finite = values[np.isfinite(values) & (values > 0)]
     ticks = log_ticks(float(finite.min()), float(finite.max())) if finite.size else []
     layout = _layout(yaxis={"type": "log", "title": {"text": "USD (log scale)"},
-                            "tickvals": ticks, "ticktext": [_money_text(t) for t in ticks]},
+                            "tickvals": ticks, "ticktext": [short_usd(t) for t in ticks]},
                      xaxis={"rangeslider": {"visible": False}})
     return Chart("Equity", {"data": traces, "layout": layout},
                  "Value of each strategy and benchmark; drag to zoom, double-click to reset.")
@@ -498,7 +484,7 @@ def weight_risk_chart(weights: pd.Series, risk_share: pd.Series, title: str,
 
 
 def frontier_chart(points: pd.DataFrame, assets: pd.DataFrame, marked: Sequence[tuple[
-        str, float, float, str, str]], risk_free_rate: float) -> Chart:
+        str, float, float, str, str]], marks: Any = None) -> Chart:
     """The efficient frontier, single names, marked portfolios, max Sharpe and the CML.
 
     All figures are annual fractions.
@@ -506,38 +492,32 @@ def frontier_chart(points: pd.DataFrame, assets: pd.DataFrame, marked: Sequence[
     Parameters
     ----------
     points : DataFrame
-        Columns ``volatility``, ``expected_return`` (and ``sharpe``): the frontier.
+        Columns ``volatility``, ``expected_return``: the frontier.
     assets : DataFrame
         Index tickers; columns ``volatility``, ``expected_return``.
     marked : sequence of (label, volatility, expected_return, symbol, colour)
         Portfolios to mark (the chosen optimum, current holdings).
-    risk_free_rate : float
-        Annual; the capital market line starts at (0, risk_free_rate).
+    marks : FrontierMarks, optional
+        The max-Sharpe point and the capital market line
+        (:func:`portfolio.report.frontier.frontier_marks`); none drawn when None.
     """
     traces = [{"type": "scatter", "mode": "lines+markers", "name": "efficient frontier",
                "x": _numbers(points["volatility"]), "y": _numbers(points["expected_return"]),
-               "line": {"color": "#0072b2"}, "marker": {"size": 5},
+               "line": {"color": FRONTIER_COLOURS["frontier"]}, "marker": {"size": 5},
                "hovertemplate": "vol %{x:.1%}, return %{y:.1%}"}]
     traces.append({"type": "scatter", "mode": "markers+text", "name": "single names",
                    "x": _numbers(assets["volatility"]), "y": _numbers(assets["expected_return"]),
                    "text": [str(t) for t in assets.index], "textposition": "top center",
                    "marker": {"size": 8, "color": [ticker_colour(str(t)) for t in assets.index]},
                    "hovertemplate": "%{text}: vol %{x:.1%}, return %{y:.1%}<extra></extra>"})
-    excess = (points["expected_return"] - risk_free_rate) / points["volatility"].replace(0, np.nan)
-    if excess.notna().any():
-        best = points.loc[excess.idxmax()]
-        slope = float(excess.max())
-        right = float(max(points["volatility"].max(), assets["volatility"].max()))
+    if marks is not None:
+        (x0, y0), (x1, y1) = marks.capital_market_line
         traces.append({"type": "scatter", "mode": "lines", "name": "capital market line",
-                       "x": [0.0, right], "y": _numbers([risk_free_rate,
-                                                         risk_free_rate + slope * right]),
-                       "line": {"color": "#7f7f7f", "dash": "dash"}, "hoverinfo": "skip"})
-        traces.append({"type": "scatter", "mode": "markers", "name": "max Sharpe",
-                       "x": _numbers([best["volatility"]]),
-                       "y": _numbers([best["expected_return"]]),
-                       "marker": {"symbol": "star", "size": 14, "color": "#e69f00"},
-                       "hovertemplate": f"max Sharpe {slope:.2f}: vol %{{x:.1%}}, "
-                                        "return %{y:.1%}<extra></extra>"})
+                       "x": _numbers([x0, x1]), "y": _numbers([y0, y1]),
+                       "line": {"color": FRONTIER_COLOURS["capital_market_line"], "dash": "dash"},
+                       "hoverinfo": "skip"})
+        marked = [(f"max Sharpe {marks.max_sharpe:.2f}", marks.max_sharpe_volatility,
+                   marks.max_sharpe_return, "star", FRONTIER_COLOURS["max_sharpe"]), *marked]
     for label, volatility, expected, symbol, colour in marked:
         traces.append({"type": "scatter", "mode": "markers", "name": label,
                        "x": _numbers([volatility]), "y": _numbers([expected]),

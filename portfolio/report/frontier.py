@@ -22,7 +22,7 @@ from portfolio.report.explain import (
     explanation_section,
 )
 from portfolio.report.figures import figure_png, legend_beside, place_labels
-from portfolio.report.palette import ticker_colour
+from portfolio.report.palette import FRONTIER_COLOURS, ticker_colour
 from portfolio.weights import CASH
 
 __all__ = ["FrontierMarks", "frontier_figure", "frontier_marks", "frontier_png",
@@ -30,9 +30,6 @@ __all__ = ["FrontierMarks", "frontier_figure", "frontier_marks", "frontier_png",
 
 TOP_NAMES = 3  # largest weights listed per point in the table
 LINE_REACH = 1.25  # the capital market line runs at least this far past the max-Sharpe point
-MARK_COLOURS = {"optimum": "#d55e00", "current": "#009e73", "max_sharpe": "#e69f00",
-                "frontier": "#0072b2", "capital_market_line": "#7f7f7f"}
-"""Colours of the frontier chart's marks, the same in the PNG and the HTML chart."""
 
 
 @dataclass(frozen=True)
@@ -184,13 +181,14 @@ def _frontier_charts(run: FrontierRun, data: dict[str, Any]) -> tuple[Chart, ...
     from portfolio.report.charts import frontier_chart
     from portfolio.report.optimize import allocation_charts
 
-    styles = {"optimum": ("star-diamond", MARK_COLOURS["optimum"]),
-              "current": ("diamond", MARK_COLOURS["current"])}
+    styles = {"optimum": ("star-diamond", FRONTIER_COLOURS["optimum"]),
+              "current": ("diamond", FRONTIER_COLOURS["current"])}
+    marks = frontier_marks(run)
     marked = [(m.label, m.volatility, m.expected_return, *styles[key])
               for key, m in (("optimum", run.optimum), ("current", run.current))
               if m is not None]
     frontier = run.frontier
-    chart = frontier_chart(frontier.points, frontier.assets, marked, frontier.risk_free_rate)
+    chart = frontier_chart(frontier.points, frontier.assets, marked, marks)
     optimum = data["optimum"]["weights"] if data["optimum"] else {}
     return (chart, *allocation_charts(optimum, run.explanation, ()))
 
@@ -223,16 +221,16 @@ def frontier_figure(run: FrontierRun) -> Any:
     FigureCanvasAgg(figure)
     axes = figure.subplots()
     axes.plot(table["volatility"], table["expected_return"], "-o",
-              color=MARK_COLOURS["frontier"], markersize=3,
+              color=FRONTIER_COLOURS["frontier"], markersize=3,
               label="efficient frontier (under the limits)", zorder=3)
     marks = frontier_marks(run)
     if marks is not None:
         (x0, y0), (x1, y1) = marks.capital_market_line
-        axes.plot([x0, x1], [y0, y1], "--", color=MARK_COLOURS["capital_market_line"],
+        axes.plot([x0, x1], [y0, y1], "--", color=FRONTIER_COLOURS["capital_market_line"],
                   linewidth=1.0, zorder=2,
                   label=f"capital market line (risk-free {fmt_pct(marks.risk_free_rate)})")
         axes.scatter([marks.max_sharpe_volatility], [marks.max_sharpe_return], s=60,
-                     color=MARK_COLOURS["max_sharpe"], edgecolor="black", linewidth=1.0,
+                     color=FRONTIER_COLOURS["max_sharpe"], edgecolor="black", linewidth=1.0,
                      zorder=5, label=f"max Sharpe {_ratio(marks.max_sharpe)} "
                                      f"(point {marks.max_sharpe_point + 1})")
     axes.scatter(assets["volatility"], assets["expected_return"], s=24, zorder=4,
@@ -247,7 +245,7 @@ def frontier_figure(run: FrontierRun) -> Any:
                                    if portfolio.breaches else "")
         axes.scatter([portfolio.volatility], [portfolio.expected_return],
                      marker="*" if key == "optimum" else "D", s=160 if key == "optimum" else 50,
-                     color=MARK_COLOURS[key], edgecolor="black", linewidth=0.5, zorder=6,
+                     color=FRONTIER_COLOURS[key], edgecolor="black", linewidth=0.5, zorder=6,
                      label=label)
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-__all__ = ["CASH_COLOUR", "group_colour", "stack_order", "strategy_colours", "ticker_colour"]
+__all__ = ["CASH_COLOUR", "FRONTIER_COLOURS", "group_colour", "stack_order", "strategy_colours",
+           "ticker_colour"]
 
 CASH_COLOUR = "#d3d3d3"
 
@@ -37,6 +38,10 @@ GROUP_COLOURS = {
 _EXTRA = ("#f99379", "#604e97", "#f6a600", "#b3446c", "#dcd300", "#882d17", "#8db600",
           "#654522", "#e25822", "#2b3d26", "#a1caf1", "#0067a5", "#e68fac", "#875692")
 """Colours for names outside the tables, picked by a hash of the name (stable)."""
+
+FRONTIER_COLOURS = {"optimum": "#d55e00", "current": "#009e73", "max_sharpe": "#e69f00",
+                    "frontier": "#0072b2", "capital_market_line": "#7f7f7f"}
+"""Colours of the frontier chart's marks, the same in the PNG and the HTML chart."""
 
 OKABE_ITO = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442",
              "#000000")
