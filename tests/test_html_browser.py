@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from portfolio.report import Chart, Report, Section, cell, render
 from tests.browser import PageCheck, open_browser, require_browser, screenshot_is_blank
 from tests.cli_helpers import run
 
@@ -134,6 +135,24 @@ def test_the_check_records_requests_errors_and_charts_that_do_not_draw(browser, 
     assert any("bang" in text for text in check.page_errors)
     assert [c.rendered for c in check.charts] == [False]
     assert len(check.problems()) >= 6  # 3 requests, 2 errors, 1 chart (and maybe blank)
+
+
+def test_labels_that_look_like_markup_keep_every_chart_and_table(browser, tmp_path):
+    # "<!--<script>" in a script element's JSON once hid the rest of the page from the
+    # HTML parser: the next chart, the tables and the script that draws the charts.
+    labels = ["<!--<script>", "</script>", "a & b", '"quoted"']
+    report = Report(
+        "Markup <b>in</b> names", ("<!-- not a comment",),
+        (Section("Main", ("name", "weight"),
+                 tuple((label, cell(0.25, "25.00 %")) for label in labels)),),
+        {}, tuple(Chart(f"Chart {k}", {"data": [{"type": "bar", "x": labels, "y": [1, 2, 3, 4]}],
+                                       "layout": {}}) for k in range(2)))
+    page = tmp_path / "markup.html"
+    page.write_text(render(report, "html"), encoding="utf-8")
+    check = browser.check(page)
+    assert check.problems() == []
+    assert [c.key for c in check.charts] == ["0", "1"]
+    assert [row[0][0] for row in check.tables["main"].rows] == labels
 
 
 # ------------------------------------------------------------------ blank screenshots
