@@ -217,16 +217,20 @@ class Browser:
         def external(target: str) -> bool:
             return target.split(":", 1)[0].lower() not in LOCAL_SCHEMES
 
+        def record(target: str) -> None:
+            if target not in requests:
+                requests.append(target)
+
         def route(handle: Any) -> None:
             if external(handle.request.url):
-                requests.append(handle.request.url)
+                record(handle.request.url)
                 handle.abort()
             else:
                 handle.continue_()
 
         def request(made: Any) -> None:  # also those routing does not see
-            if external(made.url) and made.url not in requests:
-                requests.append(made.url)
+            if external(made.url):
+                record(made.url)
 
         context = self._browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=1,
@@ -237,7 +241,7 @@ class Browser:
             page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("request", request)
-            page.on("websocket", lambda w: requests.append(w.url))
+            page.on("websocket", lambda w: record(w.url))
             page.goto(url, wait_until="load")
             try:
                 page.wait_for_function(_ALL_CHARTS_DRAWN, timeout=render_timeout_ms)

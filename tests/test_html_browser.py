@@ -106,6 +106,7 @@ def backtest_folder(_backtest_folder, capsys):
     return _backtest_folder
 
 
+@pytest.mark.slow  # about 20 s: the backtest runs first
 def test_backtest_tearsheet_in_the_browser(browser, backtest_folder):
     page = backtest_folder / "report.html"
     check = browser.check(page)
