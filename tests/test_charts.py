@@ -136,4 +136,4 @@ def test_the_html_table_carries_raw_values_and_charts_their_json():
     assert '<p class="warning">Warning: careful</p>' in page
     start = page.index('data-chart-for="chart-0-plot">') + len('data-chart-for="chart-0-plot">')
     spec = json.loads(page[start:page.index("</script>", start)])
-    assert spec["data"][0]["x"] == ["</script>"]  # escaped as <\/script> in the page
+    assert spec["data"][0]["x"] == ["</script>"]  # escaped as \u003c/script> in the page

@@ -91,7 +91,10 @@ def plotly_js() -> str:
 
 
 def _script_json(value: Any) -> str:
-    """JSON safe inside a ``<script>`` element (no ``</`` closes it early).
+    r"""JSON safe inside a ``<script>`` element: every ``<`` written as ``\u003c``.
+
+    Neither ``</script>`` (which would close the element early) nor ``<!--<script>``
+    (after which the element's own end tag no longer ends it) can then occur in it.
 
     Chart figures hold plain numbers already (fast path); anything else (numpy scalars,
     dates, NaN) goes through :func:`to_jsonable` (NaN becomes null).
@@ -100,7 +103,7 @@ def _script_json(value: Any) -> str:
         text = json.dumps(value, separators=(",", ":"), allow_nan=False, default=to_jsonable)
     except ValueError:  # a NaN or an infinity somewhere
         text = json.dumps(to_jsonable(value), separators=(",", ":"))
-    return text.replace("</", "<\\/")
+    return text.replace("<", "\\u003c")
 
 
 def _cell(text: str, numeric: bool) -> str:
