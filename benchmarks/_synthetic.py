@@ -40,6 +40,14 @@ def synthetic_returns(
     DataFrame
         ``n_days x n_assets`` daily simple returns (fractions), business-day index.
     """
+    returns, _, index = _factor_model(n_assets, n_days, n_factors, seed)
+    columns = [f"S{i:03d}" for i in range(n_assets)]
+    return pd.DataFrame(returns, index=index, columns=columns)
+
+
+def _factor_model(n_assets: int, n_days: int, n_factors: int, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+    """Daily returns (n_days, n_assets), factor returns (n_days, n_factors), their dates."""
     rng = np.random.default_rng(seed)
     daily = np.sqrt(TRADING_DAYS)
     factor_vol = np.concatenate([[0.18], rng.uniform(0.08, 0.12, n_factors - 1)]) / daily
@@ -50,9 +58,7 @@ def synthetic_returns(
     factors = rng.standard_normal((n_days, n_factors)) * factor_vol
     noise = rng.standard_normal((n_days, n_assets)) * idio_vol
     returns = alpha + factors @ loadings.T + noise
-    index = pd.bdate_range(end="2025-12-31", periods=n_days, name="date")
-    columns = [f"S{i:03d}" for i in range(n_assets)]
-    return pd.DataFrame(returns, index=index, columns=columns)
+    return returns, factors, pd.bdate_range(end="2025-12-31", periods=n_days, name="date")
 
 
 def synthetic_prices(returns: pd.DataFrame, start: float = 100.0) -> pd.DataFrame:
@@ -116,15 +122,6 @@ def synthetic_factor_market(
     factors : DataFrame
         ``n_days x n_factors`` daily factor returns (``F00`` the market), same index.
     """
-    rng = np.random.default_rng(seed)
-    daily = np.sqrt(TRADING_DAYS)
-    factor_vol = np.concatenate([[0.18], rng.uniform(0.08, 0.12, n_factors - 1)]) / daily
-    loadings = rng.normal(0.0, 0.5, (n_assets, n_factors))
-    loadings[:, 0] = rng.uniform(0.6, 1.5, n_assets)
-    idio_vol = rng.uniform(0.15, 0.45, n_assets) / daily
-    alpha = rng.uniform(-0.05, 0.20, n_assets) / TRADING_DAYS
-    factors = rng.standard_normal((n_days, n_factors)) * factor_vol
-    returns = alpha + factors @ loadings.T + rng.standard_normal((n_days, n_assets)) * idio_vol
-    index = pd.bdate_range(end="2025-12-31", periods=n_days, name="date")
+    returns, factors, index = _factor_model(n_assets, n_days, n_factors, seed)
     return (pd.DataFrame(returns, index=index, columns=[f"S{i:04d}" for i in range(n_assets)]),
             pd.DataFrame(factors, index=index, columns=[f"F{j:02d}" for j in range(n_factors)]))
