@@ -28,6 +28,7 @@ from portfolio.errors import InputError, did_you_mean
 __all__ = [
     "CASH",
     "WEIGHT_TOLERANCE",
+    "aligned_weight_vector",
     "check_known",
     "distinct_tickers",
     "implied_cash",
@@ -164,6 +165,38 @@ def parse_weights(
     cash = implied_cash(values, what, where)
     values.pop(CASH, None)
     return pd.Series({**values, CASH: cash}, dtype=float, name="weight")
+
+
+def aligned_weight_vector(weights: Any, universe: Sequence[str]) -> np.ndarray | None:
+    """The risky weights as a vector in ``universe`` order, when no parsing is needed.
+
+    A float Series indexed exactly by ``universe`` (no CASH) whose values are finite, within
+    [0, 1] up to :data:`WEIGHT_TOLERANCE` and sum to at most 1 + tolerance is what
+    :func:`parse_weights` would accept unchanged: its values, clipped into [0, 1], are
+    returned as they are (a backtest's strategies produce such Series at every rebalance).
+    Anything else gives None: parse it with :func:`parse_weights` (which names the error).
+
+    Parameters
+    ----------
+    weights : Any
+        A strategy's target.
+    universe : sequence of str
+        The tickers, in order.
+
+    Returns
+    -------
+    ndarray, shape (len(universe),) or None
+    """
+    if not isinstance(weights, pd.Series) or weights.dtype != float:
+        return None
+    if tuple(weights.index) != tuple(universe):
+        return None
+    values = weights.to_numpy()
+    if (not np.all(np.isfinite(values)) or values.min(initial=0.0) < -WEIGHT_TOLERANCE
+            or values.max(initial=0.0) > 1 + WEIGHT_TOLERANCE
+            or math.fsum(values) > 1.0 + WEIGHT_TOLERANCE):
+        return None
+    return np.clip(values, 0.0, 1.0)
 
 
 def _checked_fractions(tickers: list[str], raws: list[Any], what: str, where: str

@@ -72,3 +72,22 @@ def test_risk_rebalance_orders_and_files_share_the_contract(config, market, tmp_
     from_file = parse_target_weights("ticker,weight\nnvda,0.5\nAMD,0.3\n", "t.csv")
     assert dict(from_file) == pytest.approx(expected.to_dict())
     assert implied_cash({"NVDA": 0.5, "AMD": 0.3}) == pytest.approx(0.2)
+
+
+def test_the_aligned_fast_path_accepts_exactly_what_parse_weights_accepts_unchanged():
+    import numpy as np
+    import pandas as pd
+
+    from portfolio.weights import aligned_weight_vector, parse_weights
+
+    universe = ["NVDA", "AMD", "MSFT"]
+    good = pd.Series([0.5, 0.2, 0.3 + 1e-12], index=universe)
+    vector = aligned_weight_vector(good, universe)
+    parsed = parse_weights(good, universe=universe).reindex(universe).to_numpy()
+    assert vector is not None and np.array_equal(vector, parsed)
+    # anything parse_weights would change or refuse goes to parse_weights
+    assert aligned_weight_vector(good[["AMD", "NVDA", "MSFT"]], universe) is None
+    assert aligned_weight_vector(pd.Series([0.5, 0.2, 0.4], index=universe), universe) is None
+    assert aligned_weight_vector(pd.Series([0.5, -0.1, 0.1], index=universe), universe) is None
+    assert aligned_weight_vector(pd.Series([0.5, np.nan, 0.1], index=universe), universe) is None
+    assert aligned_weight_vector({"NVDA": 0.5}, universe) is None

@@ -69,7 +69,7 @@ from portfolio.backtesting.strategies import Strategy, Target
 from portfolio.data.prices import PriceFrame
 from portfolio.errors import DataError, InfeasibleError, InputError, SolverError
 from portfolio.optimization.constraints import check_all
-from portfolio.weights import CASH, parse_weights
+from portfolio.weights import CASH, aligned_weight_vector, parse_weights
 
 __all__ = ["config_notes", "frame_hash", "hindsight_note", "package_versions",
            "short_period_warning", "simulate"]
@@ -211,9 +211,11 @@ class _Book:
         weights, solver = ((decision.weights, decision.solver) if isinstance(decision, Target)
                            else (decision, ""))
         where = f"strategy {self.strategy.name!r} on {view.date.date()}"
-        parsed = parse_weights(weights, universe=self.tickers, what="target weights",
-                               where=where)
-        vector = parsed.reindex(self.tickers).fillna(0.0).to_numpy()
+        vector = aligned_weight_vector(weights, self.tickers)
+        if vector is None:
+            parsed = parse_weights(weights, universe=self.tickers, what="target weights",
+                                   where=where)
+            vector = parsed.reindex(self.tickers).fillna(0.0).to_numpy()
         unavailable = [t for t, w, ok in zip(self.tickers, vector, self.market.available[i])
                        if w > 0 and not ok]
         if unavailable:
