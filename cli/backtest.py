@@ -38,7 +38,11 @@ def backtest(config_file, output_dir, fmt, with_html, tickers):
     """
     from portfolio.backtesting.spec import backtest_with_tickers, load_backtest
     from portfolio.jobs.backtest import backtest as run_backtest
-    from portfolio.report.backtest import backtest_report, write_backtest_outputs
+    from portfolio.report.backtest import (
+        backtest_report,
+        backtest_tearsheet,
+        write_backtest_outputs,
+    )
 
     if settings().config_path:
         notice("Note: --config is not used by backtest; set base_config in the backtest file.")
@@ -58,5 +62,7 @@ def backtest(config_file, output_dir, fmt, with_html, tickers):
         notice(f"Note: {note}")
     folder = Path(output_dir) if output_dir else Path("backtest-output") / Path(config_file).stem
     files = write_backtest_outputs(result, folder, html=with_html)
-    emit(backtest_report(result, files), fmt, None)
+    # --format html prints the tearsheet, the same page as report.html (with the file list)
+    report = (backtest_tearsheet if fmt == "html" else backtest_report)(result, files)
+    emit(report, fmt, None)
     notice(f"Wrote {len(files)} files to {folder}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import portfolio as pf
 from portfolio.data.holdings import parse_target_weights
@@ -91,3 +93,27 @@ def test_the_aligned_fast_path_accepts_exactly_what_parse_weights_accepts_unchan
     assert aligned_weight_vector(pd.Series([0.5, -0.1, 0.1], index=universe), universe) is None
     assert aligned_weight_vector(pd.Series([0.5, np.nan, 0.1], index=universe), universe) is None
     assert aligned_weight_vector({"NVDA": 0.5}, universe) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-0.01, 0.6), st.just(float("nan")),
+                          st.just(-WEIGHT_TOLERANCE / 2), st.just(1 + WEIGHT_TOLERANCE / 2)),
+                min_size=3, max_size=3))
+def test_the_aligned_fast_path_never_disagrees_with_parse_weights(values):
+    # whenever the fast path answers, parse_weights accepts the same weights and gives the
+    # same vector; whenever parse_weights refuses them, the fast path declines
+    import numpy as np
+    import pandas as pd
+
+    from portfolio.errors import InputError
+    from portfolio.weights import aligned_weight_vector, parse_weights
+
+    universe = ["NVDA", "AMD", "MSFT"]
+    weights = pd.Series(values, index=universe, dtype=float)
+    fast = aligned_weight_vector(weights, universe)
+    try:
+        parsed = parse_weights(weights, universe=universe).reindex(universe).to_numpy()
+    except InputError:
+        assert fast is None
+    else:
+        assert fast is None or np.array_equal(fast, parsed)

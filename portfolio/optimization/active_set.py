@@ -39,7 +39,7 @@ import numpy as np
 
 from portfolio.optimization.kkt import DenseHessian, FactorHessian, hessian_of
 from portfolio.optimization.linear_qp import LinearQP, linear_rows
-from portfolio.optimization.starts import fill_budget, start_within_caps
+from portfolio.optimization.starts import PRIMAL_TOLERANCE, fill_budget, start_within_caps
 
 __all__ = ["ActiveSetQP", "Certificate", "SharpeActiveSet"]
 
@@ -48,7 +48,6 @@ FREE, AT_LOWER, AT_UPPER, FIXED = 0, -1, 1, 2
 # Working-set states of a general row.
 INACTIVE, AT_ROW_LOW, AT_ROW_HIGH = 0, -1, 1
 
-PRIMAL_TOLERANCE = 1e-9  # variables, equalities and row values
 DUAL_TOLERANCE = 1e-9  # multipliers, relative to the largest Hessian diagonal entry
 SNAP = 1e-12  # a variable this close to a bound is put on it
 BLOCK_AFTER = 32  # primal iterations before the first block phase

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg import lu_factor, lu_solve
 
+from portfolio.estimate.factor_risk import FactorCovariance
 from portfolio.optimization.linear_qp import linear_rows
 
 __all__ = ["RiskBudgetSolver"]
@@ -93,7 +94,7 @@ class RiskBudgetSolver:
         if np.any(np.asarray(lower)[~held] > FEASIBILITY):
             self.last_status = "a floor on a name without a risk budget"
             return None
-        if not isinstance(covariance, np.ndarray):  # a factor model: the small dense matrix
+        if isinstance(covariance, FactorCovariance):  # the Newton system is dense anyway
             covariance = covariance.dense()
         hessian = covariance[np.ix_(held, held)] + self.gamma * np.eye(int(held.sum()))
         cone = self._cone(held, np.asarray(lower, float)[held], np.asarray(upper, float)[held])

@@ -14,7 +14,8 @@ import numpy as np
 
 __all__ = ["fill_budget", "greedy_fill", "start_within_caps"]
 
-PRIMAL_TOLERANCE = 1e-9  # as the active set's: variables, equalities and row values
+PRIMAL_TOLERANCE = 1e-9
+"""Largest violation of a bound, equality or row the active set (and its starts) accept."""
 
 
 def fill_budget(budget: float, lower: np.ndarray, upper: np.ndarray, priority: np.ndarray

@@ -179,10 +179,10 @@ def most_invested(feasible: TurnoverSet) -> tuple[float, np.ndarray] | None:
     filled = greedy_fill(feasible.lower, feasible.upper, feasible.rows[caps],
                          feasible.bounds[caps])
     floor = feasible.lower.sum()
-    if filled is not None and filled.sum() >= most - 1e-12 and floor < most:
+    reached = -np.inf if filled is None else filled.sum()
+    if reached >= most - 1e-12 and floor < min(most, reached):
         # the caps hold the most the other limits allow: no LP (nor scipy.optimize) needed
-        weights = feasible.lower + (filled - feasible.lower) * (most - floor) / (
-            filled.sum() - floor)
+        weights = feasible.lower + (filled - feasible.lower) * (most - floor) / (reached - floor)
         if (1.0 - weights.sum() <= feasible.cash_bounds[1]
                 and np.all(feasible.rows @ weights <= feasible.bounds + 1e-9)):
             return float(weights.sum()), np.append(weights, 1.0 - weights.sum())

@@ -382,16 +382,19 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path, *,
     return write_files(folder, backtest_files(result, html=html))
 
 
-def backtest_html(result: BacktestResult) -> str:
-    """``report.html``: the tearsheet in one self-contained page.
+def backtest_tearsheet(result: BacktestResult, files: Sequence[Path | str] = ()) -> Report:
+    """:func:`backtest_report` with the tearsheet's charts, for the HTML format.
 
-    The metrics tables with every chart of
-    :func:`portfolio.report.backtest_charts.backtest_charts`.
+    The charts are :func:`portfolio.report.backtest_charts.backtest_charts`.
     """
     from portfolio.report.backtest_charts import backtest_charts
 
-    report = backtest_report(result)
-    return render(replace(report, charts=backtest_charts(result)), "html")
+    return replace(backtest_report(result, files), charts=backtest_charts(result))
+
+
+def backtest_html(result: BacktestResult) -> str:
+    """``report.html``: the tearsheet (:func:`backtest_tearsheet`) in one self-contained page."""
+    return render(backtest_tearsheet(result), "html")
 
 
 def backtest_files(result: BacktestResult, *, html: bool = True) -> dict[str, str | bytes]:
