@@ -1,257 +1,115 @@
 """Portfolio exposure, risk, allocation, rebalancing and backtests for the AI build-out.
 
-The public API is listed in ``__all__`` and imported here explicitly. ``import portfolio``
-stays light: cvxpy loads only when a problem runs through it, scikit-learn only when one of
-its estimators is asked for, matplotlib only when a PNG is drawn. The metric functions are
-reachable as ``portfolio.metrics`` (return series: Sharpe, drawdown, beta...) and
+The public API is listed in ``__all__``. Its names load on first use (PEP 562), so
+``import portfolio`` costs a few milliseconds and a command pays only for the modules it
+runs: cvxpy loads only when a problem runs through it, scikit-learn only when one of its
+estimators is asked for, matplotlib only when a PNG is drawn, the backtest engine and Dask
+only when a backtest or sweep runs. The metric functions are reachable as
+``portfolio.metrics`` (return series: Sharpe, drawdown, beta...) and
 ``portfolio.risk_measures`` (weights and covariance: volatility, VaR, contributions...).
 See the README for a tour and the module map.
 """
 
-from portfolio.analytics import metrics as metrics  # portfolio.metrics.sharpe(...)
-from portfolio.analytics import risk_measures as risk_measures
-from portfolio.analytics.bootstrap import LossDistribution, loss_distribution
-from portfolio.analytics.conditional import ConditionalMoves, ConditionalStress
-from portfolio.analytics.exposure import (
-    DealGraph,
-    ExposureReport,
-    lookthrough_exposure,
-    portfolio_exposure,
-)
-from portfolio.analytics.metrics import Drawdown
-from portfolio.analytics.replay import Recovery, ReplayPaths
-from portfolio.analytics.reverse import ReverseStress
-from portfolio.analytics.risk import Concentration, RiskModel, RiskReport
-from portfolio.analytics.stress import ScenarioResult, StressReport
-from portfolio.analytics.valuation import Valuation, value_holdings
-from portfolio.analytics.var_backtest import (
-    VaRBacktest,
-    VaRBacktestRow,
-    christoffersen_independence,
-    kupiec_pof,
-    var_backtest,
-)
-from portfolio.backtesting.market import LookAheadError, PastView
-from portfolio.backtesting.results import (
-    BacktestResult,
-    PerformanceMetrics,
-    RebalanceFailure,
-    StrategyResult,
-)
-from portfolio.backtesting.spec import BacktestConfig, StrategySpec, load_backtest, parse_backtest
-from portfolio.backtesting.strategies import BaseStrategy, Strategy, Target
-from portfolio.config import (
-    Config,
-    View,
-    load_config,
-    load_ecosystem,
-    packaged_config_path,
-    parse_config,
-    with_universe,
-)
-from portfolio.data.holdings import Holdings, read_holdings, read_target_weights
-from portfolio.data.price_import import ImportReport, import_prices
-from portfolio.data.prices import PriceFrame, load_prices
-from portfolio.errors import (
-    ConfigError,
-    DataError,
-    InfeasibleError,
-    InputError,
-    PortfolioError,
-    SolverError,
-)
-from portfolio.estimate.covariance import CovarianceEstimate, covariance
-from portfolio.estimate.equilibrium import black_litterman
-from portfolio.estimate.expected import expected_returns
-from portfolio.estimate.inputs import RiskInputs, RiskSettings, estimate_inputs
-from portfolio.estimate.returns import to_returns
-from portfolio.jobs.backtest import backtest
-from portfolio.jobs.frontier import FrontierRun, frontier_from_config
-from portfolio.jobs.limits import constraints_from_config
-from portfolio.jobs.market import DataOptions, MarketData, market_data
-from portfolio.jobs.optimize import OptimizationRun, optimize_from_config
-from portfolio.jobs.rebalance import DriftCheck, RebalanceRun, drift_check, rebalance
-from portfolio.jobs.risk import risk_context, risk_report
-from portfolio.jobs.scenarios import conditional_stress, reverse_stress
-from portfolio.jobs.stress import stress_test
-from portfolio.optimization.constraints import (
-    CashFloor,
-    GroupCap,
-    GroupFloor,
-    L2Regularization,
-    LimitCheck,
-    MaxTurnover,
-    MaxWeight,
-    MinWeight,
-    ThemeCap,
-    TransactionCosts,
-)
-from portfolio.optimization.frontier import Frontier, MarkedPortfolio, efficient_frontier
-from portfolio.optimization.objectives import (
-    OBJECTIVES,
-    MaxDiversification,
-    MaxSharpe,
-    MinCVaR,
-    MinTrackingError,
-    MinVariance,
-    Objective,
-    RiskParity,
-    Utility,
-    make_objective,
-)
-from portfolio.optimization.problem import PortfolioProblem, optimize
-from portfolio.optimization.results import Allocation, SolveInfo
-from portfolio.report.backtest import write_backtest_outputs
-from portfolio.report.sweep import write_sweep_outputs
-from portfolio.sweeps import (
-    RankedRow,
-    SweepConfig,
-    SweepProgress,
-    SweepResult,
-    Variant,
-    VariantResult,
-    load_sweep,
-    parse_sweep,
-    sweep,
-)
-from portfolio.trading.orders import (
-    Order,
-    RebalancePlan,
-    TradingCosts,
-    apply_orders,
-    plan_rebalance,
-)
-from portfolio.weights import CASH, parse_weights
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CASH",
-    "OBJECTIVES",
-    "Allocation",
-    "BacktestConfig",
-    "BacktestResult",
-    "BaseStrategy",
-    "CashFloor",
-    "Concentration",
-    "ConditionalMoves",
-    "ConditionalStress",
-    "Config",
-    "ConfigError",
-    "CovarianceEstimate",
-    "DataError",
-    "DataOptions",
-    "DealGraph",
-    "Drawdown",
-    "DriftCheck",
-    "ExposureReport",
-    "Frontier",
-    "FrontierRun",
-    "GroupCap",
-    "GroupFloor",
-    "Holdings",
-    "ImportReport",
-    "InfeasibleError",
-    "InputError",
-    "L2Regularization",
-    "LimitCheck",
-    "LookAheadError",
-    "LossDistribution",
-    "MarkedPortfolio",
-    "MarketData",
-    "MaxDiversification",
-    "MaxSharpe",
-    "MaxTurnover",
-    "MaxWeight",
-    "MinCVaR",
-    "MinTrackingError",
-    "MinVariance",
-    "MinWeight",
-    "Objective",
-    "OptimizationRun",
-    "Order",
-    "PastView",
-    "PerformanceMetrics",
-    "PortfolioError",
-    "PortfolioProblem",
-    "PriceFrame",
-    "RankedRow",
-    "RebalanceFailure",
-    "RebalancePlan",
-    "RebalanceRun",
-    "Recovery",
-    "ReplayPaths",
-    "ReverseStress",
-    "RiskInputs",
-    "RiskModel",
-    "RiskParity",
-    "RiskReport",
-    "RiskSettings",
-    "ScenarioResult",
-    "SolveInfo",
-    "SolverError",
-    "Strategy",
-    "StrategyResult",
-    "StrategySpec",
-    "StressReport",
-    "SweepConfig",
-    "SweepProgress",
-    "SweepResult",
-    "Target",
-    "ThemeCap",
-    "TradingCosts",
-    "TransactionCosts",
-    "Utility",
-    "VaRBacktest",
-    "VaRBacktestRow",
-    "Valuation",
-    "Variant",
-    "VariantResult",
-    "View",
-    "apply_orders",
-    "backtest",
-    "black_litterman",
-    "christoffersen_independence",
-    "conditional_stress",
-    "constraints_from_config",
-    "covariance",
-    "drift_check",
-    "efficient_frontier",
-    "estimate_inputs",
-    "expected_returns",
-    "frontier_from_config",
-    "import_prices",
-    "kupiec_pof",
-    "load_backtest",
-    "load_config",
-    "load_ecosystem",
-    "load_prices",
-    "load_sweep",
-    "lookthrough_exposure",
-    "loss_distribution",
-    "make_objective",
-    "market_data",
-    "optimize",
-    "optimize_from_config",
-    "packaged_config_path",
-    "parse_backtest",
-    "parse_config",
-    "parse_sweep",
-    "parse_weights",
-    "plan_rebalance",
-    "portfolio_exposure",
-    "read_holdings",
-    "read_target_weights",
-    "rebalance",
-    "reverse_stress",
-    "risk_context",
-    "risk_report",
-    "stress_test",
-    "sweep",
-    "to_returns",
-    "value_holdings",
-    "var_backtest",
-    "with_universe",
-    "write_backtest_outputs",
-    "write_sweep_outputs",
-]
+#: Where each public name lives: ``{module under portfolio: (names...)}``.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "analytics.bootstrap": ("LossDistribution", "loss_distribution"),
+    "analytics.conditional": ("ConditionalMoves", "ConditionalStress"),
+    "analytics.exposure": (
+        "DealGraph", "ExposureReport", "lookthrough_exposure", "portfolio_exposure",
+    ),
+    "analytics.metrics": ("Drawdown",),
+    "analytics.replay": ("Recovery", "ReplayPaths"),
+    "analytics.reverse": ("ReverseStress",),
+    "analytics.risk": ("Concentration", "RiskModel", "RiskReport"),
+    "analytics.stress": ("ScenarioResult", "StressReport"),
+    "analytics.valuation": ("Valuation", "value_holdings"),
+    "analytics.var_backtest": (
+        "VaRBacktest", "VaRBacktestRow", "christoffersen_independence", "kupiec_pof",
+        "var_backtest",
+    ),
+    "backtesting.market": ("LookAheadError", "PastView"),
+    "backtesting.results": (
+        "BacktestResult", "PerformanceMetrics", "RebalanceFailure", "StrategyResult",
+    ),
+    "backtesting.spec": ("BacktestConfig", "StrategySpec", "load_backtest", "parse_backtest"),
+    "backtesting.strategies": ("BaseStrategy", "Strategy", "Target"),
+    "config": (
+        "Config", "View", "load_config", "load_ecosystem", "packaged_config_path",
+        "parse_config", "with_universe",
+    ),
+    "data.holdings": ("Holdings", "read_holdings", "read_target_weights"),
+    "data.price_import": ("ImportReport", "import_prices"),
+    "data.prices": ("PriceFrame", "load_prices"),
+    "errors": (
+        "ConfigError", "DataError", "InfeasibleError", "InputError", "PortfolioError",
+        "SolverError",
+    ),
+    "estimate.covariance": ("CovarianceEstimate", "covariance"),
+    "estimate.equilibrium": ("black_litterman",),
+    "estimate.expected": ("expected_returns",),
+    "estimate.inputs": ("RiskInputs", "RiskSettings", "estimate_inputs"),
+    "estimate.returns": ("to_returns",),
+    "jobs.backtest": ("backtest",),
+    "jobs.frontier": ("FrontierRun", "frontier_from_config"),
+    "jobs.limits": ("constraints_from_config",),
+    "jobs.market": ("DataOptions", "MarketData", "market_data"),
+    "jobs.optimize": ("OptimizationRun", "optimize_from_config"),
+    "jobs.rebalance": ("DriftCheck", "RebalanceRun", "drift_check", "rebalance"),
+    "jobs.risk": ("risk_context", "risk_report"),
+    "jobs.scenarios": ("conditional_stress", "reverse_stress"),
+    "jobs.stress": ("stress_test",),
+    "optimization.constraints": (
+        "CashFloor", "GroupCap", "GroupFloor", "L2Regularization", "LimitCheck",
+        "MaxTurnover", "MaxWeight", "MinWeight", "ThemeCap", "TransactionCosts",
+    ),
+    "optimization.frontier": ("Frontier", "MarkedPortfolio", "efficient_frontier"),
+    "optimization.objectives": (
+        "OBJECTIVES", "MaxDiversification", "MaxSharpe", "MinCVaR", "MinTrackingError",
+        "MinVariance", "Objective", "RiskParity", "Utility", "make_objective",
+    ),
+    "optimization.problem": ("PortfolioProblem", "optimize"),
+    "optimization.results": ("Allocation", "SolveInfo"),
+    "report.backtest": ("write_backtest_outputs",),
+    "report.sweep": ("write_sweep_outputs",),
+    "sweeps": (
+        "RankedRow", "SweepConfig", "SweepProgress", "SweepResult", "Variant",
+        "VariantResult", "load_sweep", "parse_sweep", "sweep",
+    ),
+    "trading.orders": (
+        "Order", "RebalancePlan", "TradingCosts", "apply_orders", "plan_rebalance",
+    ),
+    "weights": ("CASH", "parse_weights"),
+}
+
+#: ``portfolio.metrics`` and ``portfolio.risk_measures`` are modules, not names in one.
+_SUBMODULE_ALIASES = {
+    "metrics": "portfolio.analytics.metrics",
+    "risk_measures": "portfolio.analytics.risk_measures",
+}
+
+_HOME = {name: f"portfolio.{module}" for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first use and cache the value here."""
+    if name in _HOME:
+        value = getattr(importlib.import_module(_HOME[name]), name)
+    elif name in _SUBMODULE_ALIASES:
+        value = importlib.import_module(_SUBMODULE_ALIASES[name])
+    else:
+        raise AttributeError(f"module 'portfolio' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULE_ALIASES})

@@ -2,6 +2,10 @@
 
 import importlib
 import pkgutil
+import subprocess
+import sys
+
+import pytest
 
 import portfolio
 
@@ -22,3 +26,29 @@ def test_exports_survive_importing_every_submodule():
     for name in portfolio.__all__:
         value = getattr(portfolio, name)
         assert not type(value).__name__ == "module", name
+
+
+def test_each_export_is_the_object_its_module_defines():
+    for module, names in portfolio._EXPORTS.items():
+        home = importlib.import_module(f"portfolio.{module}")
+        for name in names:
+            assert getattr(portfolio, name) is getattr(home, name), name
+
+
+def test_metric_modules_are_reachable_and_listed():
+    assert portfolio.metrics is importlib.import_module("portfolio.analytics.metrics")
+    assert portfolio.risk_measures is importlib.import_module("portfolio.analytics.risk_measures")
+    assert {"metrics", "risk_measures", "optimize", "__version__"} <= set(dir(portfolio))
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        portfolio.no_such_name  # noqa: B018
+
+
+def test_importing_the_package_loads_none_of_its_modules():
+    probe = ("import sys, portfolio; "
+             "print(sorted(m for m in sys.modules if m.startswith('portfolio.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
