@@ -1,6 +1,7 @@
 """Which heavy modules each command loads on the bundled data (deterministic, not a timing).
 
-A command pays for cvxpy (about 1 s with scipy.stats), scikit-learn, matplotlib and Dask
+A command pays for cvxpy (about 1 s with scipy.stats), scikit-learn, matplotlib, Dask and
+scipy.linalg (0.1-0.2 s: the optimisers solve the bundled 18 names through numpy.linalg)
 only on the paths that use them. Each case runs the CLI in a fresh interpreter and lists
 the heavy modules in ``sys.modules`` afterwards.
 """
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("cvxpy", "sklearn", "matplotlib", "scipy.stats", "scipy.optimize", "dask",
-         "distributed", "plotly")
+HEAVY = ("cvxpy", "sklearn", "matplotlib", "scipy.stats", "scipy.optimize", "scipy.linalg",
+         "scipy.sparse", "dask", "distributed", "plotly")
 
 PROBE = """
 import json, sys
@@ -51,11 +52,12 @@ def test_everyday_commands_load_no_heavy_module(args):
 
 
 def test_the_paths_that_need_them_load_them(tmp_path):
-    # min-CVaR is a cvxpy LP; the least-trading rebalance two HiGHS LPs (scipy.optimize);
-    # a frontier plot is matplotlib
+    # min-CVaR is a cvxpy LP; the least-trading rebalance two HiGHS LPs (scipy.optimize,
+    # which loads scipy.linalg and scipy.sparse); a frontier plot is matplotlib
     assert "cvxpy" in heavy_modules("optimize", "--objective", "min_cvar", "--format", "json")
     assert heavy_modules("rebalance", "--holdings", "examples/holdings.csv", "--mode",
-                         "minimal", "--format", "json") == ["scipy.optimize"]
+                         "minimal", "--format", "json") == ["scipy.linalg", "scipy.optimize",
+                                                            "scipy.sparse"]
     plot = tmp_path / "frontier.png"
     assert "matplotlib" in heavy_modules("frontier", "--points", "3", "--plot", str(plot),
                                          "--format", "json")

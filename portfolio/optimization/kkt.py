@@ -16,7 +16,7 @@ The equality-constrained QP of a working set::
     subject to  C z = d    (the equalities and the active rows)
 
 is the KKT system ``[[H_FF, C_F'], [C_F, 0]] [x; lam] = [-H_F. z_fixed; d - C z_fixed]``.
-Small blocks are solved by one LU factorisation of that system (LAPACK ``dgesv``); from
+Small blocks are solved by one LU factorisation of that system (LAPACK ``gesv``); from
 :data:`RANGE_SPACE_FROM` free variables on, by the range-space method (a Cholesky
 factor of ``H_FF``, about half the work of the LU), which falls back to the LU when
 ``H_FF`` is not positive definite. A dense Hessian keeps its last large factor and
@@ -28,9 +28,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.linalg.lapack import dgesv, dpotrf, dpotrs
 
 from portfolio.estimate.factor_risk import FactorCovariance
+from portfolio.optimization import lapack
 
 __all__ = ["RANGE_SPACE_FROM", "DenseHessian", "FactorHessian", "hessian_of"]
 
@@ -42,7 +42,6 @@ def _kkt_lu(block: np.ndarray, rhs: np.ndarray, constraint: np.ndarray,
             target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Solve ``[[block, C'], [C, 0]] [x; lam] = [rhs; target]`` by one LU factorisation.
 
-    LAPACK ``dgesv`` called directly: numpy's wrapper costs twice the solve at small sizes.
     Raises ``LinAlgError`` when the system is singular.
     """
     n_free, n_rows = block.shape[0], constraint.shape[0]
@@ -50,9 +49,7 @@ def _kkt_lu(block: np.ndarray, rhs: np.ndarray, constraint: np.ndarray,
     system[:n_free, :n_free] = block
     system[:n_free, n_free:] = constraint.T
     system[n_free:, :n_free] = constraint
-    _, _, solution, info = dgesv(system, np.concatenate([rhs, target]))
-    if info != 0:
-        raise np.linalg.LinAlgError("singular optimality system")
+    solution = lapack.solve(system, np.concatenate([rhs, target]))
     return solution[:n_free], solution[n_free:]
 
 
@@ -65,9 +62,7 @@ def _range_space(inverse: Any, rhs: np.ndarray, constraint: np.ndarray,
     solved = inverse(np.column_stack([rhs, constraint.T]))
     particular, directions = solved[:, 0], solved[:, 1:]
     schur = constraint @ directions
-    _, _, multipliers, info = dgesv(schur, constraint @ particular - target)
-    if info != 0:
-        raise np.linalg.LinAlgError("dependent working rows")
+    multipliers = lapack.solve(schur, constraint @ particular - target)  # dependent rows raise
     return particular - directions @ multipliers, multipliers
 
 
@@ -75,8 +70,8 @@ def _dense_block(block: np.ndarray, rhs: np.ndarray, constraint: np.ndarray,
                  target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The KKT system of a dense free block: LU when small, Cholesky range-space when large."""
     if block.shape[0] >= RANGE_SPACE_FROM:
-        factor, info = dpotrf(block, lower=False, clean=False, overwrite_a=False)
-        if info == 0:
+        factor = lapack.cholesky(block)
+        if factor is not None:
             return _range_space(_cholesky_inverse(factor), rhs, constraint, target)
     return _kkt_lu(block, rhs, constraint, target)
 
@@ -84,7 +79,7 @@ def _dense_block(block: np.ndarray, rhs: np.ndarray, constraint: np.ndarray,
 def _cholesky_inverse(factor: np.ndarray) -> Any:
     """``v -> H^-1 v`` from the upper Cholesky factor of ``H``."""
     def inverse(v: np.ndarray) -> np.ndarray:
-        return dpotrs(factor, v, lower=False)[0]
+        return lapack.cholesky_solve(factor, v)
 
     return inverse
 
@@ -129,8 +124,8 @@ class DenseHessian:
                            target - matrix @ fixed)
         if not self._reusable(free):
             block = self.matrix[np.ix_(free, free)]
-            factor, info = dpotrf(block, lower=False, clean=False, overwrite_a=False)
-            if info != 0:
+            factor = lapack.cholesky(block)
+            if factor is None:
                 self._factor = None
                 held = np.flatnonzero(fixed)
                 return _kkt_lu(block, -(self.matrix[np.ix_(free, held)] @ fixed[held]),
@@ -208,12 +203,12 @@ class FactorHessian:
         scaled = u_free / d[:, None]
         capacitance = u_free.T @ scaled
         capacitance[np.diag_indices_from(capacitance)] += 1.0
-        factor, info = dpotrf(capacitance, lower=False, clean=False)
-        if info != 0:
+        factor = lapack.cholesky(capacitance)
+        if factor is None:
             raise np.linalg.LinAlgError("singular factor capacitance")
 
         def inverse(v: np.ndarray) -> np.ndarray:
-            inner = dpotrs(factor, scaled.T @ v, lower=False)[0]
+            inner = lapack.cholesky_solve(factor, scaled.T @ v)
             return v / d[:, None] - scaled @ inner
 
         return _range_space(inverse, rhs, constraint, reduced)

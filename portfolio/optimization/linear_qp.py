@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from portfolio.estimate.factor_risk import FactorCovariance
 from portfolio.optimization.constraints import CashFloor, L2Regularization, _LinearRow
@@ -141,6 +140,8 @@ class LinearQP:
     def _dense_problem(self, covariance: np.ndarray, setup: bool
                        ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Setup (when ``setup``) and update arguments for a dense covariance."""
+        import scipy.sparse as sp  # loaded on use, as OSQP itself
+
         n = self.n
         if self._triangle is None:
             cols, rows_idx = np.tril_indices(n)  # (j, i) of the lower = (i, j) of the upper
@@ -156,6 +157,8 @@ class LinearQP:
     def _factor_problem(self, model: FactorCovariance, setup: bool
                         ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Setup (when ``setup``) and update arguments for ``x = (w, y)``, ``y = U' w``."""
+        import scipy.sparse as sp  # loaded on use, as OSQP itself
+
         n, k = self.n, model.root.shape[1]
         p = np.concatenate([2.0 * (model.specific + self.gamma), np.full(k, 2.0)])
         general = sp.coo_matrix(self._rows)

@@ -32,9 +32,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.linalg import lu_factor, lu_solve
 
 from portfolio.estimate.factor_risk import FactorCovariance
+from portfolio.optimization import lapack
 from portfolio.optimization.linear_qp import linear_rows
 
 __all__ = ["RiskBudgetSolver"]
@@ -159,19 +159,19 @@ def _interior_point(hessian: np.ndarray, budgets: np.ndarray, cone: np.ndarray,
             return x
         system = _augmented(hessian + np.diag(budgets / x**2), cone, s / z if m else s)
         try:
-            factor = lu_factor(system, check_finite=True)
+            factor = lapack.LUFactor(system)
+            affine = _direction(factor, cone, dual, primal, s, z, s * z)
+            step = _step(x, s, z, affine)
+            if m:
+                predicted = float((s + step * affine[1]) @ (z + step * affine[2])) / m
+                sigma = (predicted / gap) ** 3 if gap > 0 else 0.0
+                complement = s * z + affine[1] * affine[2] - sigma * gap
+            else:
+                complement = np.zeros(0)
+            direction = _direction(factor, cone, dual, primal, s, z, complement)
         except (ValueError, np.linalg.LinAlgError):
             report.last_status = "singular Newton system"
             return None
-        affine = _direction(factor, cone, dual, primal, s, z, s * z)
-        step = _step(x, s, z, affine)
-        if m:
-            predicted = float((s + step * affine[1]) @ (z + step * affine[2])) / m
-            sigma = (predicted / gap) ** 3 if gap > 0 else 0.0
-            complement = s * z + affine[1] * affine[2] - sigma * gap
-        else:
-            complement = np.zeros(0)
-        direction = _direction(factor, cone, dual, primal, s, z, complement)
         step = _step(x, s, z, direction)
         x, s, z = x + step * direction[0], s + step * direction[1], z + step * direction[2]
     report.last_status = f"no convergence in {MAX_ITERATIONS} interior-point iterations"
@@ -201,7 +201,7 @@ def _augmented(curvature: np.ndarray, cone: np.ndarray, ratio: np.ndarray) -> np
     return system
 
 
-def _direction(factor: tuple[np.ndarray, np.ndarray], cone: np.ndarray, dual: np.ndarray,
+def _direction(factor: lapack.LUFactor, cone: np.ndarray, dual: np.ndarray,
                primal: np.ndarray, s: np.ndarray, z: np.ndarray, complement: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Newton step ``(dx, ds, dz)`` for residuals ``dual``, ``primal`` and ``s z - target``.
@@ -211,7 +211,7 @@ def _direction(factor: tuple[np.ndarray, np.ndarray], cone: np.ndarray, dual: np
     """
     n = len(dual)
     right = np.concatenate([-dual, -primal - complement / z if len(z) else primal])
-    solution = lu_solve(factor, right)
+    solution = factor.solve(right)
     dx, dz = solution[:n], -solution[n:]
     if not len(z):
         return dx, s, z

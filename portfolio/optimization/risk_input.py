@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg.lapack import dpotrf
 
 from portfolio.errors import DataError
 from portfolio.estimate.covariance import CovarianceEstimate
 from portfolio.estimate.factor_risk import FactorCovariance
 from portfolio.estimate.psd import is_psd, nearest_psd
+from portfolio.optimization import lapack
 
 __all__ = ["RiskInput", "aligned_risk", "numbers", "positive_semidefinite"]
 
@@ -44,9 +44,7 @@ def positive_semidefinite(matrix: np.ndarray) -> np.ndarray:
     at 0 (:func:`portfolio.estimate.psd.nearest_psd`).
     """
     symmetric = _symmetric(matrix)
-    # LAPACK's Cholesky directly: numpy's wrapper (inside is_psd) costs twice as much at
-    # N = 50, a few per cent of a warm re-solve.
-    if dpotrf(symmetric, lower=True, clean=False)[1] == 0 or is_psd(symmetric):
+    if lapack.cholesky(symmetric) is not None or is_psd(symmetric):
         return symmetric
     return nearest_psd(symmetric)[0]
 
