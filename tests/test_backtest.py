@@ -452,6 +452,39 @@ def test_the_numpy_covariance_path_gives_the_general_paths_weights(folder, monke
                                       rtol=0, atol=1e-8)
 
 
+def test_strategies_differing_in_expected_returns_share_one_covariance(folder, monkeypatch):
+    prices = synthetic_prices(days=360)
+    sharpe = {"name": "sharpe", "kind": "max_sharpe", "expected_returns": "james_stein"}
+    estimated = []
+    original = estimate_inputs_module._window_covariance
+
+    def counting(*args):
+        estimated.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(estimate_inputs_module, "_window_covariance", counting)
+    result = run(folder, prices, [MINVAR, sharpe], start="2021-03-15", rebalance="weekly")
+    dates = result.strategies["minvar"].weights.index
+    assert len(estimated) == len(dates)  # one estimate per date, not one per strategy
+
+
+def test_a_shared_covariance_gives_the_inputs_of_a_fresh_estimate():
+    from portfolio.estimate.inputs import ReturnSettings, RiskSettings, estimate_inputs
+
+    returns = to_returns(synthetic_prices(days=300))
+    names = list(returns.columns)
+    risk, expected = RiskSettings(method="ledoit_wolf"), ReturnSettings(method="james_stein")
+    fresh = estimate_inputs(returns, names, risk, expected=expected, risk_free_rate=0.03)
+    alone = estimate_inputs(returns, names, risk)
+    shared = estimate_inputs(returns, names, risk, expected=expected, risk_free_rate=0.03,
+                             covariance=alone.covariance)
+    pd.testing.assert_frame_equal(shared.covariance.matrix, fresh.covariance.matrix,
+                                  rtol=0, atol=0)
+    pd.testing.assert_series_equal(shared.expected_returns, fresh.expected_returns,
+                                   rtol=0, atol=0)
+    assert shared.warnings == fresh.warnings
+
+
 # ----------------------------------------------------------------------------- metrics
 
 

@@ -133,18 +133,21 @@ class WindowEstimates:
     def at(self, past: PastView, method: str, expected: ReturnSettings | None) -> RiskInputs:
         """:func:`~portfolio.estimate.inputs.estimate_inputs` of the window before ``past.date``.
 
-        Only the current date's estimates are kept (a walk-forward never goes back).
+        Only the current date's estimates are kept (a walk-forward never goes back); the
+        covariance of a date, names and method is estimated once, whatever the expected
+        returns asked with it.
         """
         key = (past.date, past.available, method, expected)
         if key not in self._cache:
-            returns = past.returns(self.lookback_days, frequency=self.risk.frequency)
-            inputs = estimate_inputs(
-                returns, past.tickers, replace(self.risk, method=method),
-                available=past.available, expected=expected, risk_free_rate=past.cash_rate,
-                markets=self.markets, where=str(past.date.date()),
-            )
             self._cache = {k: v for k, v in self._cache.items() if k[0] == past.date}
-            self._cache[key] = inputs
+            shared = next((v.covariance for k, v in self._cache.items() if k[:3] == key[:3]),
+                          None)
+            self._cache[key] = estimate_inputs(
+                past.returns(self.lookback_days, frequency=self.risk.frequency),
+                past.tickers, replace(self.risk, method=method),
+                available=past.available, expected=expected, risk_free_rate=past.cash_rate,
+                markets=self.markets, where=str(past.date.date()), covariance=shared,
+            )
         return self._cache[key]
 
 

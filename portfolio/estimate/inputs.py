@@ -228,6 +228,7 @@ def estimate_inputs(
     risk_free_rate: float = 0.0,
     markets: Mapping[str, str] | None = None,
     where: str = "the lookback",
+    covariance: CovarianceEstimate | None = None,
 ) -> RiskInputs:
     """Estimate the covariance (and expected returns) of a window of returns.
 
@@ -254,6 +255,11 @@ def estimate_inputs(
         the lead-lag correction when ``risk.asynchronous`` is ``lead_lag``.
     where : str
         The window's description for messages (e.g. ``"as of 2026-07-31"``).
+    covariance : CovarianceEstimate, optional
+        The covariance of this window, names and settings already estimated (the
+        ``covariance`` of an earlier result, e.g. one without expected returns): reused
+        as it is, so strategies of a backtest that differ only in their expected returns
+        share one estimate.
 
     Returns
     -------
@@ -273,11 +279,7 @@ def estimate_inputs(
     :func:`~portfolio.estimate.covariance.covariance`, without its table handling.
     """
     names, warnings = _available_names(returns, tickers, available, where)
-    estimate = _complete_window_estimate(returns[names], risk)
-    if estimate is None:
-        estimate = _window_estimate(returns, names, risk)
-    if markets and risk.asynchronous == "lead_lag":
-        estimate = _lead_lag(estimate, returns, markets)
+    estimate = covariance or _window_covariance(returns, names, risk, markets)
     model, mu, implausible = None, None, ()
     if expected is not None:
         model, notes = _expected_model(returns, names, estimate, expected, risk,
@@ -291,6 +293,17 @@ def estimate_inputs(
         warnings=(*estimate.warnings, *warnings), expected_model=model,
         implausible=implausible,
     )
+
+
+def _window_covariance(returns: pd.DataFrame, names: list[str], risk: RiskSettings,
+                       markets: Mapping[str, str] | None) -> CovarianceEstimate:
+    """The covariance of ``names`` over the window, lead-lag corrected when asked."""
+    estimate = _complete_window_estimate(returns[names], risk)
+    if estimate is None:
+        estimate = _window_estimate(returns, names, risk)
+    if markets and risk.asynchronous == "lead_lag":
+        estimate = _lead_lag(estimate, returns, markets)
+    return estimate
 
 
 def _available_names(returns: pd.DataFrame, tickers: Sequence[str],
