@@ -22,7 +22,7 @@ lists those dates in :meth:`OptimizedStrategy.notes`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from portfolio.backtesting.market import PastView
+from portfolio.estimate.covariance import CovarianceEstimate
 from portfolio.estimate.inputs import ReturnSettings, RiskInputs, RiskSettings, estimate_inputs
 from portfolio.optimization.constraints import CashFloor
 from portfolio.optimization.problem import PortfolioProblem
@@ -129,6 +130,7 @@ class WindowEstimates:
         self.lookback_days = lookback_days
         self.markets = dict(markets or {})
         self._cache: dict[tuple, RiskInputs] = {}
+        self._padded: dict[tuple, CovarianceEstimate] = {}
 
     def at(self, past: PastView, method: str, expected: ReturnSettings | None) -> RiskInputs:
         """:func:`~portfolio.estimate.inputs.estimate_inputs` of the window before ``past.date``.
@@ -139,7 +141,8 @@ class WindowEstimates:
         """
         key = (past.date, past.available, method, expected)
         if key not in self._cache:
-            self._cache = {k: v for k, v in self._cache.items() if k[0] == past.date}
+            if any(k[0] != past.date for k in self._cache):
+                self._cache, self._padded = {}, {}
             shared = next((v.covariance for k, v in self._cache.items() if k[:3] == key[:3]),
                           None)
             self._cache[key] = estimate_inputs(
@@ -149,6 +152,17 @@ class WindowEstimates:
                 markets=self.markets, where=str(past.date.date()), covariance=shared,
             )
         return self._cache[key]
+
+    def padded(self, past: PastView, method: str, tickers: Sequence[str]) -> CovarianceEstimate:
+        """The date's covariance (from :meth:`at`) padded to ``tickers``, padded once.
+
+        See :meth:`~portfolio.estimate.inputs.RiskInputs.padded_estimate`.
+        """
+        key = (past.date, past.available, method, tuple(tickers))
+        if key not in self._padded:
+            inputs = next(v for k, v in self._cache.items() if k[:3] == key[:3])
+            self._padded[key] = inputs.padded_estimate(tickers)
+        return self._padded[key]
 
 
 class OptimizedStrategy(BaseStrategy):
@@ -194,7 +208,7 @@ class OptimizedStrategy(BaseStrategy):
         available = np.array([t in listed for t in tickers])
         problem = self._problem_for(available, past.date)
         weights, info = problem.solve_weights(
-            inputs.padded_estimate(tickers),
+            self.estimates.padded(past, self.method, tickers),
             None if mu is None else mu.reindex(list(tickers)).to_numpy(),
             available=available,
             **self.solve_data(inputs),
