@@ -136,8 +136,8 @@ class WindowEstimates:
         """:func:`~portfolio.estimate.inputs.estimate_inputs` of the window before ``past.date``.
 
         Only the current date's estimates are kept (a walk-forward never goes back); the
-        covariance of a date, names and method is estimated once, whatever the expected
-        returns asked with it.
+        window's returns are taken once a date, and the covariance of a date, names and
+        method is estimated once, whatever the expected returns asked with it.
         """
         key = (past.date, past.available, method, expected)
         if key not in self._cache:
@@ -145,8 +145,11 @@ class WindowEstimates:
                 self._cache, self._padded = {}, {}
             shared = next((v.covariance for k, v in self._cache.items() if k[:3] == key[:3]),
                           None)
+            window = next((v.returns for k, v in self._cache.items() if k[:2] == key[:2]),
+                          None)
             self._cache[key] = estimate_inputs(
-                past.returns(self.lookback_days, frequency=self.risk.frequency),
+                past.returns(self.lookback_days, frequency=self.risk.frequency)
+                if window is None else window,
                 past.tickers, replace(self.risk, method=method),
                 available=past.available, expected=expected, risk_free_rate=past.cash_rate,
                 markets=self.markets, where=str(past.date.date()), covariance=shared,

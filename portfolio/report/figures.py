@@ -53,7 +53,7 @@ def figure_png(figure: Any, dpi: float | None = None, *, crop: bool = True) -> b
     """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi or "figure",
-                   bbox_inches="tight" if crop else None, pil_kwargs={"compress_level": 3})
+                   bbox_inches="tight" if crop else None, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
