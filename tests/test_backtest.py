@@ -428,6 +428,20 @@ def test_window_returns_are_the_returns_of_the_window_prices(folder):
                                       check_freq=False)
 
 
+def test_what_a_view_hands_out_is_a_copy(folder):
+    prices = synthetic_prices(days=200)
+    config = make_config(folder, [EQUAL])
+    market, _, _ = build_market(config, prices, [])
+    before = (market.prices.copy(), market.daily_returns.copy())
+    past = PastView.at(market, 150)
+    for frame in (past.prices(), past.prices(20), past.returns(), past.returns(20),
+                  past.returns(20, frequency="weekly")):
+        frame.iloc[:, :] = -1.0  # a strategy scribbling on what it was given
+    pd.testing.assert_frame_equal(market.prices, before[0])
+    pd.testing.assert_frame_equal(market.daily_returns, before[1])
+    assert (past.prices() > 0).all().all()
+
+
 def test_the_numpy_covariance_path_gives_the_general_paths_weights(folder, monkeypatch):
     prices = synthetic_prices(days=360)
     prices.loc[: prices.index[159], "EEE"] = np.nan  # ragged windows after EEE lists

@@ -58,14 +58,17 @@ class PastView:
 
     @classmethod
     def at(cls, market: Market, row: int) -> PastView:
-        """The view of ``market`` at row ``row`` (copies of the rows before it)."""
+        """The view of ``market`` at row ``row`` (the rows before it).
+
+        The rows are not copied here: :meth:`prices` and :meth:`returns` hand out copies of
+        what they are asked for, so a strategy never holds the market's own frames.
+        """
         return cls(
             date=market.dates[row], tickers=market.tickers,
             available=tuple(t for t, ok in zip(market.tickers, market.available[row]) if ok),
             cash_rate=float(market.cash_rate.iloc[row]),
-            _prices=market.prices.iloc[:row].copy(),
-            _returns=(None if market.daily_returns is None
-                      else market.daily_returns.iloc[:row].copy()),
+            _prices=market.prices.iloc[:row],
+            _returns=None if market.daily_returns is None else market.daily_returns.iloc[:row],
         )
 
     def _check_end(self, end: str | pd.Timestamp | None) -> None:
@@ -105,7 +108,7 @@ class PastView:
         returns = self._returns if end is None else self._returns.loc[:pd.Timestamp(end)]
         if lookback_days is not None:
             returns = returns.iloc[max(1, len(returns) - lookback_days):]
-        return returns.dropna(how="all")
+        return returns.dropna(how="all").copy()
 
 
 @dataclass(frozen=True)

@@ -100,9 +100,14 @@ class EqualWeight(BaseStrategy):
     """Equal weight of the available names, fully invested."""
 
     def target(self, past: PastView) -> Target:
-        """``1 / n`` of each of the ``n`` available names."""
-        count = len(past.available)
-        return Target(dict.fromkeys(past.available, 1.0 / count) if count else {})
+        """``1 / n`` of each of the ``n`` available names (0 for the others).
+
+        A float Series over the universe, the form the engine takes without parsing.
+        """
+        listed = set(past.available)
+        share = 1.0 / len(listed) if listed else 0.0
+        return Target(pd.Series([share if t in listed else 0.0 for t in past.tickers],
+                                index=list(past.tickers), dtype=float))
 
 
 class BuyAndHold(EqualWeight):
