@@ -279,7 +279,8 @@ def estimate_inputs(
     :func:`~portfolio.estimate.covariance.covariance`, without its table handling.
     """
     names, warnings = _available_names(returns, tickers, available, where)
-    estimate = covariance or _window_covariance(returns, names, risk, markets)
+    estimate = (covariance if covariance is not None
+                else _window_covariance(returns, names, risk, markets))
     model, mu, implausible = None, None, ()
     if expected is not None:
         model, notes = _expected_model(returns, names, estimate, expected, risk,
