@@ -522,3 +522,15 @@ def test_market_without_shared_dates(returns, market):
     elsewhere = market.set_axis(market.index + pd.Timedelta(days=3650))
     with pytest.raises(DataError, match="market returns have no variance"):
         capm_beta_returns(returns, elsewhere)
+
+
+def test_james_stein_matches_the_pandas_moments_on_ragged_data(ragged_returns):
+    # the formula with pandas' NaN-skipping mean, var and count (the numpy core's oracle)
+    means = ragged_returns.mean()
+    grand_mean = means.mean()
+    variance = (ragged_returns.var(ddof=1) / ragged_returns.count()).mean()
+    dispersion = ((means - grand_mean) ** 2).sum()
+    intensity = min(1.0, max(0.0, (len(means) - 3) * variance / dispersion))
+    expected = (grand_mean + (1 - intensity) * (means - grand_mean)) * 252
+    pd.testing.assert_series_equal(james_stein(ragged_returns), expected, check_names=False,
+                                   rtol=1e-13, atol=1e-15)

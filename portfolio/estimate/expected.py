@@ -163,16 +163,19 @@ def james_stein(returns: pd.DataFrame, frequency: str = "daily") -> pd.Series:
     """
     periods = periods_per_year(frequency)
     values = validated_returns(returns, min_observations=2)
-    means = values.mean()
-    grand_mean = means.mean()
-    sampling_variance = (values.var(ddof=1) / values.count()).mean()
+    array = values.to_numpy()  # numpy's NaN-skipping moments: a backtest asks every month
+    means = np.nanmean(array, axis=0)
+    grand_mean = float(means.mean())
+    counts = np.count_nonzero(~np.isnan(array), axis=0)
+    sampling_variance = float((np.nanvar(array, axis=0, ddof=1) / counts).mean())
     dispersion = float(((means - grand_mean) ** 2).sum())
     n_tickers = len(means)
     if n_tickers <= 3 or dispersion == 0.0:
         intensity = 0.0
     else:
         intensity = min(1.0, max(0.0, (n_tickers - 3) * sampling_variance / dispersion))
-    return (grand_mean + (1.0 - intensity) * (means - grand_mean)) * periods
+    return pd.Series((grand_mean + (1.0 - intensity) * (means - grand_mean)) * periods,
+                     index=values.columns)
 
 
 @dataclass(frozen=True)
