@@ -4,6 +4,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,28 @@ def test_importing_the_package_loads_none_of_its_modules():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+
+def stub_text() -> str:
+    """``portfolio/__init__.pyi``: the lazily loaded names as imports, for type checkers."""
+    lines = ['"""Type stub of ``portfolio/__init__.py`` for type checkers and IDEs.', "",
+             "The package loads these names on first use (``__getattr__``); this stub states",
+             "them as plain imports. Written by ``python tests/test_api.py`` from",
+             "``portfolio._EXPORTS``; tests/test_api.py checks that it is in step.", '"""', "",
+             "from portfolio.analytics import metrics as metrics",
+             "from portfolio.analytics import risk_measures as risk_measures"]
+    for module, names in sorted(portfolio._EXPORTS.items()):
+        lines += [f"from portfolio.{module} import {name} as {name}" for name in names]
+    lines += ["", "__version__: str", "__all__: list[str]", ""]
+    return "\n".join(lines)
+
+
+def test_the_type_stub_lists_every_export():
+    stub = Path(portfolio.__file__).with_suffix(".pyi")
+    assert stub.read_text(encoding="utf-8") == stub_text(), (
+        "portfolio/__init__.pyi is out of step with _EXPORTS: run python tests/test_api.py")
+
+
+if __name__ == "__main__":  # writes the stub
+    Path(portfolio.__file__).with_suffix(".pyi").write_text(stub_text(), encoding="utf-8")

@@ -106,7 +106,9 @@ def test_the_installed_package_alone_runs_the_tour(tmp_path):
                     "-q", "-w", str(tmp_path / "wheel"), str(ROOT)], check=True, timeout=300,
                    capture_output=True)
     wheel = next((tmp_path / "wheel").glob("*.whl"))
-    assert "portfolio/configs/example_holdings.csv" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "portfolio/configs/example_holdings.csv" in names
+    assert "portfolio/__init__.pyi" in names  # the type stub of the lazy names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     work = tmp_path / "work"
