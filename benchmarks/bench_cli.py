@@ -10,10 +10,16 @@ The children run as on a user's machine: Python caches the project's compiled by
 otherwise each run would recompile every module of the project, about 0.15 s), and one
 untimed round comes first to write that cache.
 
+``--baseline DIR`` times the same commands in another checkout (e.g. the commit before a
+change, ``git worktree add /tmp/before <commit>``) with the same interpreter, interleaved
+with this one, and adds its columns. Each checkout's CLI runs as ``python -m cli.main`` from
+its own folder, so it imports its own ``cli`` and ``portfolio``.
+
 Run from the project root::
 
     .venv/bin/python benchmarks/bench_cli.py --repeats 3            # about 1 min
     .venv/bin/python benchmarks/bench_cli.py --repeats 3 --backtest # about 2 min more
+    .venv/bin/python benchmarks/bench_cli.py --repeats 5 --backtest --baseline /tmp/before
 """
 
 from __future__ import annotations
@@ -30,16 +36,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 CHILD_ENV = {key: value for key, value in os.environ.items()
              if key != "PYTHONDONTWRITEBYTECODE"}
+PANDAS = "import pandas"
 
 
 def commands(backtest: bool, folder: Path) -> dict[str, list[str]]:
-    """Label -> argv of every timed command."""
-    cli = [str(BIN / "portfolio"), "--offline"]
+    """Label -> argv of every timed command (the CLI as ``python -m cli.main``)."""
+    cli = [sys.executable, "-m", "cli.main", "--offline"]
     runs = {
-        "import pandas": [sys.executable, "-c", "import pandas"],
+        PANDAS: [sys.executable, "-c", "import pandas"],
         "optimize": [*cli, "optimize"],
         "risk": [*cli, "risk", "--holdings", "example"],
         "rebalance": [*cli, "rebalance", "--holdings", "example"],
@@ -52,11 +58,11 @@ def commands(backtest: bool, folder: Path) -> dict[str, list[str]]:
     return runs
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
-    """(CPU seconds of the child, wall seconds) of one run."""
+def timed(argv: list[str], tree: Path) -> tuple[float, float]:
+    """(CPU seconds of the child, wall seconds) of one run in checkout ``tree``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree,
                    env=CHILD_ENV, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -67,23 +73,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backtest", action="store_true", help="also time the backtest")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout to time beside this one")
     args = parser.parse_args(argv)
+    trees = {"": ROOT} if args.baseline is None else {"": ROOT, "baseline ": args.baseline}
     with tempfile.TemporaryDirectory() as folder:
-        runs = commands(args.backtest, Path(folder))
-        for command in runs.values():  # untimed: writes the bytecode cache
-            timed(command)
-        samples: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
+        runs = {(name, label): (command, tree) for name, tree in trees.items()
+                for label, command in commands(args.backtest, Path(folder) / tree.name).items()}
+        for command, tree in runs.values():  # untimed: writes the bytecode caches
+            timed(command, tree)
+        samples: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in runs}
         for _ in range(args.repeats):  # interleaved: load changes hit every command alike
-            for label, command in runs.items():
-                samples[label].append(timed(command))
-    base = statistics.median(cpu for cpu, _ in samples["import pandas"])
-    print("| command | CPU s | wall s | CPU / import pandas |")
-    print("|---|---:|---:|---:|")
-    for label, values in samples.items():
-        cpu = statistics.median(c for c, _ in values)
-        wall = statistics.median(w for _, w in values)
-        print(f"| {label} | {cpu:.2f} | {wall:.2f} | {cpu / base:.1f}x |")
-    print(f"\nMedian of {args.repeats} interleaved rounds; python {sys.version.split()[0]}.")
+            for key, (command, tree) in runs.items():
+                samples[key].append(timed(command, tree))
+    columns = [f"{name}{what}" for name in trees
+               for what in ("CPU s", "wall s", "CPU / import pandas")]
+    print("| command | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for label in commands(args.backtest, Path()):
+        cells = []
+        for name in trees:
+            values = samples[(name, label)]
+            base = statistics.median(cpu for cpu, _ in samples[(name, PANDAS)])
+            cpu = statistics.median(c for c, _ in values)
+            wall = statistics.median(w for _, w in values)
+            cells += [f"{cpu:.2f}", f"{wall:.2f}", f"{cpu / base:.1f}x"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    where = "" if args.baseline is None else f"; baseline: {args.baseline}"
+    print(f"\nMedian of {args.repeats} interleaved rounds; python {sys.version.split()[0]}"
+          f"{where}.")
 
 
 if __name__ == "__main__":

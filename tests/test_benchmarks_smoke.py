@@ -250,3 +250,13 @@ def test_optimize_uses_the_one_shot_path_on_a_singular_covariance():
     compiled = PortfolioProblem(TICKERS, "min_variance", [MaxWeight(0.3)]).solve(singular)
     assert allocation.weights.sum() == pytest.approx(1.0)
     assert allocation.volatility == pytest.approx(compiled.volatility, rel=1e-4, abs=1e-6)
+
+
+def test_bench_cli_times_this_checkout_beside_a_baseline(capsys):
+    import bench_cli
+
+    root = Path(__file__).resolve().parents[1]
+    bench_cli.main(["--repeats", "1", "--baseline", str(root)])  # itself as the baseline
+    table = capsys.readouterr().out
+    assert "| command | CPU s | wall s | CPU / import pandas | baseline CPU s |" in table
+    assert "| import pandas |" in table and "| rebalance |" in table
