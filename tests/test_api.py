@@ -55,7 +55,6 @@ def test_importing_the_package_loads_none_of_its_modules():
     assert done.stdout.strip() == "[]"
 
 
-
 def stub_text() -> str:
     """``portfolio/__init__.pyi``: the lazily loaded names as imports, for type checkers."""
     lines = ['"""Type stub of ``portfolio/__init__.py`` for type checkers and IDEs.', "",

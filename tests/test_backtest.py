@@ -482,6 +482,22 @@ def test_strategies_differing_in_expected_returns_share_one_covariance(folder, m
     assert len(estimated) == len(dates)  # one estimate per date, not one per strategy
 
 
+def test_padding_before_any_estimate_estimates_the_covariance(folder):
+    from portfolio.backtesting.strategies import WindowEstimates
+    from portfolio.estimate.inputs import RiskSettings
+
+    prices = synthetic_prices(days=300)
+    market, _, _ = build_market(make_config(folder, [EQUAL]), prices, [])
+    past = PastView.at(market, 280)
+    tickers = [*past.tickers, "ZZZ"]  # one name to pad
+    alone = WindowEstimates(RiskSettings(factors=()), 120).padded(past, "ledoit_wolf", tickers)
+    after = WindowEstimates(RiskSettings(factors=()), 120)
+    after.at(past, "ledoit_wolf", None)
+    pd.testing.assert_frame_equal(alone.matrix,
+                                  after.padded(past, "ledoit_wolf", tickers).matrix)
+    assert list(alone.matrix.index) == tickers
+
+
 def test_a_shared_covariance_gives_the_inputs_of_a_fresh_estimate():
     from portfolio.estimate.inputs import ReturnSettings, RiskSettings, estimate_inputs
 

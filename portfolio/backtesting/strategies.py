@@ -162,13 +162,15 @@ class WindowEstimates:
         return self._cache[key]
 
     def padded(self, past: PastView, method: str, tickers: Sequence[str]) -> CovarianceEstimate:
-        """The date's covariance (from :meth:`at`) padded to ``tickers``, padded once.
+        """The date's covariance (that of :meth:`at`) padded to ``tickers``, padded once.
 
         See :meth:`~portfolio.estimate.inputs.RiskInputs.padded_estimate`.
         """
         key = (past.date, past.available, method, tuple(tickers))
         if key not in self._padded:
-            inputs = next(v for k, v in self._cache.items() if k[:3] == key[:3])
+            inputs = next((v for k, v in self._cache.items() if k[:3] == key[:3]), None)
+            if inputs is None:  # asked before at(): estimate the covariance alone
+                inputs = self.at(past, method, None)
             self._padded[key] = inputs.padded_estimate(tickers)
         return self._padded[key]
 
