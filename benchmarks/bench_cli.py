@@ -2,8 +2,11 @@
 
 Issue 14 asks for the commands' times as ratios to importing pandas, measured in the same
 run, because absolute times move between machines. Each command runs in a fresh
-interpreter (``--offline``, bundled data); the CPU time of the child (user + system) and
-the wall time are taken, and the median over ``--repeats`` rounds is reported.
+interpreter (``--offline``, bundled data); the CPU time of the child (user + system, its
+worker processes included) and the wall time are taken, and the median over ``--repeats``
+rounds is reported. The backtest runs its estimates and charts in worker processes by
+default on two cores or more (the wall time falls, the CPU time rises); its
+``--workers 0`` row is all in one process.
 
 The children run as on a user's machine: Python caches the project's compiled bytecode
 (``PYTHONDONTWRITEBYTECODE``, set in some sandboxes, is removed from their environment,
@@ -41,8 +44,11 @@ CHILD_ENV = {key: value for key, value in os.environ.items()
 PANDAS = "import pandas"
 
 
-def commands(backtest: bool, folder: Path) -> dict[str, list[str]]:
-    """Label -> argv of every timed command (the CLI as ``python -m cli.main``)."""
+def commands(backtest: bool, folder: Path, current: bool = True) -> dict[str, list[str]]:
+    """Label -> argv of every timed command (the CLI as ``python -m cli.main``).
+
+    ``current=False`` (a baseline checkout) leaves out the rows of options it lacks.
+    """
     cli = [sys.executable, "-m", "cli.main", "--offline"]
     runs = {
         PANDAS: [sys.executable, "-c", "import pandas"],
@@ -55,6 +61,10 @@ def commands(backtest: bool, folder: Path) -> dict[str, list[str]]:
                                       str(folder / "html")]
         runs["backtest ai_policy --no-html"] = [*cli, "backtest", "ai_policy", "--no-html",
                                                 "--output-dir", str(folder / "plain")]
+        if current:  # all in one process, as before the worker processes
+            runs["backtest ai_policy --workers 0"] = [
+                *cli, "backtest", "ai_policy", "--workers", "0", "--output-dir",
+                str(folder / "alone")]
     return runs
 
 
@@ -79,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     trees = {"": ROOT} if args.baseline is None else {"": ROOT, "baseline ": args.baseline}
     with tempfile.TemporaryDirectory() as folder:
         runs = {(name, label): (command, tree) for name, tree in trees.items()
-                for label, command in commands(args.backtest, Path(folder) / tree.name).items()}
+                for label, command in commands(args.backtest, Path(folder) / tree.name,
+                                               current=not name).items()}
         for command, tree in runs.values():  # untimed: writes the bytecode caches
             timed(command, tree)
         samples: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in runs}
@@ -87,17 +98,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             for key, (command, tree) in runs.items():
                 samples[key].append(timed(command, tree))
     columns = [f"{name}{what}" for name in trees
-               for what in ("CPU s", "wall s", "CPU / import pandas")]
+               for what in ("CPU s", "wall s", "CPU / import pandas", "wall / import pandas")]
     print("| command | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for label in commands(args.backtest, Path()):
         cells = []
         for name in trees:
-            values = samples[(name, label)]
-            base = statistics.median(cpu for cpu, _ in samples[(name, PANDAS)])
+            values = samples.get((name, label))
+            if values is None:
+                cells += ["-"] * 4
+                continue
+            base_cpu = statistics.median(cpu for cpu, _ in samples[(name, PANDAS)])
+            base_wall = statistics.median(wall for _, wall in samples[(name, PANDAS)])
             cpu = statistics.median(c for c, _ in values)
             wall = statistics.median(w for _, w in values)
-            cells += [f"{cpu:.2f}", f"{wall:.2f}", f"{cpu / base:.1f}x"]
+            cells += [f"{cpu:.2f}", f"{wall:.2f}", f"{cpu / base_cpu:.1f}x",
+                      f"{wall / base_wall:.1f}x"]
         print(f"| {label} | " + " | ".join(cells) + " |")
     where = "" if args.baseline is None else f"; baseline: {args.baseline}"
     print(f"\nMedian of {args.repeats} interleaved rounds; python {sys.version.split()[0]}"

@@ -65,7 +65,7 @@ from portfolio.backtesting.results import (
 )
 from portfolio.backtesting.spec import BacktestConfig, check_strategy_names
 from portfolio.backtesting.splits import walk_forward_dates
-from portfolio.backtesting.strategies import Strategy, Target
+from portfolio.backtesting.strategies import AheadMap, Strategy, Target
 from portfolio.data.prices import PriceFrame
 from portfolio.errors import DataError, InfeasibleError, InputError, SolverError
 from portfolio.optimization.constraints import check_all
@@ -371,6 +371,7 @@ def simulate(
     *,
     on_progress: Callable[[int, int], None] | None = None,
     notes: Sequence[str] = (),
+    ahead: AheadMap | None = None,
 ) -> BacktestResult:
     """Run strategies walk-forward on the same prices (see the module docstring).
 
@@ -387,6 +388,10 @@ def simulate(
         ``on_progress(done, total)`` in trading days simulated.
     notes : sequence of str
         Notes already made for the user (they lead the result's notes).
+    ahead : AheadMap, optional
+        How strategies may compute ahead of the walk (their ``prepare(pasts, ahead)``,
+        calendar schedules only; :data:`~portfolio.backtesting.strategies.AheadMap`); the
+        results are the same with or without it.
 
     Returns
     -------
@@ -410,7 +415,15 @@ def simulate(
     views = _Views(market)
     books = [_Book(strategy, kind, config, market, first, last, views)
              for strategy, kind in strategies]
-    _run_days(config, market, books, first, last, on_progress)
+    scheduled = _scheduled(config, market, first, last)
+    if ahead is not None and config.rebalance != "drift":
+        pasts = [PastView.at(market, first + j)
+                 for j in sorted({0, *np.flatnonzero(scheduled[first: last + 1])})]
+        for strategy, _ in strategies:
+            prepare = getattr(strategy, "prepare", None)
+            if callable(prepare):
+                prepare(pasts, ahead)
+    _run_days(config, market, books, first, last, scheduled, on_progress)
     results = {book.strategy.name: book.result(lead_returns) for book in books}
     manifest = _manifest(config, frame, prices, results, dates, started)
     hindsight = hindsight_note(config, dates[0])
@@ -455,18 +468,25 @@ def _benchmarks(config: BacktestConfig, prices: pd.DataFrame, market: Market,
     return benchmarks, lead_returns, metrics
 
 
+def _scheduled(config: BacktestConfig, market: Market, first: int, last: int) -> np.ndarray:
+    """Whether each market row is a calendar rebalance date (all False for a drift band)."""
+    if config.rebalance == "drift":
+        return np.zeros(len(market.dates), dtype=bool)
+    chosen = walk_forward_dates(market.dates, market.dates[first], market.dates[last],
+                                config.rebalance)
+    return market.dates.isin(list(set(chosen)))
+
+
 def _run_days(config: BacktestConfig, market: Market, books: Sequence[_Book], first: int,
-              last: int, on_progress: Callable[[int, int], None] | None) -> None:
+              last: int, scheduled: np.ndarray,
+              on_progress: Callable[[int, int], None] | None) -> None:
     """Step every book through the simulated days together.
 
-    A calendar schedule trades only on its dates (and at inception): the days between two
-    of them drift in one vectorised pass. A drift band checks every day.
+    A calendar schedule trades only on its dates (``scheduled``, by market row) and at
+    inception: the days between two of them drift in one vectorised pass. A drift band
+    checks every day.
     """
     dates = market.dates[first: last + 1]
-    scheduled = np.zeros(len(market.dates), dtype=bool)
-    if config.rebalance != "drift":
-        chosen = set(walk_forward_dates(market.dates, dates[0], dates[-1], config.rebalance))
-        scheduled = market.dates.isin(list(chosen))
     upcoming = np.flatnonzero(scheduled[first: last + 1])
     j = reported = 0
     while j < len(dates):

@@ -8,6 +8,10 @@ weights: a pandas Series or mapping by ticker under the implicit-cash rule of
 :func:`portfolio.weights.parse_weights` (without ``CASH`` the rest is cash), or a
 :class:`Target` that also names the solver. Names not available at the date must get 0.
 
+A strategy may also have ``prepare(pasts, ahead)``: the engine, given an
+:data:`AheadMap`, calls it once before the walk with the views of every calendar
+decision date, so that work which needs only those views can start ahead.
+
 Subclass :class:`BaseStrategy` for the defaults. The built-in strategies are
 :class:`EqualWeight`, :class:`BuyAndHold` and :class:`OptimizedStrategy` (a
 :class:`~portfolio.optimization.problem.PortfolioProblem` compiled once and re-solved at
@@ -22,7 +26,8 @@ lists those dates in :meth:`OptimizedStrategy.notes`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,6 +42,7 @@ from portfolio.optimization.problem import PortfolioProblem
 from portfolio.optimization.turnover import most_invested, turnover_set
 
 __all__ = [
+    "AheadMap",
     "BaseStrategy",
     "BuyAndHold",
     "EqualWeight",
@@ -44,6 +50,7 @@ __all__ = [
     "Strategy",
     "Target",
     "WindowEstimates",
+    "estimate_window",
 ]
 
 
@@ -95,6 +102,13 @@ class BaseStrategy:
         """Target weights at ``past.date``; subclasses implement it."""
         raise NotImplementedError
 
+    def prepare(self, pasts: Sequence[PastView], ahead: AheadMap) -> None:
+        """Start work for the decision dates ``pasts`` with ``ahead`` (optional).
+
+        The engine calls it once before the walk when it is given an :data:`AheadMap` and
+        the schedule is a calendar. The default does nothing.
+        """
+
 
 class EqualWeight(BaseStrategy):
     """Equal weight of the available names, fully invested."""
@@ -116,8 +130,19 @@ class BuyAndHold(EqualWeight):
     rebalances = False
 
 
+AheadMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[tuple[bool, Any]]]
+"""``ahead(function, items)``: ``function(item)`` for each item, in order, computed ahead of
+the reader (e.g. in a forked process, :func:`portfolio.jobs.workers.forked_map`); per item
+``(True, result)`` or ``(False, None)`` when that item is to be computed by the reader."""
+
+
 class WindowEstimates:
     """Risk inputs of each decision date, estimated once and shared by the strategies.
+
+    Strategies :meth:`request` what they will ask :meth:`at` for when they are built.
+    Given an :data:`AheadMap` (:meth:`prefetch`), the next decision dates are estimated
+    elsewhere while the strategies solve the current one. A date is estimated by the same
+    function either way (:func:`estimate_window`), so the results are identical.
 
     Parameters
     ----------
@@ -134,8 +159,28 @@ class WindowEstimates:
         self.risk = risk
         self.lookback_days = lookback_days
         self.markets = dict(markets or {})
+        self.requests: list[tuple[str, ReturnSettings | None]] = []
         self._cache: dict[tuple, RiskInputs] = {}
         self._padded: dict[tuple, CovarianceEstimate] = {}
+        self._upcoming: deque[PastView] = deque()
+        self._ahead: Iterator[tuple[bool, Any]] | None = None
+
+    def request(self, method: str, expected: ReturnSettings | None) -> None:
+        """Declare that a strategy will ask :meth:`at` for ``(method, expected)``."""
+        if (method, expected) not in self.requests:
+            self.requests.append((method, expected))
+
+    def prefetch(self, pasts: Sequence[PastView], ahead: AheadMap) -> None:
+        """Estimate every request at the decision dates ``pasts`` ahead, with ``ahead``.
+
+        :meth:`at` takes a date's estimates from there, and estimates in this process a
+        date whose work failed (its error is then raised here). Only the first call
+        starts anything.
+        """
+        if self._ahead is not None or not self.requests or not pasts:
+            return
+        self._upcoming = deque(sorted(pasts, key=lambda past: past.date))
+        self._ahead = ahead(self._estimate, list(self._upcoming))
 
     def at(self, past: PastView, method: str, expected: ReturnSettings | None) -> RiskInputs:
         """:func:`~portfolio.estimate.inputs.estimate_inputs` of the window before ``past.date``.
@@ -148,17 +193,16 @@ class WindowEstimates:
         if key not in self._cache:
             if any(k[0] != past.date for k in self._cache):
                 self._cache, self._padded = {}, {}
+            self._cache.update(self._prefetched(past))
+        if key not in self._cache:
             shared = next((v.covariance for k, v in self._cache.items() if k[:3] == key[:3]),
                           None)
             window = next((v.returns for k, v in self._cache.items() if k[:2] == key[:2]),
                           None)
             self._cache[key] = estimate_inputs(
-                past.returns(self.lookback_days, frequency=self.risk.frequency)
-                if window is None else window,
-                past.tickers, replace(self.risk, method=method),
-                available=past.available, expected=expected, risk_free_rate=past.cash_rate,
-                markets=self.markets, where=str(past.date.date()), covariance=shared,
-            )
+                self._window(past) if window is None else window, past.tickers,
+                replace(self.risk, method=method), expected=expected, covariance=shared,
+                **self._context(past))
         return self._cache[key]
 
     def padded(self, past: PastView, method: str, tickers: Sequence[str]) -> CovarianceEstimate:
@@ -173,6 +217,66 @@ class WindowEstimates:
                 inputs = self.at(past, method, None)
             self._padded[key] = inputs.padded_estimate(tickers)
         return self._padded[key]
+
+    def _window(self, past: PastView) -> pd.DataFrame:
+        return past.returns(self.lookback_days, frequency=self.risk.frequency)
+
+    def _context(self, past: PastView) -> dict[str, Any]:
+        return {"available": past.available, "risk_free_rate": past.cash_rate,
+                "markets": self.markets, "where": str(past.date.date())}
+
+    def _estimate(self, past: PastView) -> dict[tuple, RiskInputs]:
+        return estimate_window(self._window(past), past.tickers, self.risk,
+                               tuple(self.requests), self._context(past))
+
+    def _prefetched(self, past: PastView) -> dict[tuple, RiskInputs]:
+        """The estimates made ahead for ``past.date`` by key of :meth:`at` ({} if none)."""
+        found: tuple[bool, Any] = (False, None)
+        while self._upcoming and self._upcoming[0].date <= past.date:
+            planned = self._upcoming.popleft()
+            found = next(self._ahead, (False, None))  # an earlier date is read and dropped
+            if planned.date == past.date and planned.available != past.available:
+                found = (False, None)
+        if not self._upcoming and hasattr(self._ahead, "close"):
+            self._ahead.close()  # the last date: the worker is done
+        ok, estimates = found
+        if not ok:
+            return {}
+        return {(past.date, past.available, *request): inputs
+                for request, inputs in estimates.items()}
+
+
+def estimate_window(window: pd.DataFrame, tickers: Sequence[str], risk: RiskSettings,
+                    requests: Sequence[tuple[str, ReturnSettings | None]],
+                    context: Mapping[str, Any]) -> dict[tuple, RiskInputs]:
+    """Every request of one decision date, each method's covariance estimated once.
+
+    Parameters
+    ----------
+    window : DataFrame
+        The date's returns (:meth:`~portfolio.backtesting.market.PastView.returns`).
+    tickers : sequence of str
+        The universe.
+    risk : RiskSettings
+        Estimator settings; each request names its method.
+    requests : sequence of (method, ReturnSettings or None)
+        What the strategies ask for.
+    context : mapping
+        ``available``, ``risk_free_rate``, ``markets`` and ``where`` of
+        :func:`~portfolio.estimate.inputs.estimate_inputs`.
+
+    Returns
+    -------
+    dict
+        ``(method, expected) -> RiskInputs``.
+    """
+    found: dict[tuple, RiskInputs] = {}
+    for method, expected in requests:
+        shared = next((v.covariance for (m, _), v in found.items() if m == method), None)
+        found[(method, expected)] = estimate_inputs(
+            window, tickers, replace(risk, method=method), expected=expected,
+            covariance=shared, **context)
+    return found
 
 
 class OptimizedStrategy(BaseStrategy):
@@ -204,6 +308,7 @@ class OptimizedStrategy(BaseStrategy):
         self.method = method
         self.expected = expected
         self.solve_data = solve_data
+        estimates.request(method, expected)
         self._invested: dict[bytes, float | None] = {}
         self._variants: dict[float, PortfolioProblem] = {}
         self.reduced: dict[pd.Timestamp, float] = {}
@@ -224,6 +329,10 @@ class OptimizedStrategy(BaseStrategy):
             **self.solve_data(inputs),
         )
         return Target(pd.Series(weights, index=tickers), info.solver)
+
+    def prepare(self, pasts: Sequence[PastView], ahead: AheadMap) -> None:
+        """Estimate the windows of ``pasts`` ahead (:meth:`WindowEstimates.prefetch`)."""
+        self.estimates.prefetch(pasts, ahead)
 
     def _problem_for(self, available: np.ndarray, date: pd.Timestamp) -> PortfolioProblem:
         """The problem, or a copy whose cash floor leaves what the limits can hold invested.

@@ -33,6 +33,7 @@ from portfolio.errors import DataError
 from portfolio.jobs.limits import caps_and_cash_floor, constraints_from_config, theme_exposures
 from portfolio.jobs.market import DataOptions, MarketData
 from portfolio.jobs.optimize import objective_data, objective_for, return_settings
+from portfolio.jobs.workers import ForkedWorkers
 from portfolio.optimization.problem import PortfolioProblem
 
 __all__ = ["backtest", "backtest_prices", "builtin_strategies"]
@@ -45,6 +46,7 @@ def backtest(
     market: MarketData | PriceFrame | pd.DataFrame | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     strategies: Sequence[Strategy] = (),
+    workers: ForkedWorkers | None = None,
 ) -> BacktestResult:
     """Run every strategy of a backtest config walk-forward on the same prices.
 
@@ -63,6 +65,10 @@ def backtest(
     strategies : sequence of Strategy
         Your own strategy objects (:class:`portfolio.backtesting.strategies.Strategy`),
         run after the config's, on the same prices and costs.
+    workers : ForkedWorkers, optional
+        Worker processes (:func:`portfolio.jobs.workers.worker_processes`): the first
+        estimates the next decision dates while the strategies solve the current one.
+        The result is the same without them.
 
     Returns
     -------
@@ -85,7 +91,8 @@ def backtest(
                             config.base.data.max_fill_days, options, market,
                             timeout=options.timeout_for(config.base))
     runs = [*builtin_strategies(config), *((strategy, "custom") for strategy in strategies)]
-    result = simulate(config, frame, runs, on_progress=on_progress)
+    result = simulate(config, frame, runs, on_progress=on_progress,
+                      ahead=None if workers is None else workers.ahead)
     notes = [line for strategy, _ in runs if isinstance(strategy, OptimizedStrategy)
              for line in strategy.notes()]
     return replace(result, notes=(*result.notes, *notes)) if notes else result

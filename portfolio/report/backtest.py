@@ -8,9 +8,11 @@ importing this module stays light. Files are written by :mod:`portfolio.data.out
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from portfolio.report.figures import (
 from portfolio.report.palette import stack_order, strategy_colours, ticker_colour
 
 __all__ = [
+    "ChartData",
     "backtest_files",
     "backtest_markdown",
     "backtest_plots",
@@ -49,6 +52,9 @@ __all__ = [
     "equity_figure",
     "manifest_json",
     "metrics_json",
+    "plot_names",
+    "plot_png",
+    "start_plots",
     "trades_csv",
     "weights_csv",
     "weights_figure",
@@ -222,31 +228,111 @@ def weights_plot_name(strategy: str) -> str:
     return f"weights_{strategy_slug(strategy)}.png"
 
 
-def backtest_plots(result: BacktestResult) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class ChartData:
+    """What the PNG charts of a backtest draw, apart from the rest of the result.
+
+    Small and picklable, so a chart can be drawn in a worker process
+    (:func:`backtest_files` with an executor).
+
+    Attributes
+    ----------
+    equity : DataFrame
+        Trading dates x (strategies + benchmarks), USD (:attr:`BacktestResult.equity`).
+    strategies : tuple of str
+        Strategy names in the config's order (it sets their colours).
+    benchmarks : tuple of str
+        Benchmark tickers (dashed lines).
+    tickers : tuple of str
+        The universe (the order of the weights stacks).
+    weights : mapping of str to DataFrame
+        Daily weights (dates x tickers and ``CASH``, fractions) of the strategies whose
+        weights chart is drawn.
+    """
+
+    equity: pd.DataFrame
+    strategies: tuple[str, ...]
+    benchmarks: tuple[str, ...]
+    tickers: tuple[str, ...]
+    weights: Mapping[str, pd.DataFrame]
+
+    @classmethod
+    def of(cls, result: BacktestResult | ChartData, weights_of: Sequence[str] | None = None,
+           *, equity: bool = True) -> ChartData:
+        """The chart data of a result, with the weights of ``weights_of`` (default all).
+
+        ``equity=False`` leaves the equity curves out (an empty frame): a weights chart
+        alone does not need them.
+        """
+        if isinstance(result, ChartData):
+            return result
+        names = list(result.strategies) if weights_of is None else weights_of
+        return cls(result.equity if equity else pd.DataFrame(), tuple(result.strategies),
+                   tuple(result.benchmarks.columns), tuple(result.config.tickers),
+                   {name: result.strategies[name].daily_weights for name in names})
+
+
+def plot_names(result: BacktestResult) -> dict[str, str | None]:
+    """The PNG files of a backtest, by name: the strategy of a weights chart, else None."""
+    return {"equity.png": None, "drawdowns.png": None,
+            **{weights_plot_name(name): name for name in result.strategies}}
+
+
+def plot_png(name: str, data: ChartData, strategy: str | None = None) -> bytes:
+    """The PNG file ``name`` of :func:`plot_names` (``strategy`` for a weights chart)."""
+    figure = (equity_figure(data) if name == "equity.png"
+              else drawdowns_figure(data) if name == "drawdowns.png"
+              else weights_figure(data, strategy))
+    return figure_png(figure, DPI, crop=False)
+
+
+def backtest_plots(result: BacktestResult, executor: Executor | None = None
+                   ) -> dict[str, bytes]:
     """PNG bytes by file name: equity curves, drawdowns and weights per strategy.
 
     The figures are laid out by :func:`~portfolio.report.figures.fit_legend_beside`, so
-    they are saved uncropped (a third faster).
+    they are saved uncropped (a third faster). With an executor they are drawn in its
+    workers (:func:`start_plots`).
     """
-    plots = {"equity.png": figure_png(equity_figure(result), DPI, crop=False),
-             "drawdowns.png": figure_png(drawdowns_figure(result), DPI, crop=False)}
-    for name in result.strategies:
-        plots[weights_plot_name(name)] = figure_png(weights_figure(result, name), DPI,
-                                                    crop=False)
+    return {name: png() for name, png in start_plots(result, executor).items()}
+
+
+def start_plots(result: BacktestResult, executor: Executor | None = None
+                ) -> dict[str, Callable[[], bytes]]:
+    """Start drawing the plots in ``executor``; each callable waits for its PNG bytes.
+
+    A chart whose worker fails (e.g. the pool broke) is drawn again in this process,
+    where its error, if any, is raised. Without an executor each callable draws its chart.
+    """
+    plots: dict[str, Callable[[], bytes]] = {}
+    for name, strategy in plot_names(result).items():
+        data = (ChartData.of(result, ()) if strategy is None
+                else ChartData.of(result, (strategy,), equity=False))
+        draw = functools.partial(plot_png, name, data, strategy)
+        if executor is None:
+            plots[name] = draw
+        else:
+            plots[name] = functools.partial(_result_or_redraw, executor.submit(draw), draw)
     return plots
 
 
-def _lines(result: BacktestResult, axis: Any, values: pd.DataFrame, width: float) -> None:
+def _result_or_redraw(work: Future, draw: Callable[[], bytes]) -> bytes:
+    try:
+        return work.result()
+    except Exception:  # drawn again here, where its error is raised
+        return draw()
+
+
+def _lines(data: ChartData, axis: Any, values: pd.DataFrame, width: float) -> None:
     """One line per strategy and benchmark (dashed), in the palette's strategy colours."""
-    benchmarks = list(result.benchmarks.columns)
-    colours = strategy_colours(list(result.strategies), benchmarks)
+    colours = strategy_colours(list(data.strategies), data.benchmarks)
     dates = values.index.to_numpy()  # datetime64: no per-date Python conversion
     for name in values.columns:
-        axis.plot(dates, values[name].to_numpy(), "--" if name in benchmarks else "-",
+        axis.plot(dates, values[name].to_numpy(), "--" if name in data.benchmarks else "-",
                   color=colours[name], linewidth=width, label=name)
 
 
-def equity_figure(result: BacktestResult) -> Any:
+def equity_figure(result: BacktestResult | ChartData) -> Any:
     """Equity curves of the strategies and benchmarks on a log scale, in USD.
 
     Ticks at 1-2-5 steps (or finer when the range is narrow) labelled ``50k``, ``100k``,
@@ -259,22 +345,23 @@ def equity_figure(result: BacktestResult) -> Any:
     from matplotlib.figure import Figure  # matplotlib loads only when a PNG is drawn
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+    data = ChartData.of(result, ())
     figure = Figure(figsize=(10, 5.5))
     axis = figure.subplots()
-    _lines(result, axis, result.equity, 1.2)
+    _lines(data, axis, data.equity, 1.2)
     axis.set_yscale("log")
     axis.yaxis.set_major_locator(FixedLocator(log_ticks(*axis.get_ylim())))
     axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: short_usd(value)))
     axis.yaxis.set_minor_formatter(NullFormatter())
     axis.set_ylabel("value (USD, log scale)")
-    axis.set_title("Equity")
+    axis.set_title("Equity", y=1.0)
     axis.grid(True, which="major", alpha=0.35)
     axis.grid(True, which="minor", alpha=0.12)
     fit_legend_beside(figure, legend_beside(axis))
     return figure
 
 
-def drawdowns_figure(result: BacktestResult) -> Any:
+def drawdowns_figure(result: BacktestResult | ChartData) -> Any:
     """Drawdown from the running peak of every strategy and benchmark, in percent.
 
     Returns
@@ -285,20 +372,21 @@ def drawdowns_figure(result: BacktestResult) -> Any:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    equity = result.equity
+    data = ChartData.of(result, ())
+    equity = data.equity
     drawdowns = equity / np.fmax.accumulate(equity.to_numpy(), axis=0) - 1.0
     figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
-    _lines(result, axis, drawdowns, 1.0)
+    _lines(data, axis, drawdowns, 1.0)
     axis.yaxis.set_major_formatter(PercentFormatter(1.0))
     axis.set_ylabel("below the running peak")
-    axis.set_title("Drawdown from the running peak")
+    axis.set_title("Drawdown from the running peak", y=1.0)
     axis.grid(True, alpha=0.3)
     fit_legend_beside(figure, legend_beside(axis))
     return figure
 
 
-def weights_figure(result: BacktestResult, strategy: str) -> Any:
+def weights_figure(result: BacktestResult | ChartData, strategy: str) -> Any:
     """A strategy's weights at each close, stacked to 100 %.
 
     Every ticker wears its :func:`~portfolio.report.palette.ticker_colour` and takes its
@@ -308,8 +396,8 @@ def weights_figure(result: BacktestResult, strategy: str) -> Any:
 
     Parameters
     ----------
-    result : BacktestResult
-        The backtest.
+    result : BacktestResult or ChartData
+        The backtest (chart data holding ``strategy``'s weights).
     strategy : str
         A key of ``result.strategies``.
 
@@ -317,25 +405,28 @@ def weights_figure(result: BacktestResult, strategy: str) -> Any:
     -------
     matplotlib.figure.Figure
     """
+    from matplotlib.dates import date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    weights = result.strategies[strategy].daily_weights
+    data = ChartData.of(result, (strategy,))
+    weights = data.weights[strategy]
     held = stack_order([c for c in weights.columns if (weights[c].abs() > 1e-9).any()],
-                       result.config.tickers)  # the HTML stack's order too
+                       data.tickers)  # the HTML stack's order too
     figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
     legend = None
     if held:
-        layers = axis.stackplot(weights.index.to_numpy(),
-                                *(weights[c].clip(lower=0).to_numpy() for c in held),
+        axis.xaxis_date()  # dates as matplotlib's day numbers, converted once for all layers
+        layers = axis.stackplot(date2num(weights.index.to_numpy()),
+                                *np.clip(weights[held].to_numpy().T, 0.0, None),
                                 labels=held, colors=[ticker_colour(c) for c in held],
                                 linewidth=0)
         legend = legend_beside(axis, layers[::-1], held[::-1], fontsize=7)
     fit_legend_beside(figure, legend)
     axis.set_ylim(0, 1)
     axis.yaxis.set_major_formatter(PercentFormatter(1.0))
-    axis.set_title(f"{strategy}: weights at each close")
+    axis.set_title(f"{strategy}: weights at each close", y=1.0)
     return figure
 
 
@@ -361,7 +452,7 @@ def backtest_markdown(result: BacktestResult, images: Sequence[str] = ()) -> str
 
 
 def write_backtest_outputs(result: BacktestResult, folder: str | Path, *,
-                           html: bool = True) -> list[Path]:
+                           html: bool = True, executor: Executor | None = None) -> list[Path]:
     """Write the output folder of a backtest (all files or none).
 
     Files: ``metrics.json`` (see :func:`metrics_json`), ``equity.csv``,
@@ -379,6 +470,8 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path, *,
         other files are kept.
     html : bool
         Write ``report.html`` (a few MB; False leaves it out).
+    executor : concurrent.futures.Executor, optional
+        Workers that draw the PNG charts meanwhile (:func:`backtest_files`).
 
     Returns
     -------
@@ -392,7 +485,7 @@ def write_backtest_outputs(result: BacktestResult, folder: str | Path, *,
         (:func:`portfolio.data.output.write_files`: the new folder is written in full
         beside the old one, then swapped in with directory renames).
     """
-    return write_files(folder, backtest_files(result, html=html))
+    return write_files(folder, backtest_files(result, html=html, executor=executor))
 
 
 def backtest_tearsheet(result: BacktestResult, files: Sequence[Path | str] = ()) -> Report:
@@ -410,19 +503,24 @@ def backtest_html(result: BacktestResult) -> str:
     return render(backtest_tearsheet(result), "html")
 
 
-def backtest_files(result: BacktestResult, *, html: bool = True) -> dict[str, str | bytes]:
+def backtest_files(result: BacktestResult, *, html: bool = True,
+                   executor: Executor | None = None) -> dict[str, str | bytes]:
     """The output folder's files by name, rendered in memory (no file is touched).
 
-    ``html=False`` leaves ``report.html`` out.
+    ``html=False`` leaves ``report.html`` out. With an executor the PNG charts are drawn
+    in its workers while this process renders the tables and the HTML page; the files
+    are the same byte for byte.
     """
-    plots = backtest_plots(result)
-    return {
+    plots = start_plots(result, executor)
+    texts = {
         "metrics.json": metrics_json(result),
         "equity.csv": equity_csv(result),
         "weights.csv": weights_csv(result),
         "trades.csv": trades_csv(result),
-        **plots,
         "report.md": backtest_markdown(result, tuple(plots)),
         **({"report.html": backtest_html(result)} if html else {}),
         "manifest.json": manifest_json(result),
     }
+    first = ("metrics.json", "equity.csv", "weights.csv", "trades.csv")
+    return {**{name: texts.pop(name) for name in first},
+            **{name: png() for name, png in plots.items()}, **texts}
