@@ -165,6 +165,18 @@ def test_estimates_ahead_are_read_once_per_decision_date_in_order(folder, monkey
     assert served == sorted(served) and len(served) == len(set(served)) > 5
 
 
+def test_a_date_that_was_not_planned_is_estimated_here_not_taken_from_another(folder):
+    estimates = WindowEstimates(RiskSettings(factors=()), 40)
+    estimates.request("ledoit_wolf", None)
+    market, _, _ = build_market(make_config(folder, [MINVAR]), synthetic_prices(), [])
+    planned = [PastView.at(market, 60), PastView.at(market, 80)]
+    estimates.prefetch(planned, lambda function, items: iter([(True, "not used")] * 2))
+    between = PastView.at(market, 70)
+    inputs = estimates.at(between, "ledoit_wolf", None)
+    alone = WindowEstimates(RiskSettings(factors=()), 40).at(between, "ledoit_wolf", None)
+    pd.testing.assert_frame_equal(inputs.covariance.matrix, alone.covariance.matrix)
+
+
 def test_window_estimates_ignore_an_estimate_made_for_other_listed_names(folder):
     estimates = WindowEstimates(RiskSettings(factors=()), 40)
     estimates.request("ledoit_wolf", None)

@@ -225,25 +225,38 @@ class WindowEstimates:
         return {"available": past.available, "risk_free_rate": past.cash_rate,
                 "markets": self.markets, "where": str(past.date.date())}
 
-    def _estimate(self, past: PastView) -> dict[tuple, RiskInputs]:
-        return estimate_window(self._window(past), past.tickers, self.risk,
-                               tuple(self.requests), self._context(past))
+    def _estimate(self, past: PastView) -> tuple[dict[tuple, RiskInputs],
+                                                 dict[str, CovarianceEstimate]]:
+        """A date's requests (:func:`estimate_window`) and each method's padded covariance."""
+        found = estimate_window(self._window(past), past.tickers, self.risk,
+                                tuple(self.requests), self._context(past))
+        padded: dict[str, CovarianceEstimate] = {}
+        for (method, _), inputs in found.items():  # the requests of a method share one
+            if method not in padded:
+                padded[method] = inputs.padded_estimate(past.tickers)
+        return found, padded
 
     def _prefetched(self, past: PastView) -> dict[tuple, RiskInputs]:
-        """The estimates made ahead for ``past.date`` by key of :meth:`at` ({} if none)."""
+        """The estimates made ahead for ``past.date`` by key of :meth:`at` ({} if none).
+
+        The padded covariances made with them go to :meth:`padded`'s store.
+        """
         found: tuple[bool, Any] = (False, None)
         while self._upcoming and self._upcoming[0].date <= past.date:
             planned = self._upcoming.popleft()
-            found = next(self._ahead, (False, None))  # an earlier date is read and dropped
-            if planned.date == past.date and planned.available != past.available:
-                found = (False, None)
+            made = next(self._ahead, (False, None))  # an earlier date is read and dropped
+            if planned.date == past.date and planned.available == past.available:
+                found = made
         if not self._upcoming and hasattr(self._ahead, "close"):
             self._ahead.close()  # the last date: the worker is done
         ok, estimates = found
         if not ok:
             return {}
-        return {(past.date, past.available, *request): inputs
-                for request, inputs in estimates.items()}
+        inputs, padded = estimates
+        key = (past.date, past.available)
+        self._padded.update({(*key, method, tuple(past.tickers)): estimate
+                             for method, estimate in padded.items()})
+        return {(*key, *request): value for request, value in inputs.items()}
 
 
 def estimate_window(window: pd.DataFrame, tickers: Sequence[str], risk: RiskSettings,

@@ -222,9 +222,8 @@ def _direction(factor: lapack.LUFactor, cone: np.ndarray, dual: np.ndarray,
 def _step(x: np.ndarray, s: np.ndarray, z: np.ndarray,
           direction: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
     """Largest step in (0, 1] keeping ``x``, ``s`` and ``z`` positive (fraction to boundary)."""
-    step = 1.0
-    for value, change in zip((x, s, z), direction):
-        falling = change < 0
-        if falling.any():
-            step = min(step, STEP_TO_BOUNDARY * float(np.min(-value[falling] / change[falling])))
-    return step
+    value, change = np.concatenate((x, s, z)), np.concatenate(direction)
+    falling = change < 0
+    if not falling.any():
+        return 1.0
+    return min(1.0, STEP_TO_BOUNDARY * float(np.min(-value[falling] / change[falling])))
