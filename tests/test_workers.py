@@ -349,3 +349,42 @@ def test_shutdown_reaps_every_worker():
         assert len({pool.submit(os.getpid).result() for _ in range(2)}) == 2
         assert len(children() - before) == 1  # the first worker forked the second
     assert children() == before
+
+
+def die_at_once(value: int) -> int:
+    os._exit(1)
+
+
+@needs_fork
+def test_workers_still_start_when_the_child_that_should_tell_them_died_early():
+    import signal
+
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the first worker never started"))
+    signal.alarm(30)
+    try:
+        with workers.worker_processes(2) as pool:
+            assert list(pool.ahead(die_at_once, list(range(8)))) == [(False, None)] * 8
+            assert {pool.submit(os.getpid).result() for _ in range(2)} - {os.getpid()}
+    finally:
+        signal.alarm(0)
+
+
+def test_estimates_made_ahead_are_used_not_made_again(folder, monkeypatch):
+    config = make_config(folder, [MINVAR, MAX_SHARPE])
+    prices = synthetic_prices()
+    alone = backtest(config, market=prices)
+    real, walking = strategies_module.estimate_inputs, []
+
+    def only_ahead(*args, **keys):
+        assert not walking, "a planned date was estimated again during the walk"
+        return real(*args, **keys)
+
+    def all_before_the_walk(function, items):
+        made = [(True, function(past)) for past in items]
+        walking.append(True)
+        return iter(made)
+
+    monkeypatch.setattr(strategies_module, "estimate_inputs", only_ahead)
+    ahead = backtest(config, market=prices, workers=Ahead(all_before_the_walk))
+    assert walking
+    assert_same_backtest(alone, ahead)

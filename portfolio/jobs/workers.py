@@ -10,8 +10,10 @@ The backtest uses two kinds:
   (:meth:`~portfolio.backtesting.strategies.WindowEstimates.prefetch`, through
   :meth:`ForkedWorkers.ahead`).
 - :class:`ForkedWorkers` is a :class:`concurrent.futures.Executor`: its first worker is
-  forked at once, imports the ``warm`` modules (matplotlib) while this process loads the
-  prices, then forks the others, which start with them imported. They draw the PNG charts
+  forked at once and waits; told to go (by the child of :func:`forked_map` near its end,
+  when a core is about to be free, or by the first task), it imports the ``warm`` modules
+  (matplotlib), then forks the others, which start with them imported. They draw the PNG
+  charts
   (:func:`~portfolio.report.backtest.backtest_files`) while this process writes the
   tables and report.html. matplotlib is imported once, in the workers only.
 
@@ -141,14 +143,13 @@ class ForkedWorkers(Executor):
         self._turn = 0
         self._closed = False
         self._go: int | None = None  # write end of the first worker's go-ahead pipe
-        self._gone = False
+        self._told = False  # this process wrote its go
 
     def start(self) -> None:
         """Fork the first worker now; it imports ``warm`` once told to go (see :meth:`go`).
 
-        A worker started early costs nothing while it waits; :meth:`ahead` tells it to
-        go when its own child is done (the core is free again), :meth:`submit` at the
-        latest.
+        A worker started early costs nothing while it waits; the child of :meth:`ahead`
+        tells it to go near its end, :meth:`submit` at the latest.
         """
         if self._first is not None or self._closed:
             return
@@ -172,9 +173,13 @@ class ForkedWorkers(Executor):
             self._pending.append(deque())
 
     def go(self) -> None:
-        """Let the first worker import ``warm`` and fork the others now."""
-        if self._go is not None and not self._gone:
-            self._gone = True
+        """Let the first worker import ``warm`` and fork the others now.
+
+        Extra go bytes (from the child of :meth:`ahead` too) are harmless: the worker
+        reads one.
+        """
+        if self._go is not None and not self._told:
+            self._told = True
             with suppress(OSError):
                 os.write(self._go, b"g")
 
@@ -183,11 +188,10 @@ class ForkedWorkers(Executor):
         """:func:`forked_map`: ``function(item)`` per item, in a child forked now, in order.
 
         An :data:`~portfolio.backtesting.strategies.AheadMap` for the backtest's
-        estimates. The child tells the first worker to go once it is done.
+        estimates. The child tells the first worker to go near its end.
         """
-        if self._go is None or self._gone:
+        if self._go is None:
             return forked_map(function, items)
-        self._gone = True  # the child says go
         workers = [fd for fd in self._tasks if fd is not None]
         workers += [channel.fileno() for channel in self._results if channel is not None]
         return forked_map(function, items, done_fd=self._go, close_fds=workers)
@@ -223,7 +227,7 @@ class ForkedWorkers(Executor):
         if self._closed:
             return
         self._closed = True
-        if self._first is not None and not self._gone:  # it never had anything to do
+        if self._first is not None and not self._turn:  # no task: nothing to wait for
             with suppress(OSError):
                 os.kill(self._first, signal.SIGKILL)
         for worker in range(len(self._tasks)):
@@ -314,7 +318,7 @@ def forked_map(function: Callable[[Any], Any], items: Sequence[Any], *,
         The arguments, in the order the results are read.
     done_fd : int, optional
         A pipe's write end the child writes one byte to once it has done
-        :data:`GO_AFTER` of the items (and again at the end).
+        :data:`GO_AFTER` of the items.
     close_fds : sequence of int
         Descriptors of this process the child closes at once (pipes of other workers,
         whose readers must see them close when this process closes them).
@@ -351,9 +355,6 @@ def forked_map(function: Callable[[Any], Any], items: Sequence[Any], *,
                         with suppress(OSError):
                             os.write(done_fd, b"g")
                     _send(out, function, (item,), {})
-            if done_fd is not None:
-                with suppress(OSError):
-                    os.write(done_fd, b"g")
         except BaseException:  # never a traceback from a worker
             code = 1
         finally:

@@ -409,7 +409,7 @@ def weights_figure(result: BacktestResult | ChartData, strategy: str) -> Any:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    data = ChartData.of(result, (strategy,))
+    data = ChartData.of(result, (strategy,), equity=False)
     weights = data.weights[strategy]
     held = stack_order([c for c in weights.columns if (weights[c].abs() > 1e-9).any()],
                        data.tickers)  # the HTML stack's order too
