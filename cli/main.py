@@ -6,6 +6,7 @@ imports the library inside its callback.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -84,6 +85,14 @@ def _usage_error_line(error: click.UsageError) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: exit 0 ok, 2 bad input, 1 bug, 3 limit breach (--check)."""
+    try:
+        _run(argv)
+    finally:
+        if argv is None and not os.environ.get("NOFREEZE"):
+            gc.freeze()
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         code = cli.main(args=argv, prog_name="portfolio", standalone_mode=False)
     except NO_ARGS_IS_HELP as error:  # bare `portfolio` or `portfolio data`: show the help

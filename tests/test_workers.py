@@ -249,6 +249,17 @@ def test_a_chart_whose_worker_failed_is_drawn_here(result):
     assert backtest_files(result, html=False, executor=BrokenPool()) == alone
 
 
+def test_weights_charts_drawn_on_one_figure_are_the_same_bytes_as_on_new_figures(result):
+    from portfolio.report.backtest import ChartData, plot_png, plot_pngs
+
+    weights = {name: strategy for name, strategy in plot_names(result).items() if strategy}
+    data = ChartData.of(result)
+    alone = {name: plot_png(name, data, strategy) for name, strategy in weights.items()}
+    in_turn = plot_pngs(weights, data)
+    backwards = plot_pngs(dict(reversed(weights.items())), data)
+    assert in_turn == alone and backwards == alone
+
+
 def test_a_weights_chart_gets_only_its_strategy_and_the_data_pickles(result):
     from portfolio.report.backtest import ChartData
 
@@ -388,3 +399,52 @@ def test_estimates_made_ahead_are_used_not_made_again(folder, monkeypatch):
     ahead = backtest(config, market=prices, workers=Ahead(all_before_the_walk))
     assert walking
     assert_same_backtest(alone, ahead)
+
+
+def wait_for_file(path: str) -> bool:
+    """True once ``path`` exists, False after 20 s."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def make_file(path: str, payload: bytes) -> int:
+    Path(path).write_text("made")
+    return len(payload)
+
+
+@needs_fork
+def test_a_task_larger_than_its_pipe_reaches_its_worker_while_another_result_is_awaited(
+        tmp_path):
+    """Worker 0 waits for a file that worker 1's second task makes. Worker 1 is busy when
+    that task is sent, and it does not fit in its pipe: the rest of it must be sent while
+    this process waits for worker 0 (else worker 0 gives up after 20 s)."""
+    import time
+
+    flag = str(tmp_path / "flag")
+    payload = bytes(3 * workers.PIPE_BYTES)
+    with workers.worker_processes(2) as pool:  # tasks go to workers 0, 1, 0, 1
+        waiting = pool.submit(wait_for_file, flag)
+        pool.submit(time.sleep, 0.5)
+        pool.submit(os.getpid)
+        making = pool.submit(make_file, flag, payload)
+        assert waiting.result() is True
+        assert making.result() == len(payload)
+
+
+def big_result(size: int) -> bytes:
+    return bytes([size % 251]) * size
+
+
+@needs_fork
+def test_results_larger_than_their_pipes_arrive_whole_in_any_order():
+    sizes = [3 * workers.PIPE_BYTES + k for k in range(4)]
+    with workers.worker_processes(2) as pool:
+        futures = [pool.submit(big_result, size) for size in sizes]
+        for future, size in reversed(list(zip(futures, sizes, strict=True))):
+            assert future.result() == big_result(size)

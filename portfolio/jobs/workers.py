@@ -31,6 +31,7 @@ import os
 import pickle
 import select
 import signal
+import struct
 import sys
 import warnings
 from collections import deque
@@ -49,6 +50,9 @@ noise, 0.75 the best median)."""
 
 MAX_DEFAULT_WORKERS = 2
 """Workers by default at most: beyond two, the backtest's charts gain little."""
+
+HEADER = struct.Struct("<Q")
+"""Each result travels as its pickle's length in bytes, then the pickle."""
 
 PIPE_BYTES = 1 << 20
 """Pipe buffer asked for (Linux caps it at /proc/sys/fs/pipe-max-size): how far the child
@@ -136,10 +140,9 @@ class ForkedWorkers(Executor):
         self._first: int | None = None  # pid of the first worker (it forks the others)
         self._tasks: list[int | None] = []  # non-blocking write ends, one per worker
         self._outbox: list[bytearray] = []  # task bytes not yet taken by the pipe
-        self._queued: list[int] = []  # task bytes queued so far, per worker
-        self._sent: list[int] = []  # task bytes written so far, per worker
-        self._results: list[BinaryIO | None] = []
-        self._pending: list[deque[tuple[_LazyFuture, int]]] = []  # (future, end of its task)
+        self._results: list[int | None] = []  # non-blocking read ends, one per worker
+        self._inbox: list[bytearray] = []  # result bytes read, not yet a whole message
+        self._pending: list[deque[_LazyFuture]] = []  # futures of the tasks sent, in order
         self._turn = 0
         self._closed = False
         self._go: int | None = None  # write end of the first worker's go-ahead pipe
@@ -164,12 +167,12 @@ class ForkedWorkers(Executor):
         for (task_read, task_write), (result_read, result_write) in pipes:
             os.close(task_read)
             os.close(result_write)
-            os.set_blocking(task_write, False)  # a task waits in the outbox, not this process
+            for end in (task_write, result_read):  # this process waits only in select
+                os.set_blocking(end, False)
             self._tasks.append(task_write)
             self._outbox.append(bytearray())
-            self._queued.append(0)
-            self._sent.append(0)
-            self._results.append(os.fdopen(result_read, "rb"))
+            self._results.append(result_read)
+            self._inbox.append(bytearray())
             self._pending.append(deque())
 
     def go(self) -> None:
@@ -193,7 +196,7 @@ class ForkedWorkers(Executor):
         if self._go is None:
             return forked_map(function, items)
         workers = [fd for fd in self._tasks if fd is not None]
-        workers += [channel.fileno() for channel in self._results if channel is not None]
+        workers += [fd for fd in self._results if fd is not None]
         return forked_map(function, items, done_fd=self._go, close_fds=workers)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
@@ -217,8 +220,7 @@ class ForkedWorkers(Executor):
             future.set_exception(WorkerFailed(f"task not sent to worker {worker}: {error}"))
             return future
         self._outbox[worker] += message
-        self._queued[worker] += len(message)
-        self._pending[worker].append((future, self._queued[worker]))
+        self._pending[worker].append(future)
         self._send(worker)
         return future
 
@@ -239,53 +241,67 @@ class ForkedWorkers(Executor):
             with suppress(ChildProcessError):
                 os.waitpid(self._first, 0)
 
-    def _send(self, worker: int, upto: int | None = None) -> None:
-        """Write ``worker``'s outbox: what the pipe takes now, or up to byte ``upto``."""
+    def _send(self, worker: int) -> None:
+        """Write of ``worker``'s outbox what its pipe takes now."""
         fd, box = self._tasks[worker], self._outbox[worker]
-        while fd is not None and box and (upto is None or self._sent[worker] < upto):
+        while fd is not None and box:
             try:
                 written = os.write(fd, box[:PIPE_BYTES])
             except BlockingIOError:
-                if upto is None:
-                    return
-                select.select([], [fd], [])
-                continue
+                return
             except OSError:
                 self._stop(worker, f"worker {worker} stopped")
                 return
             del box[:written]
-            self._sent[worker] += written
 
     def _collect(self, worker: int, future: _LazyFuture) -> None:
-        """Read ``worker``'s results in order until ``future`` has its own.
+        """Move tasks and results through the pipes until ``future`` has its result.
 
-        Each task is written in full before its result is read: the worker then never
-        waits for a task while this process waits for its result.
+        One ``select`` waits on every pipe: each worker gets the rest of its tasks as its
+        pipe takes them and its results are read as they come, so no worker waits for a
+        task while this process waits for another's result.
         """
         while not future.done() and self._pending[worker]:
-            waiting, end = self._pending[worker][0]
-            self._send(worker, upto=end)
-            message = self._read(worker)
-            if message is None:
-                return  # the worker died: _stop failed every pending future
-            self._pending[worker].popleft()
-            if message[0]:
-                waiting.set_result(message[1])
-            else:
-                waiting.set_exception(WorkerFailed(f"worker {worker} could not finish"))
+            outgoing = [fd for fd, box in zip(self._tasks, self._outbox, strict=True)
+                        if fd is not None and box]
+            incoming = [fd for fd, pending in zip(self._results, self._pending, strict=True)
+                        if fd is not None and pending]
+            readable, writable, _ = select.select(incoming, outgoing, [])
+            for fd in writable:
+                self._send(self._tasks.index(fd))
+            for fd in readable:
+                self._receive(self._results.index(fd))
         if not future.done():
             future.set_exception(WorkerFailed(f"worker {worker} lost the task"))
 
-    def _read(self, worker: int) -> tuple[bool, Any] | None:
-        """The next message from ``worker``, or None once it died (it is then stopped)."""
-        channel = self._results[worker]
-        if channel is None:
-            return None
+    def _receive(self, worker: int) -> None:
+        """Read what ``worker`` sent; settle the futures of its whole messages, in order."""
         try:
-            return pickle.load(channel)
-        except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
+            data = os.read(self._results[worker], PIPE_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the worker died
             self._stop(worker, f"worker {worker} could not finish")
-            return None
+            return
+        inbox = self._inbox[worker]
+        inbox += data
+        while len(inbox) >= HEADER.size:
+            end = HEADER.size + HEADER.unpack_from(inbox)[0]
+            if len(inbox) < end:
+                return
+            try:
+                done, result = pickle.loads(inbox[HEADER.size:end])
+            except Exception:  # a result that does not unpickle here
+                self._stop(worker, f"worker {worker} sent what this process cannot read")
+                return
+            del inbox[:end]
+            waiting = self._pending[worker].popleft()
+            if done:
+                waiting.set_result(result)
+            else:
+                waiting.set_exception(WorkerFailed(f"worker {worker} could not finish"))
 
     def _stop(self, worker: int, why: str) -> None:
         """Close ``worker``'s pipes and fail the tasks it still had."""
@@ -295,10 +311,11 @@ class ForkedWorkers(Executor):
             self._tasks[worker] = None
         if self._results[worker] is not None:
             with suppress(OSError):
-                self._results[worker].close()
+                os.close(self._results[worker])
             self._results[worker] = None
         self._outbox[worker].clear()
-        for waiting, _ in self._pending[worker]:
+        self._inbox[worker].clear()
+        for waiting in self._pending[worker]:
             if not waiting.done():
                 waiting.set_exception(WorkerFailed(why))
         self._pending[worker].clear()
@@ -368,8 +385,10 @@ def _read_ahead(reader: BinaryIO, child: int, count: int) -> Iterator[tuple[bool
     try:
         for _ in range(count):
             try:
-                yield pickle.load(reader)
-            except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ImportError):
+                header = reader.read(HEADER.size)
+                message = reader.read(HEADER.unpack(header)[0])
+                yield pickle.loads(message)
+            except Exception:  # the child died, or a result that does not unpickle here
                 yield False, None
     finally:
         reader.close()  # a child still writing gets a broken pipe and stops
@@ -455,5 +474,6 @@ def _send(out: BinaryIO, function: Callable[..., Any], args: tuple,
         message = pickle.dumps((True, function(*args, **kwargs)), pickle.HIGHEST_PROTOCOL)
     except Exception:  # the main process does this task itself, and raises there
         message = pickle.dumps((False, None))
+    out.write(HEADER.pack(len(message)))
     out.write(message)
     out.flush()

@@ -80,7 +80,8 @@ def fit_legend_beside(figure: Any, legend: Any | None, *, left: float = 1.0,
     beside = 0.0
     if legend is not None:
         renderer = FigureCanvasAgg(figure).get_renderer()
-        beside = legend.get_window_extent(renderer).width / figure.dpi + 0.1
+        # rounded: the width is x1 - x0, whose last bits vary with where the axes are
+        beside = round(legend.get_window_extent(renderer).width, 6) / figure.dpi + 0.1
     figure.subplots_adjust(left=left / width, right=1.0 - (beside + gap) / width,
                            bottom=bottom / height, top=1.0 - top / height)
 
