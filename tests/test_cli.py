@@ -191,6 +191,26 @@ def test_cli_main_imports_nothing_heavy(tmp_path):
     assert not roots & set(HEAVY_MODULES), sorted(roots & set(HEAVY_MODULES))
 
 
+FREEZE_COUNTS = """
+import gc, sys
+from cli.main import main
+counts = []
+for argv in (["--version"], None):
+    sys.argv = ["portfolio", "--version"]
+    try:
+        main(argv)
+    except SystemExit:
+        counts.append(gc.get_freeze_count())
+print(counts[0] == 0 and counts[1] > 0)
+"""
+
+
+def test_a_command_line_run_skips_the_final_collection_an_in_process_call_does_not():
+    done = subprocess.run([sys.executable, "-c", FREEZE_COUNTS], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60, check=True)
+    assert done.stdout.splitlines()[-1] == "True"  # after the two version lines
+
+
 HELP_THEN_LIST_MODULES = """
 import json, sys
 from cli.main import main
