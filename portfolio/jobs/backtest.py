@@ -110,6 +110,9 @@ def builtin_strategies(
     base = config.base
     estimates = WindowEstimates(base.risk, config.lookback_days,
                                 {t: exchange_of(t) for t in config.market_tickers})
+    if exposures is None and any(spec.use_limits not in ("none", "caps")
+                                 for spec in config.strategies):
+        exposures = theme_exposures(base)  # read once for every strategy that uses them
     return [(_builtin(spec, base, estimates, exposures), spec.kind)
             for spec in config.strategies]
 
@@ -138,8 +141,6 @@ def _limit_objects(base: Config, use_limits: str,
         return ()
     if use_limits == "caps":
         return caps_and_cash_floor(base)
-    if exposures is None:
-        exposures = theme_exposures(base)
     return constraints_from_config(base, exposures=exposures)
 
 
