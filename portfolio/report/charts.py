@@ -76,9 +76,11 @@ def _layout(**overrides: Any) -> dict[str, Any]:
 
 def _numbers(values: Any, digits: int = 6) -> list[float | None]:
     """Plain floats rounded to ``digits`` significant decimals; NaN and inf -> None."""
-    array = np.asarray(values, dtype=float)
-    rounded = np.round(array, digits)
-    return [None if not math.isfinite(v) else float(v) for v in rounded.tolist()]
+    rounded = np.round(np.asarray(values, dtype=float), digits)
+    numbers: list[float | None] = rounded.tolist()
+    for k in np.flatnonzero(~np.isfinite(rounded)).tolist():
+        numbers[k] = None
+    return numbers
 
 
 def _at_least_zero(values: np.ndarray) -> np.ndarray:
