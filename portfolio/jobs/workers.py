@@ -167,7 +167,7 @@ class ForkedWorkers(Executor):
         for (task_read, task_write), (result_read, result_write) in pipes:
             os.close(task_read)
             os.close(result_write)
-            for end in (task_write, result_read):  # this process waits only in select
+            for end in (task_write, result_read):  # this process waits only in poll
                 os.set_blocking(end, False)
             self._tasks.append(task_write)
             self._outbox.append(bytearray())
@@ -257,20 +257,23 @@ class ForkedWorkers(Executor):
     def _collect(self, worker: int, future: _LazyFuture) -> None:
         """Move tasks and results through the pipes until ``future`` has its result.
 
-        One ``select`` waits on every pipe: each worker gets the rest of its tasks as its
+        One ``poll`` waits on every pipe: each worker gets the rest of its tasks as its
         pipe takes them and its results are read as they come, so no worker waits for a
         task while this process waits for another's result.
         """
         while not future.done() and self._pending[worker]:
-            outgoing = [fd for fd, box in zip(self._tasks, self._outbox, strict=True)
-                        if fd is not None and box]
-            incoming = [fd for fd, pending in zip(self._results, self._pending, strict=True)
-                        if fd is not None and pending]
-            readable, writable, _ = select.select(incoming, outgoing, [])
-            for fd in writable:
-                self._send(self._tasks.index(fd))
-            for fd in readable:
-                self._receive(self._results.index(fd))
+            waiting = select.poll()
+            for fd, box in zip(self._tasks, self._outbox, strict=True):
+                if fd is not None and box:
+                    waiting.register(fd, select.POLLOUT)
+            for fd, pending in zip(self._results, self._pending, strict=True):
+                if fd is not None and pending:
+                    waiting.register(fd, select.POLLIN)
+            for fd, _ in waiting.poll():  # an error or hang-up shows in the read or write
+                if fd in self._tasks:
+                    self._send(self._tasks.index(fd))
+                elif fd in self._results:
+                    self._receive(self._results.index(fd))
         if not future.done():
             future.set_exception(WorkerFailed(f"worker {worker} lost the task"))
 

@@ -437,7 +437,7 @@ def weights_figure(result: BacktestResult | ChartData, strategy: str,
     Returns
     -------
     matplotlib.figure.Figure
-        ``figure`` when given.
+        ``figure`` when given (a new one for a strategy that held nothing).
     """
     from matplotlib.dates import date2num
     from matplotlib.figure import Figure
