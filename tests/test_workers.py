@@ -250,10 +250,13 @@ def test_a_chart_whose_worker_failed_is_drawn_here(result):
 
 
 def test_weights_charts_drawn_on_one_figure_are_the_same_bytes_as_on_new_figures(result):
-    from portfolio.report.backtest import ChartData, plot_png, plot_pngs
+    from portfolio.report.backtest import ChartData, plot_png, plot_pngs, weights_figure
 
     weights = {name: strategy for name, strategy in plot_names(result).items() if strategy}
     data = ChartData.of(result)
+    first, second = list(weights.values())[:2]
+    figure = weights_figure(data, first)
+    assert weights_figure(data, second, figure) is figure  # drawn again, not a new one
     alone = {name: plot_png(name, data, strategy) for name, strategy in weights.items()}
     in_turn = plot_pngs(weights, data)
     backwards = plot_pngs(dict(reversed(weights.items())), data)

@@ -13,9 +13,8 @@ The backtest uses two kinds:
   forked at once and waits; told to go (by the child of :func:`forked_map` near its end,
   when a core is about to be free, or by the first task), it imports the ``warm`` modules
   (matplotlib), then forks the others, which start with them imported. They draw the PNG
-  charts
-  (:func:`~portfolio.report.backtest.backtest_files`) while this process writes the
-  tables and report.html. matplotlib is imported once, in the workers only.
+  charts (:func:`~portfolio.report.backtest.backtest_files`) while this process writes
+  the tables and report.html. matplotlib is imported once, in the workers only.
 
 This process runs no extra thread: results are read from the pipes when they are asked
 for, so its own work is not interrupted. Every result is the same without workers: a task

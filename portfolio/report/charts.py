@@ -83,11 +83,6 @@ def _numbers(values: Any, digits: int = 6) -> list[float | None]:
     return numbers
 
 
-def _at_least_zero(values: np.ndarray) -> np.ndarray:
-    """Negative values (rounding below 0) raised to 0; NaN kept (``Series.clip(lower=0)``)."""
-    return np.where(np.isnan(values) | (values >= 0.0), values, 0.0)
-
-
 def _dates(index: pd.Index) -> list[str]:
     return np.datetime_as_string(pd.DatetimeIndex(index).to_numpy(), unit="D").tolist()
 
@@ -284,7 +279,7 @@ def stacked_area(weights: pd.DataFrame, title: str, colours: Mapping[str, str] |
     dates = _dates(thinned.index)
     traces = [{
         "type": "scatter", "mode": "lines", "name": name, "x": dates,
-        "y": _numbers(_at_least_zero(thinned[name].to_numpy()), 5), "stackgroup": "weights",
+        "y": _numbers(np.maximum(thinned[name].to_numpy(), 0.0), 5), "stackgroup": "weights",
         "line": {"width": 0}, "legendrank": len(order) - k,
         "fillcolor": (colours or {}).get(name) or ticker_colour(name),
         "hovertemplate": "%{y:.1%}",
