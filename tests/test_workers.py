@@ -249,7 +249,10 @@ def test_a_chart_whose_worker_failed_is_drawn_here(result):
     assert backtest_files(result, html=False, executor=BrokenPool()) == alone
 
 
-def test_weights_charts_drawn_on_one_figure_are_the_same_bytes_as_on_new_figures(result):
+def test_weights_charts_drawn_on_one_figure_are_the_same_bytes_as_on_new_figures(
+        result, monkeypatch):
+    import matplotlib.figure
+
     from portfolio.report.backtest import ChartData, plot_png, plot_pngs, weights_figure
 
     weights = {name: strategy for name, strategy in plot_names(result).items() if strategy}
@@ -258,7 +261,16 @@ def test_weights_charts_drawn_on_one_figure_are_the_same_bytes_as_on_new_figures
     figure = weights_figure(data, first)
     assert weights_figure(data, second, figure) is figure  # drawn again, not a new one
     alone = {name: plot_png(name, data, strategy) for name, strategy in weights.items()}
+    made = []
+
+    class Counted(matplotlib.figure.Figure):
+        def __init__(self, *args, **keys):
+            made.append(self)
+            super().__init__(*args, **keys)
+
+    monkeypatch.setattr(matplotlib.figure, "Figure", Counted)
     in_turn = plot_pngs(weights, data)
+    assert len(made) == 1  # one figure for every weights chart
     backwards = plot_pngs(dict(reversed(weights.items())), data)
     assert in_turn == alone and backwards == alone
 
